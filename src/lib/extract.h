@@ -1,0 +1,58 @@
+/*
+ * Archive extraction under udfenv's safety policy (REFERENCE.md section 3),
+ * and deterministic packing of a directory into a tar.
+ *
+ * Extraction runs libarchive in a forked helper process that chdir()s into a
+ * fresh private temp directory beside the destination, so the process umask,
+ * the cwd and any crash on hostile bytes stay out of the caller; the result
+ * is published with rename() only when every entry passed.
+ */
+#ifndef UDFENV_LIB_EXTRACT_H
+#define UDFENV_LIB_EXTRACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+	uint64_t max_entries;        /* entries in one archive */
+	uint64_t max_bytes;          /* bytes actually written, all entries */
+	uint64_t max_ratio;          /* bytes written / archive file size ... */
+	uint64_t ratio_floor;        /* ... checked once this much was written */
+	size_t max_path;             /* bytes in one entry name */
+	size_t max_depth;            /* components in one entry name */
+	int allow_absolute_symlinks; /* refuse symlinks to absolute targets unless set */
+} udfenv_extract_limits;
+
+typedef struct {
+	uint64_t entries;
+	uint64_t bytes;
+} udfenv_extract_stats;
+
+/* The default limits (documented in docs/archive-safety.md). */
+void udfenv_extract__defaults(udfenv_extract_limits *lim);
+
+/*
+ * Extract the archive file `archive` (zip or tar, optionally gzip/bzip2/xz/
+ * zstd compressed, detected from the bytes) to the directory `dest`, which
+ * must not exist yet; its parent must. `label` names the archive in errors
+ * (the user's file name, not the store path). `lim` NULL means the defaults;
+ * `stats` may be NULL.
+ *
+ * Errors: UDFENV_EUNSAFE for an entry the policy refuses (the message names
+ * the archive and the entry), UDFENV_ELIMIT for a cap, UDFENV_EINVALID for a
+ * corrupt or unsupported archive. On any error nothing exists at `dest` and
+ * no temp dir is left behind.
+ */
+int udfenv_extract__archive(const char *archive, const char *dest, const char *label,
+			    const udfenv_extract_limits *lim, udfenv_extract_stats *stats);
+
+/*
+ * Write a deterministic pax tar of the directory `dir` to the open fd `fd`:
+ * entries sorted by name, mtime 0, uid/gid 0, no user/group names, modes
+ * kept (permission bits only), symlinks kept as links. Same tree -> same
+ * bytes. Refused (UDFENV_EUNSAFE, naming the path): a symlink whose target
+ * leaves `dir`, a device, FIFO or socket.
+ */
+int udfenv_pack__dir(const char *dir, int fd);
+
+#endif

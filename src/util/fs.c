@@ -1,0 +1,228 @@
+#include "util/fs.h"
+#include "util/error.h"
+#include "util/path.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int udfenv_fs_mkdir_p(const char *path, mode_t mode)
+{
+	udfenv_buf p = UDFENV_BUF_INIT;
+	struct stat st;
+	int error;
+
+	if ((error = udfenv_buf_sets(&p, path)) < 0)
+		return error;
+	for (char *s = p.ptr + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p.ptr, mode) < 0 && errno != EEXIST) {
+			error = udfenv_error_set_os(udfenv_error_from_errno(errno),
+						    "cannot create directory '%s'", p.ptr);
+			goto done;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		error = udfenv_error_set(UDFENV_ECONFLICT, "'%s' exists and is not a directory", path);
+done:
+	udfenv_buf_dispose(&p);
+	return error;
+}
+
+/* Empty the directory open at `fd` (which this function closes). */
+static int rmtree_at(int fd, const char *path)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int error = 0;
+
+	if (d == NULL) {
+		close(fd);
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot read directory '%s'", path);
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), n, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno != EISDIR && errno != EPERM) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot remove '%s/%s'", path, n);
+			break;
+		}
+		/* A directory: make it ours to empty, then descend without following links. */
+		fchmodat(dirfd(d), n, 0700, 0);
+		int sub = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot open '%s/%s'", path, n);
+			break;
+		}
+		if ((error = rmtree_at(sub, path)) < 0)
+			break;
+		if (unlinkat(dirfd(d), n, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot remove '%s/%s'", path, n);
+			break;
+		}
+	}
+	closedir(d);
+	return error;
+}
+
+int udfenv_fs_rmtree(const char *path)
+{
+	int fd, error;
+
+	if (unlink(path) == 0 || errno == ENOENT)
+		return 0;
+	chmod(path, 0700);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot remove '%s'", path);
+	if ((error = rmtree_at(fd, path)) < 0)
+		return error;
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot remove '%s'", path);
+	return 0;
+}
+
+int udfenv_fs_mkdtemp(udfenv_buf *out, const char *parent, const char *prefix)
+{
+	int error;
+
+	udfenv_buf_clear(out);
+	if ((error = udfenv_buf_printf(out, "%s/%sXXXXXX", parent, prefix)) < 0)
+		return error;
+	if (mkdtemp(out->ptr) == NULL)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno),
+					   "cannot create a temporary directory in '%s'", parent);
+	return 0;
+}
+
+int udfenv_fs_mkstemp(udfenv_buf *out, const char *dir, int *fd_out)
+{
+	int error;
+
+	udfenv_buf_clear(out);
+	if ((error = udfenv_buf_printf(out, "%s/.tmp-XXXXXX", dir)) < 0)
+		return error;
+	if ((*fd_out = mkostemp(out->ptr, O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno),
+					   "cannot create a temporary file in '%s'", dir);
+	return 0;
+}
+
+int udfenv_fs_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return udfenv_error_from_errno(errno);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int udfenv_fs_copy_file(const char *src, const char *dst, mode_t mode)
+{
+	int in = -1, out = -1, error = 0;
+	char block[65536];
+	ssize_t n;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", src);
+		goto done;
+	}
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
+		error = udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot create '%s'", dst);
+		goto done;
+	}
+	while ((n = read(in, block, sizeof(block))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || udfenv_fs_write_all(out, block, (size_t)n) < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot copy '%s' to '%s'", src, dst);
+			goto done;
+		}
+	}
+	if (fchmod(out, mode) < 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s'", dst);
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0 && error == 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", dst);
+	return error;
+}
+
+int udfenv_fs_read_file(udfenv_buf *out, const char *path, size_t max)
+{
+	int fd, error = 0;
+	char block[65536];
+	ssize_t n;
+
+	udfenv_buf_clear(out);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", path);
+	while ((n = read(fd, block, sizeof(block))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", path);
+			break;
+		}
+		if (out->size + (size_t)n > max) {
+			error = udfenv_error_set(UDFENV_ELIMIT, "'%s' is larger than %zu bytes", path, max);
+			break;
+		}
+		if ((error = udfenv_buf_put(out, block, (size_t)n)) < 0)
+			break;
+	}
+	close(fd);
+	return error;
+}
+
+int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	udfenv_buf dir = UDFENV_BUF_INIT, tmp = UDFENV_BUF_INIT;
+	int fd = -1, error;
+	char *slash;
+
+	if ((error = udfenv_buf_sets(&dir, path)) < 0)
+		goto done;
+	slash = strrchr(dir.ptr, '/');
+	udfenv_buf_truncate(&dir, slash ? (size_t)(slash - dir.ptr) : 0);
+	if ((error = udfenv_fs_mkstemp(&tmp, dir.size ? dir.ptr : ".", &fd)) < 0)
+		goto done;
+	if (udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0 ||
+	    close(fd) < 0) {
+		fd = -1;
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", path);
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp.ptr, path) < 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", path);
+done:
+	if (fd >= 0)
+		close(fd);
+	if (error < 0 && tmp.size)
+		unlink(tmp.ptr);
+	udfenv_buf_dispose(&dir);
+	udfenv_buf_dispose(&tmp);
+	return error;
+}

@@ -1,0 +1,40 @@
+/* File system helpers. Every fd opened here is O_CLOEXEC. */
+#ifndef UDFENV_UTIL_FS_H
+#define UDFENV_UTIL_FS_H
+
+#include "util/buf.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* mkdir -p; existing directories are fine. */
+int udfenv_fs_mkdir_p(const char *path, mode_t mode);
+
+/*
+ * Remove `path` and everything under it, never following symlinks, making
+ * read-only directories writable as needed. A missing path is not an error.
+ */
+int udfenv_fs_rmtree(const char *path);
+
+/* Create a fresh private (0700) directory `parent`/`prefix`XXXXXX; its path in `out`. */
+int udfenv_fs_mkdtemp(udfenv_buf *out, const char *parent, const char *prefix);
+
+/*
+ * Open a fresh file `dir`/.tmp-XXXXXX for writing (O_EXCL, mode 0600); its
+ * path in `out`. The caller renames or unlinks it.
+ */
+int udfenv_fs_mkstemp(udfenv_buf *out, const char *dir, int *fd_out);
+
+/* Copy the regular file `src` to the new file `dst` (must not exist) with `mode`. */
+int udfenv_fs_copy_file(const char *src, const char *dst, mode_t mode);
+
+/* Write all of `len` bytes, retrying on EINTR and short writes. */
+int udfenv_fs_write_all(int fd, const void *data, size_t len);
+
+/* Read a whole file of at most `max` bytes into `out`. */
+int udfenv_fs_read_file(udfenv_buf *out, const char *path, size_t max);
+
+/* Write `path` atomically: a temp file beside it, fsync, rename over. */
+int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+#endif

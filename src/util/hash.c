@@ -1,0 +1,100 @@
+#include "util/hash.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct udfenv_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+int udfenv_sha256_new(udfenv_sha256 **out)
+{
+	udfenv_sha256 *h = calloc(1, sizeof(*h));
+
+	*out = NULL;
+	if (h == NULL || (h->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		udfenv_sha256_free(h);
+		return udfenv_error_set(UDFENV_ENOMEM, "cannot set up SHA-256");
+	}
+	*out = h;
+	return 0;
+}
+
+int udfenv_sha256_update(udfenv_sha256 *h, const void *data, size_t len)
+{
+	if (EVP_DigestUpdate(h->ctx, data, len) != 1)
+		return udfenv_error_set(UDFENV_ERROR, "SHA-256 update failed");
+	return 0;
+}
+
+int udfenv_sha256_final(udfenv_sha256 *h, char hex[UDFENV_SHA256_HEX])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1 || len != 32)
+		return udfenv_error_set(UDFENV_ERROR, "SHA-256 final failed");
+	for (unsigned int i = 0; i < len; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+	return 0;
+}
+
+void udfenv_sha256_free(udfenv_sha256 *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+int udfenv_sha256_file(const char *path, char hex[UDFENV_SHA256_HEX], uint64_t *size)
+{
+	udfenv_sha256 *h = NULL;
+	char block[65536];
+	uint64_t total = 0;
+	ssize_t n;
+	int fd, error;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", path);
+	if ((error = udfenv_sha256_new(&h)) < 0)
+		goto done;
+	while ((n = read(fd, block, sizeof(block))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", path);
+			goto done;
+		}
+		if ((error = udfenv_sha256_update(h, block, (size_t)n)) < 0)
+			goto done;
+		total += (uint64_t)n;
+	}
+	if ((error = udfenv_sha256_final(h, hex)) < 0)
+		goto done;
+	if (size)
+		*size = total;
+done:
+	udfenv_sha256_free(h);
+	close(fd);
+	return error;
+}
+
+int udfenv_sha256_is_hex(const char *s)
+{
+	size_t i;
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
