@@ -1,1 +1,91 @@
-int main(void) { return 0; }
+/* udfenv: ship Python UDF dependencies and run Python workers inside them. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: udfenv <command> [options]\n"
+	"\n"
+	"Ship the dependencies of Python user-defined functions (python files,\n"
+	"requirements, archives, an interpreter) and run Python workers inside them.\n"
+	"\n"
+	"commands:\n"
+	"  exec     prepare a worker environment and run a command in it\n"
+	"  stage    hash the dependencies into a store and write a job manifest\n"
+	"\n"
+	"  udfenv <command> --help   the options of a command\n"
+	"  udfenv --version          the version\n"
+	"\n"
+	"docs: docs/cli.md (flags and config keys), docs/environment.md (what a\n"
+	"worker sees), docs/archive-safety.md (what archives may hold).\n";
+
+static void log_to_stderr(udfenv_log_level level, const char *line, void *payload)
+{
+	(void)payload;
+	fprintf(stderr, "udfenv: %s%s\n", level == UDFENV_LOG_WARN ? "warning: " : "", line);
+}
+
+void cli_log_init(int verbosity)
+{
+	udfenv_log_level max = verbosity >= 2   ? UDFENV_LOG_DEBUG
+			       : verbosity == 1 ? UDFENV_LOG_INFO
+						: UDFENV_LOG_WARN;
+	udfenv_log_set(log_to_stderr, max, NULL);
+}
+
+void cli_error(void)
+{
+	fprintf(stderr, "udfenv: error: %s\n", udfenv_error_last()->message);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "udfenv %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see 'udfenv %s --help')\n", cmd);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_option(int argc, char **argv, int *i, const char *name, const char **value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*value = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*value = argv[++*i];
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	cli_log_init(0);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("udfenv %s\n", udfenv_version());
+		return 0;
+	}
+	if (strcmp(argv[1], "exec") == 0)
+		return cmd_exec(argc - 1, argv + 1);
+	if (strcmp(argv[1], "stage") == 0)
+		return cmd_stage(argc - 1, argv + 1);
+	fprintf(stderr, "udfenv: '%s' is not a command\n\n%s", argv[1], usage);
+	return CLI_EXIT_USAGE;
+}

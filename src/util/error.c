@@ -55,6 +55,22 @@ int udfenv_error_set_os(int code, const char *fmt, ...)
 	return code;
 }
 
+int udfenv_error_prefix(const char *fmt, ...)
+{
+	char old[ERROR_MAX];
+	va_list ap;
+	int n;
+
+	memcpy(old, error_message, sizeof(old));
+	va_start(ap, fmt);
+	n = vsnprintf(error_message, sizeof(error_message), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(error_message))
+		snprintf(error_message + n, sizeof(error_message) - (size_t)n, "%s", old);
+	last_error.message = error_message;
+	return last_error.code;
+}
+
 int udfenv_error_from_errno(int err)
 {
 	switch (err) {

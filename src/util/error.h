@@ -10,6 +10,12 @@ int udfenv_error_set(int code, const char *fmt, ...) __attribute__((format(print
 /* As udfenv_error_set, appending ": " and strerror(errno) (errno is kept). */
 int udfenv_error_set_os(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Put context in front of the current message ("FILE:3: " + message),
+ * keeping the lower layer's code and words. Returns that code.
+ */
+int udfenv_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Map an errno value to the closest UDFENV_E* code. */
 int udfenv_error_from_errno(int err);
 

@@ -1,0 +1,26 @@
+/* Running processes inside a prepared environment. */
+#ifndef UDFENV_RUN_H
+#define UDFENV_RUN_H
+
+#include "udfenv/common.h"
+#include "udfenv/env.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Run argv (NULL-terminated; argv[0] looked up in the environment's PATH,
+ * where `python` is the worker interpreter) in `env`: its cwd, its
+ * variables, a process group of its own. SIGINT, SIGTERM, SIGHUP and
+ * SIGQUIT sent to this process are forwarded to that group; on a terminal
+ * the group gets the foreground while it runs. `*status` is the exit code,
+ * or 128 + N when signal N ended it. A command that cannot be started is
+ * UDFENV_ENOTFOUND (not found) or UDFENV_ERROR (not executable, ...).
+ */
+int udfenv_run_command(const udfenv_env *env, char *const *argv, int *status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

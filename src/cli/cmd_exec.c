@@ -1,0 +1,210 @@
+/* udfenv exec: prepare a worker environment and run a command in it. */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* env(1)'s convention: the tool failed / the command can't run / not found. */
+#define EXIT_SETUP 125
+#define EXIT_CANNOT_RUN 126
+#define EXIT_NOT_FOUND 127
+
+static const char help[] =
+	"usage: udfenv exec [dependency flags] [options] -- CMD [ARGS...]\n"
+	"       udfenv exec --manifest FILE [--store DIR] [options] -- CMD [ARGS...]\n"
+	"\n"
+	"Prepare a private worker environment (python files on PYTHONPATH, requirements\n"
+	"installed, archives extracted, the interpreter resolved), run CMD in it, and\n"
+	"remove it again however CMD ends. In CMD, 'python' and 'python3' run the worker\n"
+	"interpreter and the cwd is the archives dir (docs/environment.md).\n"
+	"\n"
+	"options:\n"
+	"  --manifest FILE          use a manifest written by 'udfenv stage' instead of\n"
+	"                           dependency flags\n"
+	"  --store DIR              the manifest's store (default: 'store' beside FILE)\n"
+	"  --tmp-root DIR           make the private dir under DIR [io.tmp.dirs]; default\n"
+	"                           $UDFENV_TMPDIR, else $TMPDIR, else /tmp\n"
+	"  --install-timeout SECS   give up installing requirements after SECS seconds\n"
+	"  -v, --verbose            show the setup phases and their times (-vv: more)\n"
+	"  -h, --help               this text\n"
+	"\n"
+	"%s"
+	"\n"
+	"SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD's process group.\n"
+	"exit status: CMD's own; 128+N if signal N ended CMD; 125 if udfenv failed\n"
+	"(bad flag, missing file, unsafe archive, failed install); 126 if CMD cannot\n"
+	"run; 127 if CMD is not found.\n";
+
+/* A termination signal that came during setup: stop once setup returns. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+typedef struct {
+	cli_deps deps;
+	const char *manifest;
+	const char *store;
+	const char *tmp_root;
+	double install_timeout;
+	int verbosity;
+	char **command;
+} exec_args;
+
+/* Parse argv; 0 to go on, else the exit status to return. */
+static int parse(exec_args *a, int argc, char **argv)
+{
+	const char *v;
+	char *end;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			a->command = argv + i + 1;
+			break;
+		}
+		if ((r = cli_deps_parse(&a->deps, argc, argv, &i)) < 0)
+			return EXIT_SETUP;
+		if (r > 0)
+			continue;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf(help, cli_deps_help);
+			return -1;
+		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+			a->verbosity++;
+		} else if (strcmp(argv[i], "-vv") == 0) {
+			a->verbosity += 2;
+		} else if ((r = cli_option(argc, argv, &i, "--manifest", &a->manifest)) != 0 ||
+			   (r = cli_option(argc, argv, &i, "--store", &a->store)) != 0 ||
+			   (r = cli_option(argc, argv, &i, "--tmp-root", &a->tmp_root)) != 0) {
+			if (r < 0)
+				return cli_usage_error("exec", "%s needs a value", argv[i]), EXIT_SETUP;
+		} else if ((r = cli_option(argc, argv, &i, "--install-timeout", &v)) != 0) {
+			if (r < 0 || (a->install_timeout = strtod(v, &end)) <= 0 || *end)
+				return cli_usage_error("exec", "--install-timeout needs a number of seconds > 0"),
+				       EXIT_SETUP;
+		} else {
+			cli_usage_error("exec", "unknown option '%s'%s", argv[i],
+					argv[i][0] == '-' ? "" : " (put '--' before the command)");
+			return EXIT_SETUP;
+		}
+	}
+	if (a->command == NULL || a->command[0] == NULL)
+		return cli_usage_error("exec", "no command: give it after '--'"), EXIT_SETUP;
+	if (a->manifest && a->deps.given)
+		return cli_usage_error("exec", "give dependency flags or --manifest, not both"), EXIT_SETUP;
+	if (a->store && !a->manifest)
+		return cli_usage_error("exec", "--store goes with --manifest"), EXIT_SETUP;
+	return 0;
+}
+
+/* The temp root: --tmp-root, else the first of the io.tmp.dirs list. */
+static char *tmp_root(const exec_args *a, const udfenv_config *cfg)
+{
+	const char *dirs = udfenv_config_get(cfg, "io.tmp.dirs");
+
+	if (a->tmp_root)
+		return strdup(a->tmp_root);
+	if (dirs == NULL)
+		return NULL;
+	return strndup(dirs, strcspn(dirs, ",:"));
+}
+
+static int prepare(const exec_args *a, udfenv_config *cfg, udfenv_deps *deps, udfenv_env_opts *opts,
+		   udfenv_env **env)
+{
+	udfenv_manifest *m = NULL;
+	char *store = NULL;
+	int error;
+
+	if (a->manifest == NULL)
+		return udfenv_env_prepare_deps(env, deps, opts);
+	for (size_t i = 0;; i++) {
+		const char *key, *value;
+		if (!udfenv_config_entry(cfg, i, &key, &value))
+			break;
+		if (strncmp(key, "python.", 7) == 0) {
+			fprintf(stderr, "udfenv: error: config key '%s' cannot be used with --manifest: "
+					"the manifest fixes the dependencies\n", key);
+			return UDFENV_EINVALID;
+		}
+	}
+	if (a->store == NULL) {
+		const char *slash = strrchr(a->manifest, '/');
+		if (asprintf(&store, "%.*sstore", slash ? (int)(slash - a->manifest + 1) : 0,
+			     a->manifest) < 0)
+			return UDFENV_ENOMEM;
+	}
+	if ((error = udfenv_manifest_load(&m, a->manifest)) == 0)
+		error = udfenv_env_prepare(env, m, a->store ? a->store : store, opts);
+	if (error < 0)
+		cli_error();
+	udfenv_manifest_free(m);
+	free(store);
+	return error == UDFENV_EINVALID ? UDFENV_ERROR : error; /* printed already */
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	exec_args a;
+	udfenv_config *cfg = NULL;
+	udfenv_deps *deps = NULL;
+	udfenv_env *env = NULL;
+	udfenv_env_opts opts = UDFENV_ENV_OPTS_INIT;
+	char *root = NULL;
+	int status = EXIT_SETUP, r, error;
+
+	memset(&a, 0, sizeof(a));
+	if (cli_deps_init(&a.deps, "exec", argc) < 0)
+		return EXIT_SETUP;
+	if ((r = parse(&a, argc, argv)) != 0) {
+		status = r < 0 ? 0 : r;
+		goto done;
+	}
+	cli_log_init(a.verbosity);
+	catch_stop_signals();
+	if (cli_deps_resolve(&a.deps, &cfg, &deps) < 0) {
+		cli_error();
+		goto done;
+	}
+	root = tmp_root(&a, cfg);
+	opts.tmp_root = root;
+	opts.install_timeout = a.install_timeout;
+	if ((error = a.manifest ? prepare(&a, cfg, deps, &opts, &env)
+				: udfenv_env_prepare_deps(&env, deps, &opts)) < 0) {
+		if (!a.manifest)
+			cli_error();
+		goto done;
+	}
+	if (stop_signal) {
+		status = 128 + stop_signal;
+		goto done;
+	}
+	if ((error = udfenv_run_command(env, a.command, &status)) < 0) {
+		cli_error();
+		status = error == UDFENV_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
+	}
+done:
+	udfenv_env_free(env);
+	udfenv_deps_free(deps);
+	udfenv_config_free(cfg);
+	cli_deps_dispose(&a.deps);
+	free(root);
+	return status;
+}

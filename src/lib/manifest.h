@@ -1,0 +1,50 @@
+/* The job manifest's in-memory form, shared by staging and materialization. */
+#ifndef UDFENV_LIB_MANIFEST_H
+#define UDFENV_LIB_MANIFEST_H
+
+#include "udfenv/stage.h"
+#include "util/buf.h"
+#include "util/hash.h"
+
+#include <stdint.h>
+
+typedef enum {
+	UDFENV_KIND_FILE,      /* a single file, placed under its name; its dir goes on PYTHONPATH */
+	UDFENV_KIND_DIR,       /* a directory, packed as a deterministic tar */
+	UDFENV_KIND_ARCHIVE,   /* a zip or tar, extracted */
+	UDFENV_KIND_ZIPIMPORT, /* a .whl or .egg, put on PYTHONPATH as it is */
+} udfenv_kind;
+
+typedef struct {
+	char digest[UDFENV_SHA256_HEX];
+	uint64_t size;
+	udfenv_kind kind;
+	char *name;   /* the original file or directory name */
+	char *target; /* archives: the directory to extract to; NULL otherwise */
+} udfenv_artifact;
+
+struct udfenv_manifest {
+	udfenv_artifact *files; /* PYTHONPATH order */
+	size_t nfiles;
+	udfenv_artifact *archives;
+	size_t narchives;
+	udfenv_artifact *requirements; /* NULL: none */
+	udfenv_artifact *cache_dir;    /* NULL: none (online install) */
+	char *executable;              /* NULL: the default, python3 */
+	char *client_executable;
+	char *pythonpath;
+};
+
+/* A blob's path in a store: `store`/<digest>. */
+int udfenv_manifest__blob_path(udfenv_buf *out, const char *store, const udfenv_artifact *a);
+
+/*
+ * Check that the blob of `a` in `store` has the recorded size and digest;
+ * a mismatch is UDFENV_EUNSAFE naming the artifact and the digest.
+ */
+int udfenv_manifest__verify_blob(const char *store, const udfenv_artifact *a);
+
+void udfenv_manifest__artifact_dispose(udfenv_artifact *a);
+const char *udfenv_manifest__kind_name(udfenv_kind kind);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * Staging: hash every artifact of a dependency spec into the content-
+ * addressed store `store`/<sha256> and build the manifest.
+ */
+#include "lib/extract.h"
+#include "lib/manifest.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const archive_suffixes[] = {".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2",
+					       ".tbz2", ".tar.xz", ".txz", ".tar.zst", NULL};
+
+static udfenv_kind python_file_kind(const char *path, const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode))
+		return UDFENV_KIND_DIR;
+	if (udfenv_path_has_suffix(path, ".whl") || udfenv_path_has_suffix(path, ".egg"))
+		return UDFENV_KIND_ZIPIMPORT;
+	for (size_t i = 0; archive_suffixes[i]; i++)
+		if (udfenv_path_has_suffix(path, archive_suffixes[i]))
+			return UDFENV_KIND_ARCHIVE;
+	return UDFENV_KIND_FILE;
+}
+
+/* Check that `path` exists, is readable and is a directory (want_dir) or regular file. */
+static int check_input(const char *what, const char *path, int dir_ok, int file_ok, struct stat *st)
+{
+	if (stat(path, st) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "%s '%s' cannot be used",
+					   what, path);
+	if (S_ISDIR(st->st_mode) ? !dir_ok : !(S_ISREG(st->st_mode) && file_ok))
+		return udfenv_error_set(UDFENV_EINVALID, "%s '%s' is not a %s", what, path,
+					dir_ok && file_ok ? "file or directory"
+					: dir_ok          ? "directory"
+							  : "regular file");
+	if (access(path, S_ISDIR(st->st_mode) ? R_OK | X_OK : R_OK) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "%s '%s' cannot be read", what, path);
+	return 0;
+}
+
+typedef struct {
+	const char *store;
+	udfenv_strvec created; /* blobs this staging added, removed again on failure */
+} stager;
+
+/* Publish the finished temp file `tmp` as the blob of `a`; an existing blob is kept. */
+static int publish_blob(stager *s, const char *tmp, const udfenv_artifact *a)
+{
+	udfenv_buf dst = UDFENV_BUF_INIT;
+	int error;
+
+	if ((error = udfenv_manifest__blob_path(&dst, s->store, a)) < 0)
+		goto done;
+	if (link(tmp, dst.ptr) == 0)
+		error = udfenv_strvec_push(&s->created, dst.ptr);
+	else if (errno != EEXIST)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot add '%s' to the store", dst.ptr);
+done:
+	unlink(tmp);
+	udfenv_buf_dispose(&dst);
+	return error;
+}
+
+/* Copy the regular file `src` into a temp file of the store, hashing on the way. */
+static int copy_hashing(stager *s, const char *src, udfenv_buf *tmp, udfenv_artifact *a)
+{
+	udfenv_sha256 *h = NULL;
+	int in = -1, out = -1, error;
+	char block[65536];
+	ssize_t n;
+
+	a->size = 0;
+	if ((error = udfenv_sha256_new(&h)) < 0 || (error = udfenv_fs_mkstemp(tmp, s->store, &out)) < 0)
+		goto done;
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot open '%s'", src);
+		goto done;
+	}
+	while ((n = read(in, block, sizeof(block))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", src);
+			goto done;
+		}
+		if ((error = udfenv_sha256_update(h, block, (size_t)n)) < 0)
+			goto done;
+		if (udfenv_fs_write_all(out, block, (size_t)n) < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
+			goto done;
+		}
+		a->size += (uint64_t)n;
+	}
+	error = udfenv_sha256_final(h, a->digest);
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && (fchmod(out, 0444) < 0 || close(out) < 0) && error == 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
+	udfenv_sha256_free(h);
+	return error;
+}
+
+/* Pack the directory `src` into a temp file of the store and hash it. */
+static int pack_hashing(stager *s, const char *src, udfenv_buf *tmp, udfenv_artifact *a)
+{
+	int out = -1, error;
+
+	if ((error = udfenv_fs_mkstemp(tmp, s->store, &out)) < 0)
+		return error;
+	error = udfenv_pack__dir(src, out);
+	if ((fchmod(out, 0444) < 0 || close(out) < 0) && error == 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
+	if (error == 0)
+		error = udfenv_sha256_file(tmp->ptr, a->digest, &a->size);
+	return error;
+}
+
+/* Stage one input as artifact `a` of kind `kind`, named after the path's last component. */
+static int stage_one(stager *s, const char *path, udfenv_kind kind, const char *target,
+		     udfenv_artifact *a)
+{
+	udfenv_buf tmp = UDFENV_BUF_INIT, name = UDFENV_BUF_INIT;
+	int error;
+
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	if ((error = udfenv_path_basename(&name, path)) < 0)
+		goto done;
+	a->name = udfenv_buf_detach(&name);
+	if (target && (a->target = strdup(target)) == NULL) {
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
+	error = kind == UDFENV_KIND_DIR ? pack_hashing(s, path, &tmp, a) : copy_hashing(s, path, &tmp, a);
+	if (error == 0)
+		error = publish_blob(s, tmp.ptr, a);
+	else if (tmp.size)
+		unlink(tmp.ptr);
+	if (error == 0)
+		udfenv_log(UDFENV_LOG_DEBUG, "staged %s '%s' as sha256 %s (%llu bytes)",
+			   udfenv_manifest__kind_name(kind), path, a->digest,
+			   (unsigned long long)a->size);
+done:
+	udfenv_buf_dispose(&tmp);
+	udfenv_buf_dispose(&name);
+	return error;
+}
+
+/* Every input must exist and be readable before a single blob is written. */
+static int check_inputs(const udfenv_deps *deps, udfenv_kind *file_kinds)
+{
+	const char *cache, *req = udfenv_deps_requirements(deps, &cache);
+	udfenv_buf name = UDFENV_BUF_INIT;
+	struct stat st;
+	int error = 0;
+
+	for (size_t i = 0; i < udfenv_deps_file_count(deps) && error == 0; i++) {
+		const char *f = udfenv_deps_file(deps, i);
+		if ((error = check_input("python file", f, 1, 1, &st)) == 0)
+			file_kinds[i] = python_file_kind(f, &st);
+		if (error == 0 && (error = udfenv_path_basename(&name, f)) == 0 &&
+		    (error = udfenv_deps_check_name("python file name", name.ptr)) < 0)
+			udfenv_error_prefix("python file '%s': ", f);
+	}
+	for (size_t i = 0; i < udfenv_deps_archive_count(deps) && error == 0; i++)
+		error = check_input("archive", udfenv_deps_archive(deps, i, NULL), 0, 1, &st);
+	if (error == 0 && req)
+		error = check_input("requirements file", req, 0, 1, &st);
+	if (error == 0 && cache)
+		error = check_input("requirements cache dir", cache, 1, 0, &st);
+	udfenv_buf_dispose(&name);
+	return error;
+}
+
+static int copy_setting(char **dst, const char *src)
+{
+	if (src && (*dst = strdup(src)) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int stage_all(stager *s, const udfenv_deps *deps, const udfenv_kind *kinds, udfenv_manifest *m)
+{
+	const char *cache, *req = udfenv_deps_requirements(deps, &cache), *target;
+	size_t nfiles = udfenv_deps_file_count(deps), narch = udfenv_deps_archive_count(deps);
+	int error = 0;
+
+	if ((nfiles && (m->files = calloc(nfiles, sizeof(udfenv_artifact))) == NULL) ||
+	    (narch && (m->archives = calloc(narch, sizeof(udfenv_artifact))) == NULL) ||
+	    (req && (m->requirements = calloc(1, sizeof(udfenv_artifact))) == NULL) ||
+	    (cache && (m->cache_dir = calloc(1, sizeof(udfenv_artifact))) == NULL))
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nfiles && error == 0; i++, m->nfiles++)
+		error = stage_one(s, udfenv_deps_file(deps, i), kinds[i], NULL, &m->files[i]);
+	for (size_t i = 0; i < narch && error == 0; i++, m->narchives++) {
+		const char *path = udfenv_deps_archive(deps, i, &target);
+		error = stage_one(s, path, UDFENV_KIND_ARCHIVE, target, &m->archives[i]);
+	}
+	if (error == 0 && req)
+		error = stage_one(s, req, UDFENV_KIND_FILE, NULL, m->requirements);
+	if (error == 0 && cache)
+		error = stage_one(s, cache, UDFENV_KIND_DIR, NULL, m->cache_dir);
+	if (error == 0 &&
+	    ((error = copy_setting(&m->executable, udfenv_deps_executable(deps))) < 0 ||
+	     (error = copy_setting(&m->client_executable, udfenv_deps_client_executable(deps))) < 0 ||
+	     (error = copy_setting(&m->pythonpath, udfenv_deps_pythonpath(deps))) < 0))
+		return error;
+	return error;
+}
+
+int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *store)
+{
+	stager s = {store, UDFENV_STRVEC_INIT};
+	udfenv_kind *kinds = NULL;
+	udfenv_manifest *m = NULL;
+	double t0 = udfenv_now();
+	int error;
+
+	*out = NULL;
+	if ((kinds = calloc(udfenv_deps_file_count(deps) + 1, sizeof(*kinds))) == NULL ||
+	    (m = calloc(1, sizeof(*m))) == NULL) {
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((error = check_inputs(deps, kinds)) < 0 || (error = udfenv_fs_mkdir_p(store, 0755)) < 0 ||
+	    (error = stage_all(&s, deps, kinds, m)) < 0)
+		goto done;
+	udfenv_log(UDFENV_LOG_INFO, "stage: %zu python files, %zu archives%s into '%s' in %.3f s",
+		   m->nfiles, m->narchives, m->requirements ? ", requirements" : "", store,
+		   udfenv_now() - t0);
+	*out = m;
+	m = NULL;
+done:
+	if (error < 0)
+		for (size_t i = 0; i < s.created.count; i++)
+			unlink(s.created.items[i]);
+	udfenv_strvec_dispose(&s.created);
+	udfenv_manifest_free(m);
+	free(kinds);
+	return error;
+}

@@ -1,0 +1,232 @@
+/* The dependency spec and config: list syntax, ordering, merge, de-duplication. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "udfenv/udfenv.h"
+
+static udfenv_deps *new_deps(void)
+{
+	udfenv_deps *d = NULL;
+	assert_int_equal(udfenv_deps_new(&d), 0);
+	return d;
+}
+
+static void assert_files(const udfenv_deps *d, const char *const *expected)
+{
+	size_t n = 0;
+	for (; expected[n]; n++)
+		assert_string_equal(udfenv_deps_file(d, n), expected[n]);
+	assert_int_equal(udfenv_deps_file_count(d), n);
+}
+
+static void assert_error(int rc, int code, const char *words)
+{
+	assert_int_equal(rc, code);
+	assert_int_equal(udfenv_error_last()->code, code);
+	if (strstr(udfenv_error_last()->message, words) == NULL)
+		fail_msg("message '%s' lacks '%s'", udfenv_error_last()->message, words);
+}
+
+static void test_add_python_file_puts_newest_first(void **state)
+{
+	udfenv_deps *d = new_deps();
+	(void)state;
+	assert_int_equal(udfenv_deps_add_python_file(d, "/u/1.py"), 0);
+	assert_int_equal(udfenv_deps_add_python_file(d, "/u/2.py"), 0);
+	assert_files(d, (const char *const[]){"/u/2.py", "/u/1.py", NULL});
+	/* Re-adding moves to the front, shipped once. */
+	assert_int_equal(udfenv_deps_add_python_file(d, "/u/1.py"), 0);
+	assert_files(d, (const char *const[]){"/u/1.py", "/u/2.py", NULL});
+	udfenv_deps_free(d);
+}
+
+static void test_list_keeps_order_and_goes_in_front(void **state)
+{
+	udfenv_deps *d = new_deps();
+	(void)state;
+	assert_int_equal(udfenv_deps_add_python_files(d, "/a.py, /b.py ,/a.py"), 0);
+	assert_files(d, (const char *const[]){"/a.py", "/b.py", NULL});
+	assert_int_equal(udfenv_deps_add_python_files(d, "/c,/b.py"), 0);
+	assert_files(d, (const char *const[]){"/c", "/b.py", "/a.py", NULL});
+	udfenv_deps_free(d);
+}
+
+static void test_relative_paths_become_absolute(void **state)
+{
+	udfenv_deps *d = new_deps();
+	char cwd[4096], expect[4200];
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(expect, sizeof(expect), "%s/lib/m.py", strcmp(cwd, "/") ? cwd : "");
+	assert_int_equal(udfenv_deps_add_python_files(d, "./lib//x/../m.py"), 0);
+	assert_string_equal(udfenv_deps_file(d, 0), expect);
+	udfenv_deps_free(d);
+}
+
+static void test_list_errors(void **state)
+{
+	udfenv_deps *d = new_deps();
+	(void)state;
+	assert_error(udfenv_deps_add_python_files(d, "/a.py,,/b.py"), UDFENV_EINVALID, "item 2 is empty");
+	assert_error(udfenv_deps_add_python_files(d, " , "), UDFENV_EINVALID, "item 1 is empty");
+	assert_error(udfenv_deps_add_python_files(d, "/a.py#x"), UDFENV_EINVALID, "'#' is not allowed");
+	assert_error(udfenv_deps_add_archives(d, "/v.zip#"), UDFENV_EINVALID, "target name after '#' is empty");
+	assert_error(udfenv_deps_set_requirements_item(d, "/r.txt#"), UDFENV_EINVALID, "cache dir after '#' is empty");
+	assert_error(udfenv_deps_set_requirements_item(d, "/r.txt,/s.txt"), UDFENV_EINVALID, "one file");
+	assert_error(udfenv_deps_add_python_file(d, "/a\tb.py"), UDFENV_EINVALID, "control character");
+	assert_int_equal(udfenv_deps_file_count(d), 0); /* nothing half-added */
+	udfenv_deps_free(d);
+}
+
+static void test_escapes(void **state)
+{
+	udfenv_deps *d = new_deps();
+	const char *target;
+	(void)state;
+	assert_int_equal(udfenv_deps_add_python_files(d, "/x\\,y.py,/h\\#1.py,/b\\\\s.py"), 0);
+	assert_files(d, (const char *const[]){"/x,y.py", "/h#1.py", "/b\\s.py", NULL});
+	assert_int_equal(udfenv_deps_add_archives(d, "/d\\#1.zip#t\\,1"), 0);
+	assert_string_equal(udfenv_deps_archive(d, 0, &target), "/d#1.zip");
+	assert_string_equal(target, "t,1");
+	udfenv_deps_free(d);
+}
+
+static void test_archives(void **state)
+{
+	udfenv_deps *d = new_deps();
+	const char *target;
+	(void)state;
+	assert_int_equal(udfenv_deps_add_archives(d, "/p/venv.zip, /p/data.zip # data"), 0);
+	assert_string_equal(udfenv_deps_archive(d, 0, &target), "/p/venv.zip");
+	assert_string_equal(target, "venv.zip"); /* extension included, like Flink */
+	assert_string_equal(udfenv_deps_archive(d, 1, &target), "/p/data.zip");
+	assert_string_equal(target, "data");
+	/* Same pair again: once. Same archive, second target: both. */
+	assert_int_equal(udfenv_deps_add_archive(d, "/p/data.zip", "data"), 0);
+	assert_int_equal(udfenv_deps_add_archive(d, "/p/data.zip", "data2"), 0);
+	assert_int_equal(udfenv_deps_archive_count(d), 3);
+	assert_error(udfenv_deps_add_archive(d, "/q/other.zip", "data"), UDFENV_ECONFLICT,
+		     "both to be extracted to 'data'");
+	assert_error(udfenv_deps_add_archive(d, "/q/o.zip", ".."), UDFENV_EINVALID, "plain directory name");
+	assert_error(udfenv_deps_add_archive(d, "/q/o.zip", "a/b"), UDFENV_EINVALID, "plain directory name");
+	assert_int_equal(udfenv_deps_archive_count(d), 3);
+	udfenv_deps_free(d);
+}
+
+static void test_requirements_replace(void **state)
+{
+	udfenv_deps *d = new_deps();
+	const char *cache;
+	(void)state;
+	assert_int_equal(udfenv_deps_set_requirements_item(d, "/r1.txt#/cache"), 0);
+	assert_string_equal(udfenv_deps_requirements(d, &cache), "/r1.txt");
+	assert_string_equal(cache, "/cache");
+	assert_int_equal(udfenv_deps_set_requirements(d, "/r2.txt", NULL), 0);
+	assert_string_equal(udfenv_deps_requirements(d, &cache), "/r2.txt");
+	assert_null(cache);
+	udfenv_deps_free(d);
+}
+
+static void test_merge_cli_in_front(void **state)
+{
+	udfenv_deps *cfg_deps = new_deps(), *cli = new_deps();
+	udfenv_config *cfg = NULL;
+	const char *target, *cache;
+	(void)state;
+	assert_int_equal(udfenv_config_new(&cfg), 0);
+	assert_int_equal(udfenv_config_set(cfg, "python.files", "/c1.py,/shared.py"), 0);
+	assert_int_equal(udfenv_config_set(cfg, "python.archives", "/c.zip#c"), 0);
+	assert_int_equal(udfenv_config_set(cfg, "python.executable", "cfg/bin/python"), 0);
+	assert_int_equal(udfenv_config_set(cfg, "python.requirements", "/rc.txt#/cc"), 0);
+	assert_int_equal(udfenv_config_set(cfg, "python.pythonpath", "/pp"), 0);
+	assert_int_equal(udfenv_deps_from_config(cfg_deps, cfg), 0);
+
+	assert_int_equal(udfenv_deps_add_python_files(cli, "/f1.py,/shared.py"), 0);
+	assert_int_equal(udfenv_deps_add_archives(cli, "/f.zip#f"), 0);
+	assert_int_equal(udfenv_deps_set_executable(cli, "venv/bin/python"), 0);
+	assert_int_equal(udfenv_deps_merge(cfg_deps, cli), 0);
+
+	assert_files(cfg_deps, (const char *const[]){"/f1.py", "/shared.py", "/c1.py", NULL});
+	assert_string_equal(udfenv_deps_archive(cfg_deps, 0, &target), "/f.zip");
+	assert_string_equal(udfenv_deps_archive(cfg_deps, 1, &target), "/c.zip");
+	assert_string_equal(udfenv_deps_executable(cfg_deps), "venv/bin/python");
+	assert_string_equal(udfenv_deps_requirements(cfg_deps, &cache), "/rc.txt"); /* not overridden */
+	assert_string_equal(cache, "/cc");
+	assert_string_equal(udfenv_deps_pythonpath(cfg_deps), "/pp");
+	udfenv_deps_free(cfg_deps);
+	udfenv_deps_free(cli);
+	udfenv_config_free(cfg);
+}
+
+static void test_config_keys(void **state)
+{
+	udfenv_config *cfg = NULL;
+	(void)state;
+	assert_int_equal(udfenv_config_new(&cfg), 0);
+	assert_error(udfenv_config_set(cfg, "python.fiels", "x"), UDFENV_EINVALID, "unknown config key 'python.fiels'");
+	assert_error(udfenv_config_set(cfg, "a b", "x"), UDFENV_EINVALID, "config key 'a b'");
+	assert_int_equal(udfenv_config_set(cfg, "parallelism.default", "4"), 0);
+	assert_int_equal(udfenv_config_define(cfg, "parallelism.default=8"), 0);
+	assert_string_equal(udfenv_config_get(cfg, "parallelism.default"), "8");
+	assert_error(udfenv_config_define(cfg, "novalue"), UDFENV_EINVALID, "expected key=value");
+	assert_null(udfenv_config_get(cfg, "missing"));
+	udfenv_config_free(cfg);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_config_file(void **state)
+{
+	udfenv_config *cfg = NULL;
+	char dir[] = "/tmp/udfenv-test-XXXXXX", path[256];
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/conf.yaml", dir);
+	assert_int_equal(udfenv_config_new(&cfg), 0);
+
+	write_file(path, "# comment\n\npython.files: /a.py, /b.py\npython.executable: \"py 3\"\r\n"
+			 "python.files: /c.py\n");
+	assert_int_equal(udfenv_config_load(cfg, path), 0);
+	assert_string_equal(udfenv_config_get(cfg, "python.files"), "/c.py"); /* later line wins */
+	assert_string_equal(udfenv_config_get(cfg, "python.executable"), "py 3");
+
+	write_file(path, "python.files: /a.py\njust words\n");
+	assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID, "conf.yaml:2: expected 'key: value'");
+	write_file(path, "\npython.archive: x.zip\n");
+	assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID, "conf.yaml:2: unknown config key");
+	unlink(path);
+	assert_error(udfenv_config_load(cfg, path), UDFENV_ENOTFOUND, "conf.yaml");
+	rmdir(dir);
+	udfenv_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_python_file_puts_newest_first),
+		cmocka_unit_test(test_list_keeps_order_and_goes_in_front),
+		cmocka_unit_test(test_relative_paths_become_absolute),
+		cmocka_unit_test(test_list_errors),
+		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_archives),
+		cmocka_unit_test(test_requirements_replace),
+		cmocka_unit_test(test_merge_cli_in_front),
+		cmocka_unit_test(test_config_keys),
+		cmocka_unit_test(test_config_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
