@@ -27,9 +27,21 @@ typedef struct {
 typedef struct udfenv_proc udfenv_proc;
 
 /*
- * Start argv (NULL-terminated) in a new process group. Exec failures (not
- * found, not executable) are returned here, not as an exit status:
- * UDFENV_ENOTFOUND or UDFENV_ERROR with "cannot run 'X': <strerror>".
+ * Start argv (NULL-terminated) in a new process group whose id is the
+ * child's pid. `opts` may be NULL (all defaults). A bare argv[0] is looked up
+ * in the PATH of the child's environment (envp's, else ours); one with a '/'
+ * is exec'd as given, relative to opts->cwd. The child starts with every
+ * signal at its default disposition and an empty signal mask.
+ *
+ * Exec failures (not found, not executable) are returned here, not as an
+ * exit status, after the child was reaped: UDFENV_ENOTFOUND "cannot run 'X':
+ * not found in PATH", or "cannot run 'X': <strerror>", or "cannot enter
+ * directory 'D' to run 'X': <strerror>", with the code
+ * udfenv_error_from_errno gives (UDFENV_ENOTFOUND for ENOENT, UDFENV_ERROR
+ * for EACCES, ...). UDFENV_EINVALID for an empty argv or a negative timeout.
+ *
+ * On success `*out` is owned by the caller until udfenv_proc_wait or
+ * udfenv_proc_kill frees it; exactly one of them must be called.
  */
 int udfenv_proc_spawn(udfenv_proc **out, char *const *argv, const udfenv_proc_opts *opts);
 
@@ -37,16 +49,29 @@ pid_t udfenv_proc_pid(const udfenv_proc *p);
 
 /*
  * Wait for the child (forwarding signals / applying the timeout as opts
- * said) and free `p`. `*status`: the exit code, or 128 + the signal number
- * when a signal ended it (as a shell reports it). A timeout returns
- * UDFENV_ELIMIT after the child was reaped.
+ * said), reap it and free `p`, whatever the outcome. `*status` (`status` may
+ * be NULL): the exit code, or 128 + the signal number when a signal ended it
+ * (as a shell reports it).
+ *
+ * forward_signals: handlers for SIGINT/SIGTERM/SIGHUP/SIGQUIT are installed
+ * for the duration of this call only and the previous dispositions restored;
+ * a signal that was SIG_IGN stays ignored and is not forwarded. The handlers
+ * are process-wide: only one forwarding wait may run at a time.
+ *
+ * timeout: counted from the spawn. On expiry the group gets SIGTERM (and
+ * SIGCONT, so a stopped group acts on it), then SIGKILL once the child has
+ * exited or 2 s passed, whichever comes first; the child is reaped and
+ * UDFENV_ELIMIT "'X' timed out after N s" returned, `*status` still set.
+ *
+ * foreground: the terminal is given back to our process group once the
+ * child has ended.
  */
 int udfenv_proc_wait(udfenv_proc *p, int *status);
 
-/* Kill the child's group with SIGKILL, reap it, free `p`. NULL-safe. */
+/* Kill the child's group with SIGKILL, reap it, free `p`. NULL-safe; never fails. */
 void udfenv_proc_kill(udfenv_proc *p);
 
-/* spawn + wait. */
+/* spawn + wait; the errors of both. */
 int udfenv_proc_run(char *const *argv, const udfenv_proc_opts *opts, int *status);
 
 #endif

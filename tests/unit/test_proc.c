@@ -1,0 +1,710 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/path.h"
+#include "util/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static udfenv_buf tmpdir = UDFENV_BUF_INIT;
+
+static int group_setup(void **state)
+{
+	const char *base = getenv("TMPDIR");
+	(void)state;
+	return udfenv_fs_mkdtemp(&tmpdir, base && *base ? base : "/tmp", "udfenv-test-proc-");
+}
+
+static int group_teardown(void **state)
+{
+	int error;
+	(void)state;
+	error = udfenv_fs_rmtree(udfenv_buf_cstr(&tmpdir));
+	udfenv_buf_dispose(&tmpdir);
+	return error;
+}
+
+/* `name` inside the test's temp dir; the string lives in `b`. */
+static const char *in_tmp(udfenv_buf *b, const char *name)
+{
+	assert_int_equal(udfenv_path_join(b, udfenv_buf_cstr(&tmpdir), name), 0);
+	return udfenv_buf_cstr(b);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	assert_int_equal(udfenv_fs_write_atomic(path, text, strlen(text), mode), 0);
+}
+
+static void assert_file_equal(const char *path, const char *expected)
+{
+	udfenv_buf b = UDFENV_BUF_INIT;
+	assert_int_equal(udfenv_fs_read_file(&b, path, 1 << 20), 0);
+	assert_string_equal(udfenv_buf_cstr(&b), expected);
+	udfenv_buf_dispose(&b);
+}
+
+static void assert_message_contains(const char *part)
+{
+	const char *msg = udfenv_error_last()->message;
+	if (strstr(msg, part) == NULL)
+		fail_msg("message '%s' lacks '%s'", msg, part);
+}
+
+static void assert_reaped(pid_t pid)
+{
+	int wstatus;
+	assert_int_equal(waitpid(pid, &wstatus, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+/* Whether `pid` is gone or a zombie (dead, waiting for whoever reaps orphans). */
+static int is_dead(pid_t pid)
+{
+	char path[64];
+	udfenv_buf b = UDFENV_BUF_INIT;
+	const char *paren;
+	int dead;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (udfenv_fs_read_file(&b, path, 4096) < 0)
+		return 1;
+	paren = strrchr(udfenv_buf_cstr(&b), ')');
+	dead = paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+	udfenv_buf_dispose(&b);
+	return dead;
+}
+
+static void wait_until_dead(pid_t pid)
+{
+	int i;
+	for (i = 0; i < 200 && !is_dead(pid); i++)
+		usleep(10000);
+	assert_true(is_dead(pid));
+}
+
+/* The running signaller, stopped by the test or, if an assertion failed first, its teardown. */
+static pid_t signaller_pid;
+
+/*
+ * A helper process that, once `ready` exists (NULL: at once), sends `sig` to
+ * the test process every 20 ms until stopped. Repeating makes the test immune
+ * to the helper winning the race against the handlers being installed. It
+ * dies with the test process, so it never signals a recycled pid.
+ */
+static void start_signaller(const char *ready, int sig)
+{
+	pid_t parent = getpid(), pid = fork();
+	int i;
+
+	assert_true(pid >= 0);
+	if (pid > 0) {
+		signaller_pid = pid;
+		return;
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(1);
+	for (i = 0; ready && i < 500 && access(ready, F_OK) < 0 && getppid() == parent; i++)
+		usleep(10000);
+	while (getppid() == parent) {
+		kill(parent, sig);
+		usleep(20000);
+	}
+	_exit(0);
+}
+
+static void stop_signaller(void)
+{
+	int wstatus;
+
+	if (signaller_pid <= 0)
+		return;
+	kill(signaller_pid, SIGKILL);
+	assert_int_equal(waitpid(signaller_pid, &wstatus, 0), signaller_pid);
+	signaller_pid = 0;
+}
+
+static int teardown_signaller(void **state)
+{
+	(void)state;
+	stop_signaller();
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	return 0;
+}
+
+static void test_exit_code(void **state)
+{
+	char *argv[] = {"sh", "-c", "exit 7", NULL};
+	int status = -1;
+	(void)state;
+
+	assert_int_equal(udfenv_proc_run(argv, NULL, &status), 0);
+	assert_int_equal(status, 7);
+}
+
+static void test_killed_by_signal(void **state)
+{
+	char *argv[] = {"sh", "-c", "kill -9 $$", NULL};
+	int status = -1;
+	(void)state;
+
+	assert_int_equal(udfenv_proc_run(argv, NULL, &status), 0);
+	assert_int_equal(status, 128 + SIGKILL);
+}
+
+static void test_invalid_arguments(void **state)
+{
+	char *empty[] = {NULL};
+	char *argv[] = {"true", NULL};
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	int status = -1;
+	(void)state;
+
+	assert_int_equal(udfenv_proc_run(empty, NULL, &status), UDFENV_EINVALID);
+	opts.timeout = -1;
+	assert_int_equal(udfenv_proc_run(argv, &opts, &status), UDFENV_EINVALID);
+	assert_message_contains("invalid timeout -1 s for 'true'");
+	assert_int_equal(status, -1);
+}
+
+static void test_not_found_in_path(void **state)
+{
+	char *argv[] = {"udfenv-no-such-tool", NULL};
+	int status = -1;
+	(void)state;
+
+	assert_int_equal(udfenv_proc_run(argv, NULL, &status), UDFENV_ENOTFOUND);
+	assert_int_equal(udfenv_error_last()->code, UDFENV_ENOTFOUND);
+	assert_string_equal(udfenv_error_last()->message,
+			    "cannot run 'udfenv-no-such-tool': not found in PATH");
+	assert_int_equal(status, -1);
+}
+
+static void test_missing_file(void **state)
+{
+	udfenv_buf path = UDFENV_BUF_INIT, msg = UDFENV_BUF_INIT;
+	char *argv[] = {NULL, NULL};
+	(void)state;
+
+	argv[0] = (char *)in_tmp(&path, "no-such-dir/tool");
+	assert_int_equal(udfenv_proc_run(argv, NULL, NULL), UDFENV_ENOTFOUND);
+	assert_int_equal(udfenv_buf_printf(&msg, "cannot run '%s': No such file or directory",
+					   argv[0]),
+			 0);
+	assert_string_equal(udfenv_error_last()->message, udfenv_buf_cstr(&msg));
+	udfenv_buf_dispose(&path);
+	udfenv_buf_dispose(&msg);
+}
+
+static void test_not_executable(void **state)
+{
+	udfenv_buf path = UDFENV_BUF_INIT;
+	char *argv[] = {NULL, NULL};
+	(void)state;
+
+	/* Even root needs an x bit to exec. */
+	argv[0] = (char *)in_tmp(&path, "not-executable");
+	write_file(argv[0], "#!/bin/sh\nexit 0\n", 0644);
+	assert_int_equal(udfenv_proc_run(argv, NULL, NULL), UDFENV_ERROR);
+	assert_message_contains("cannot run '");
+	assert_message_contains(argv[0]);
+	assert_message_contains(": Permission denied");
+	udfenv_buf_dispose(&path);
+}
+
+static void test_bad_cwd(void **state)
+{
+	udfenv_buf dir = UDFENV_BUF_INIT, msg = UDFENV_BUF_INIT;
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", "exit 0", NULL};
+	(void)state;
+
+	opts.cwd = in_tmp(&dir, "no-such-dir");
+	assert_int_equal(udfenv_proc_run(argv, &opts, NULL), UDFENV_ENOTFOUND);
+	assert_int_equal(udfenv_buf_printf(&msg,
+					   "cannot enter directory '%s' to run 'sh': "
+					   "No such file or directory",
+					   opts.cwd),
+			 0);
+	assert_string_equal(udfenv_error_last()->message, udfenv_buf_cstr(&msg));
+	udfenv_buf_dispose(&dir);
+	udfenv_buf_dispose(&msg);
+}
+
+static void test_cwd_applied(void **state)
+{
+	udfenv_buf dir = UDFENV_BUF_INIT, out = UDFENV_BUF_INIT, expected = UDFENV_BUF_INIT;
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", "pwd -P > out.txt", NULL};
+	char real[PATH_MAX];
+	int status = -1;
+	(void)state;
+
+	opts.cwd = in_tmp(&dir, "work");
+	assert_int_equal(mkdir(opts.cwd, 0700), 0);
+	assert_non_null(realpath(opts.cwd, real));
+	assert_int_equal(udfenv_proc_run(argv, &opts, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(udfenv_buf_printf(&expected, "%s\n", real), 0);
+	assert_int_equal(udfenv_path_join(&out, opts.cwd, "out.txt"), 0);
+	assert_file_equal(udfenv_buf_cstr(&out), udfenv_buf_cstr(&expected));
+	udfenv_buf_dispose(&dir);
+	udfenv_buf_dispose(&out);
+	udfenv_buf_dispose(&expected);
+}
+
+static void test_envp_and_its_path(void **state)
+{
+	udfenv_buf bin = UDFENV_BUF_INIT, tool = UDFENV_BUF_INIT, out = UDFENV_BUF_INIT;
+	udfenv_buf shadow = UDFENV_BUF_INIT, pathvar = UDFENV_BUF_INIT;
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"udfenv-test-tool", NULL, NULL};
+	char *true_argv[] = {"true", NULL, NULL};
+	char *envp[] = {NULL, "UDFENV_TEST_VAR=hello", NULL};
+	int status = -1;
+	(void)state;
+
+	in_tmp(&bin, "bin");
+	assert_int_equal(mkdir(bin.ptr, 0700), 0);
+	assert_int_equal(udfenv_path_join(&tool, bin.ptr, "udfenv-test-tool"), 0);
+	write_file(tool.ptr, "#!/bin/sh\necho \"tool $UDFENV_TEST_VAR\" > \"$1\"\n", 0755);
+	/* A `true` that shadows /usr/bin/true, the way a venv's python shadows the system's. */
+	assert_int_equal(udfenv_path_join(&shadow, bin.ptr, "true"), 0);
+	write_file(shadow.ptr, "#!/bin/sh\necho shadowed > \"$1\"\n", 0755);
+	assert_int_equal(udfenv_buf_printf(&pathvar, "PATH=%s:/usr/bin:/bin", bin.ptr), 0);
+	envp[0] = pathvar.ptr;
+	argv[1] = true_argv[1] = (char *)in_tmp(&out, "tool-out.txt");
+
+	/* Our own PATH does not have it. */
+	assert_int_equal(udfenv_proc_run(argv, NULL, &status), UDFENV_ENOTFOUND);
+
+	opts.envp = envp;
+	assert_int_equal(udfenv_proc_run(argv, &opts, &status), 0);
+	assert_int_equal(status, 0);
+	assert_file_equal(out.ptr, "tool hello\n");
+
+	assert_int_equal(udfenv_proc_run(true_argv, &opts, &status), 0);
+	assert_int_equal(status, 0);
+	assert_file_equal(out.ptr, "shadowed\n");
+
+	udfenv_buf_dispose(&bin);
+	udfenv_buf_dispose(&tool);
+	udfenv_buf_dispose(&out);
+	udfenv_buf_dispose(&shadow);
+	udfenv_buf_dispose(&pathvar);
+}
+
+static int open_file(udfenv_buf *b, const char *name, int flags)
+{
+	int fd = open(in_tmp(b, name), flags | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void test_stdio_redirected(void **state)
+{
+	udfenv_buf in = UDFENV_BUF_INIT, out = UDFENV_BUF_INIT, err = UDFENV_BUF_INIT;
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", "read x; echo \"in:$x\"; echo oops >&2", NULL};
+	int status = -1;
+	(void)state;
+
+	write_file(in_tmp(&in, "stdin.txt"), "abc\n", 0600);
+	opts.stdin_fd = open_file(&in, "stdin.txt", O_RDONLY);
+	opts.stdout_fd = open_file(&out, "stdout.txt", O_WRONLY | O_CREAT | O_TRUNC);
+	opts.stderr_fd = open_file(&err, "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC);
+	assert_int_equal(udfenv_proc_run(argv, &opts, &status), 0);
+	assert_int_equal(status, 0);
+	close(opts.stdin_fd);
+	close(opts.stdout_fd);
+	close(opts.stderr_fd);
+	assert_file_equal(out.ptr, "in:abc\n");
+	assert_file_equal(err.ptr, "oops\n");
+	udfenv_buf_dispose(&in);
+	udfenv_buf_dispose(&out);
+	udfenv_buf_dispose(&err);
+}
+
+static void test_bad_stdio_fd(void **state)
+{
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", "exit 0", NULL};
+	(void)state;
+
+	/* High enough that spawn's own pipe cannot land on it. */
+	opts.stdout_fd = 1000;
+	assert_int_equal(fcntl(opts.stdout_fd, F_GETFD), -1);
+	assert_int_equal(udfenv_proc_run(argv, &opts, NULL), UDFENV_ERROR);
+	assert_string_equal(udfenv_error_last()->message,
+			    "cannot set up the standard streams of 'sh': Bad file descriptor");
+}
+
+/* stdout_fd = 2 and stderr_fd = 1: each dup2 must not clobber the other's source. */
+static void test_stdio_swapped(void **state)
+{
+	udfenv_buf a = UDFENV_BUF_INIT, b = UDFENV_BUF_INIT;
+	int wstatus;
+	pid_t pid;
+	(void)state;
+
+	in_tmp(&a, "fd1.txt");
+	in_tmp(&b, "fd2.txt");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Our own 1 and 2 become files, so the swap is observable. */
+		udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+		char *argv[] = {"sh", "-c", "echo out; echo err >&2", NULL};
+		int fa = open(a.ptr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fb = open(b.ptr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int status = -1;
+		if (fa < 0 || fb < 0 || dup2(fa, 1) < 0 || dup2(fb, 2) < 0)
+			_exit(10);
+		opts.stdout_fd = 2;
+		opts.stderr_fd = 1;
+		if (udfenv_proc_run(argv, &opts, &status) < 0)
+			_exit(11);
+		_exit(status == 0 ? 0 : 12);
+	}
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFEXITED(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 0);
+	assert_file_equal(a.ptr, "err\n");
+	assert_file_equal(b.ptr, "out\n");
+	udfenv_buf_dispose(&a);
+	udfenv_buf_dispose(&b);
+}
+
+static volatile sig_atomic_t test_handler_calls;
+
+static void test_handler(int sig)
+{
+	(void)sig;
+	test_handler_calls++;
+}
+
+static void test_handler2(int sig)
+{
+	(void)sig;
+}
+
+static void set_handler(int sig, void (*handler)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	assert_int_equal(sigaction(sig, &sa, NULL), 0);
+}
+
+static void assert_handler(int sig, void (*handler)(int))
+{
+	struct sigaction sa;
+	assert_int_equal(sigaction(sig, NULL, &sa), 0);
+	assert_false(sa.sa_flags & SA_SIGINFO);
+	assert_ptr_equal(sa.sa_handler, handler);
+}
+
+/*
+ * SIGTERM sent to us while we wait reaches the child's whole group: the
+ * shell's trap exits 42, and its background sleep (a grandchild) dies too.
+ */
+static void forward_case(double timeout)
+{
+	udfenv_buf ready = UDFENV_BUF_INIT, script = UDFENV_BUF_INIT;
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", NULL, NULL};
+	udfenv_proc *p;
+	udfenv_buf grandchild = UDFENV_BUF_INIT;
+	int status = -1;
+	double t0;
+
+	in_tmp(&ready, timeout > 0 ? "ready-timeout" : "ready");
+	assert_int_equal(udfenv_buf_printf(&script,
+					   "trap 'exit 42' TERM; sleep 5 & echo $! > '%s.tmp'; "
+					   "mv '%s.tmp' '%s'; wait",
+					   ready.ptr, ready.ptr, ready.ptr),
+			 0);
+	argv[2] = script.ptr;
+	opts.forward_signals = 1;
+	opts.timeout = timeout;
+
+	/* Our own handler is what must be back afterwards; it may count early shots. */
+	set_handler(SIGTERM, test_handler);
+	t0 = udfenv_now();
+	assert_int_equal(udfenv_proc_spawn(&p, argv, &opts), 0);
+	start_signaller(ready.ptr, SIGTERM);
+	assert_int_equal(udfenv_proc_wait(p, &status), 0);
+	stop_signaller();
+	assert_int_equal(status, 42);
+	assert_true(udfenv_now() - t0 < 3.0);
+	assert_handler(SIGTERM, test_handler);
+
+	assert_int_equal(udfenv_fs_read_file(&grandchild, ready.ptr, 64), 0);
+	wait_until_dead((pid_t)atoi(grandchild.ptr));
+
+	set_handler(SIGTERM, SIG_DFL);
+	udfenv_buf_dispose(&ready);
+	udfenv_buf_dispose(&script);
+	udfenv_buf_dispose(&grandchild);
+}
+
+static void test_forward_signals(void **state)
+{
+	(void)state;
+	forward_case(0);
+}
+
+static void test_forward_signals_with_timeout(void **state)
+{
+	(void)state;
+	forward_case(5);
+}
+
+/* A signal we ignore is not forwarded: the child's HUP trap never fires. */
+static void test_ignored_signal_not_forwarded(void **state)
+{
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", "trap 'exit 42' HUP; sleep 0.3", NULL};
+	udfenv_proc *p;
+	int status = -1;
+	(void)state;
+
+	set_handler(SIGHUP, SIG_IGN);
+	opts.forward_signals = 1;
+	assert_int_equal(udfenv_proc_spawn(&p, argv, &opts), 0);
+	start_signaller(NULL, SIGHUP);
+	assert_int_equal(udfenv_proc_wait(p, &status), 0);
+	stop_signaller();
+	assert_int_equal(status, 0);
+	assert_handler(SIGHUP, SIG_IGN);
+	set_handler(SIGHUP, SIG_DFL);
+}
+
+static void test_handlers_restored(void **state)
+{
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", "exit 3", NULL};
+	int status = -1;
+	(void)state;
+
+	set_handler(SIGINT, test_handler);
+	set_handler(SIGQUIT, test_handler2);
+	set_handler(SIGHUP, SIG_IGN);
+	set_handler(SIGTERM, SIG_DFL);
+	opts.forward_signals = 1;
+	assert_int_equal(udfenv_proc_run(argv, &opts, &status), 0);
+	assert_int_equal(status, 3);
+	assert_handler(SIGINT, test_handler);
+	assert_handler(SIGQUIT, test_handler2);
+	assert_handler(SIGHUP, SIG_IGN);
+	assert_handler(SIGTERM, SIG_DFL);
+	set_handler(SIGINT, SIG_DFL);
+	set_handler(SIGQUIT, SIG_DFL);
+	set_handler(SIGHUP, SIG_DFL);
+}
+
+/* The child does not inherit our ignored signals or our blocked mask. */
+static void test_signals_reset_in_child(void **state)
+{
+	char *argv[] = {"sh", "-c", "kill -TERM $$; exit 0", NULL};
+	sigset_t usr, old;
+	int status = -1;
+	(void)state;
+
+	set_handler(SIGTERM, SIG_IGN);
+	sigemptyset(&usr);
+	sigaddset(&usr, SIGTERM);
+	sigprocmask(SIG_BLOCK, &usr, &old);
+	assert_int_equal(udfenv_proc_run(argv, NULL, &status), 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	set_handler(SIGTERM, SIG_DFL);
+	assert_int_equal(status, 128 + SIGTERM);
+}
+
+static void test_timeout(void **state)
+{
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", "sleep 10; exit 0", NULL};
+	udfenv_proc *p;
+	int status = -1;
+	double t0 = udfenv_now();
+	pid_t pid;
+	(void)state;
+
+	opts.timeout = 0.2;
+	assert_int_equal(udfenv_proc_spawn(&p, argv, &opts), 0);
+	pid = udfenv_proc_pid(p);
+	assert_int_equal(udfenv_proc_wait(p, &status), UDFENV_ELIMIT);
+	assert_string_equal(udfenv_error_last()->message, "'sh' timed out after 0.2 s");
+	assert_int_equal(status, 128 + SIGTERM);
+	assert_true(udfenv_now() - t0 < 1.5);
+	assert_reaped(pid);
+}
+
+/* A group that ignores SIGTERM gets SIGKILL after the grace period, grandchildren too. */
+static void test_timeout_escalates_to_sigkill(void **state)
+{
+	udfenv_buf ready = UDFENV_BUF_INIT, script = UDFENV_BUF_INIT, grandchild = UDFENV_BUF_INIT;
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"sh", "-c", NULL, NULL};
+	udfenv_proc *p;
+	int status = -1;
+	double t0 = udfenv_now(), elapsed;
+	pid_t pid;
+	(void)state;
+
+	/* The ignored SIGTERM is inherited by the background sleep. */
+	in_tmp(&ready, "ready-sigkill");
+	assert_int_equal(udfenv_buf_printf(&script,
+					   "trap '' TERM; sleep 10 & echo $! > '%s'; wait",
+					   ready.ptr),
+			 0);
+	argv[2] = script.ptr;
+	opts.timeout = 0.2;
+	assert_int_equal(udfenv_proc_spawn(&p, argv, &opts), 0);
+	pid = udfenv_proc_pid(p);
+	assert_int_equal(udfenv_proc_wait(p, &status), UDFENV_ELIMIT);
+	elapsed = udfenv_now() - t0;
+	assert_int_equal(status, 128 + SIGKILL);
+	assert_true(elapsed >= 2.2 && elapsed < 4.0);
+	assert_reaped(pid);
+	assert_int_equal(udfenv_fs_read_file(&grandchild, ready.ptr, 64), 0);
+	wait_until_dead((pid_t)atoi(grandchild.ptr));
+	udfenv_buf_dispose(&ready);
+	udfenv_buf_dispose(&script);
+	udfenv_buf_dispose(&grandchild);
+}
+
+static void test_kill(void **state)
+{
+	char *argv[] = {"sh", "-c", "sleep 10; exit 0", NULL};
+	udfenv_proc *p;
+	pid_t pid;
+	(void)state;
+
+	assert_int_equal(udfenv_proc_spawn(&p, argv, NULL), 0);
+	pid = udfenv_proc_pid(p);
+	assert_int_equal(getpgid(pid), pid);
+	udfenv_proc_kill(p);
+	assert_reaped(pid);
+	udfenv_proc_kill(NULL);
+}
+
+/*
+ * In a helper that owns a pseudo-terminal as its controlling terminal (like
+ * a shell session), run a child that reads from it. Returns the helper's
+ * exit code: 0 ok, 1 run failed, 2 bad status, 3 ELIMIT, 4 terminal not
+ * given back.
+ */
+static int run_on_pty(int foreground, const char *out_path)
+{
+	int master, wstatus;
+	const char *slave;
+	pid_t pid;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		skip(); /* a container without /dev/ptmx */
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	assert_non_null(slave = ptsname(master));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+		char script[PATH_MAX + 64];
+		char *argv[] = {"sh", "-c", script, NULL};
+		int fd, status = -1, error;
+
+		snprintf(script, sizeof(script), "read x; echo \"got:$x\" > '%s'", out_path);
+		if (setsid() < 0 || (fd = open(slave, O_RDWR | O_CLOEXEC)) < 0 ||
+		    ioctl(fd, TIOCSCTTY, 0) < 0 || dup2(fd, 0) < 0)
+			_exit(9);
+		opts.foreground = foreground;
+		opts.timeout = foreground ? 3 : 0.3;
+		error = udfenv_proc_run(argv, &opts, &status);
+		if (tcgetpgrp(0) != getpgrp())
+			_exit(4);
+		_exit(error == UDFENV_ELIMIT ? 3 : error < 0 ? 1 : status != 0 ? 2 : 0);
+	}
+	assert_int_equal(write(master, "hello\n", 6), 6);
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	close(master);
+	assert_true(WIFEXITED(wstatus));
+	return WEXITSTATUS(wstatus);
+}
+
+static void test_foreground_hands_over_terminal(void **state)
+{
+	udfenv_buf out = UDFENV_BUF_INIT;
+	(void)state;
+
+	in_tmp(&out, "pty-out.txt");
+	assert_int_equal(run_on_pty(1, out.ptr), 0);
+	assert_file_equal(out.ptr, "got:hello\n");
+	udfenv_buf_dispose(&out);
+}
+
+/* The control: without the hand-over the reader stops on SIGTTIN and times out. */
+static void test_background_child_stops_on_terminal_read(void **state)
+{
+	udfenv_buf out = UDFENV_BUF_INIT;
+	double t0;
+	(void)state;
+
+	in_tmp(&out, "pty-out-bg.txt");
+	t0 = udfenv_now();
+	assert_int_equal(run_on_pty(0, out.ptr), 3);
+	/* SIGCONT lets the stopped group act on SIGTERM at once, well before SIGKILL. */
+	assert_true(udfenv_now() - t0 < 1.5);
+	assert_int_equal(access(out.ptr, F_OK), -1);
+	udfenv_buf_dispose(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exit_code),
+		cmocka_unit_test(test_killed_by_signal),
+		cmocka_unit_test(test_invalid_arguments),
+		cmocka_unit_test(test_not_found_in_path),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_not_executable),
+		cmocka_unit_test(test_bad_cwd),
+		cmocka_unit_test(test_cwd_applied),
+		cmocka_unit_test(test_envp_and_its_path),
+		cmocka_unit_test(test_stdio_redirected),
+		cmocka_unit_test(test_stdio_swapped),
+		cmocka_unit_test(test_bad_stdio_fd),
+		cmocka_unit_test_teardown(test_forward_signals, teardown_signaller),
+		cmocka_unit_test_teardown(test_forward_signals_with_timeout, teardown_signaller),
+		cmocka_unit_test_teardown(test_ignored_signal_not_forwarded, teardown_signaller),
+		cmocka_unit_test(test_handlers_restored),
+		cmocka_unit_test(test_signals_reset_in_child),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_timeout_escalates_to_sigkill),
+		cmocka_unit_test(test_kill),
+		cmocka_unit_test(test_foreground_hands_over_terminal),
+		cmocka_unit_test(test_background_child_stops_on_terminal_read),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
