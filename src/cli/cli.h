@@ -40,7 +40,7 @@ extern const char cli_deps_help[];
 
 /* Print "udfenv: error: <last error>" to stderr. */
 void cli_error(void);
-/* Print "udfenv: <cmd>: <message>" plus a pointer to --help; returns CLI_EXIT_USAGE. */
+/* Print "udfenv: error: <cmd>: <message>" and a pointer to --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Send the library's log to stderr: warnings and errors always, info with -v, debug with -vv. */

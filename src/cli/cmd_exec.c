@@ -198,6 +198,9 @@ int cmd_exec(int argc, char **argv)
 	}
 	if ((error = udfenv_run_command(env, a.command, &status)) < 0) {
 		cli_error();
+		if (a.command[0][0] != '/' && strchr(a.command[0], '/'))
+			fprintf(stderr, "udfenv: a relative command path is taken from the worker's "
+					"cwd, the archives dir: give an absolute path\n");
 		status = error == UDFENV_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
 	}
 done:

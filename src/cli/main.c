@@ -44,11 +44,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "udfenv %s: ", cmd);
+	fprintf(stderr, "udfenv: error: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see 'udfenv %s --help')\n", cmd);
+	fprintf(stderr, " (see 'udfenv %s --help')\n", cmd);
 	return CLI_EXIT_USAGE;
 }
 

@@ -69,11 +69,12 @@ static const char sitecustomize_py[] =
 	"            site.addsitedir(d)\n"
 	"    here = os.path.dirname(os.path.abspath(__file__))\n"
 	"    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]\n"
-	"    del sys.modules['sitecustomize']\n"
+	"    this = sys.modules.pop('sitecustomize')\n"
 	"    try:\n"
 	"        import sitecustomize  # noqa: F401  the one this file shadows\n"
 	"    except ImportError:\n"
-	"        pass\n"
+	"        # None to chain to: the import machinery expects this module back.\n"
+	"        sys.modules['sitecustomize'] = this\n"
 	"\n"
 	"\n"
 	"_udfenv_site()\n";
@@ -292,13 +293,21 @@ done:
 	return error;
 }
 
-/* The base environment without PYTHONPATH, for pip. */
+/*
+ * pip's environment: the base one without PYTHONPATH (a user module must not
+ * shadow one of pip's). Offline, also without PIP_* variables and pip's
+ * config files, so the cache dir is the only source (a PIP_FIND_LINKS or a
+ * pip.conf index would otherwise join in).
+ */
 static int pip_envp(builder *b, udfenv_strvec *out)
 {
-	int error = 0;
+	int offline = b->m->cache_dir != NULL, error = 0;
+
 	for (char *const *e = b->base; *e && error == 0; e++)
-		if (strncmp(*e, "PYTHONPATH=", 11) != 0)
+		if (strncmp(*e, "PYTHONPATH=", 11) != 0 && !(offline && strncmp(*e, "PIP_", 4) == 0))
 			error = udfenv_strvec_push(out, *e);
+	if (error == 0 && offline)
+		error = udfenv_strvec_push(out, "PIP_CONFIG_FILE=/dev/null");
 	return error;
 }
 

@@ -29,7 +29,7 @@ static int run_pip(const udfenv_install_request *r, int *status)
 {
 	/* Online, the NULL in place of "--no-index" ends argv there. */
 	char *argv[] = {(char *)r->python, "-m", "pip", "install", "--ignore-installed",
-			"--no-warn-script-location", "--disable-pip-version-check", "--no-input",
+			"--no-cache-dir", "--no-warn-script-location", "--disable-pip-version-check", "--no-input",
 			"--prefix", (char *)r->prefix, "-r", (char *)r->requirements,
 			r->cache_dir ? "--no-index" : NULL, "--find-links", (char *)r->cache_dir, NULL};
 	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
@@ -84,15 +84,19 @@ static int is_sdist_name(const char *n)
 	return 0;
 }
 
-/* If the cache dir holds sdists but no setuptools wheel, describe that in `hint`. */
-static void sdist_backend_hint(const udfenv_install_request *r, udfenv_buf *hint)
+/*
+ * If pip failed looking for setuptools and the cache dir holds sdists but no
+ * setuptools wheel, say so in `hint`.
+ */
+static void sdist_backend_hint(const udfenv_install_request *r, const char *log, udfenv_buf *hint)
 {
 	char first_sdist[NAME_MAX + 1] = "";
 	int has_setuptools = 0;
-	DIR *d = opendir(r->cache_dir);
+	DIR *d;
 	struct dirent *de;
 
-	if (d == NULL)
+	if (!strstr(log, "No matching distribution found for setuptools") ||
+	    (d = opendir(r->cache_dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, "setuptools-", 11) == 0 && strstr(de->d_name, ".whl"))
@@ -125,7 +129,7 @@ static int explain_failure(const udfenv_install_request *r, int status)
 	}
 	log_tail(&log);
 	if (r->cache_dir)
-		sdist_backend_hint(r, &hint);
+		sdist_backend_hint(r, udfenv_buf_cstr(&log), &hint);
 	error = udfenv_error_set(UDFENV_EINSTALL,
 				 "installing '%s' with pip failed (exit status %d%s)%s; pip's output "
 				 "is above",
