@@ -350,7 +350,7 @@ static int install_requirements(builder *b)
 	if ((error = sub_path(b, ".udfenv/site")) == 0 && mkdir(b->tmp.ptr, 0755) < 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", b->tmp.ptr);
 	if (error == 0 && (error = sub_path(b, ".udfenv/site/sitecustomize.py")) == 0)
-		error = udfenv_fs_write_atomic(b->tmp.ptr, sitecustomize_py, sizeof(sitecustomize_py) - 1,
+		error = udfenv_fs_write_new(b->tmp.ptr, sitecustomize_py, sizeof(sitecustomize_py) - 1,
 					       0644);
 done:
 	udfenv_strvec_dispose(&envp);
@@ -376,7 +376,7 @@ static int write_shims(builder *b)
 		goto done;
 	for (size_t i = 0; names[i] && error == 0; i++)
 		if ((error = sub_path(b, ".udfenv/bin/%s", names[i])) == 0)
-			error = udfenv_fs_write_atomic(b->tmp.ptr, script.ptr, script.size, 0755);
+			error = udfenv_fs_write_new(b->tmp.ptr, script.ptr, script.size, 0755);
 done:
 	udfenv_buf_dispose(&script);
 	return error;

@@ -196,6 +196,21 @@ int udfenv_fs_read_file(udfenv_buf *out, const char *path, size_t max)
 	return error;
 }
 
+int udfenv_fs_write_new(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+	if (fd < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot create '%s'", path);
+	if (udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || close(fd) < 0) {
+		int error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", path);
+		close(fd);
+		unlink(path);
+		return error;
+	}
+	return 0;
+}
+
 int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	udfenv_buf dir = UDFENV_BUF_INIT, tmp = UDFENV_BUF_INIT;

@@ -34,6 +34,9 @@ int udfenv_fs_write_all(int fd, const void *data, size_t len);
 /* Read a whole file of at most `max` bytes into `out`. */
 int udfenv_fs_read_file(udfenv_buf *out, const char *path, size_t max);
 
+/* Create the new file `path` (O_EXCL) holding `data`; for private dirs, no fsync. */
+int udfenv_fs_write_new(const char *path, const void *data, size_t len, mode_t mode);
+
 /* Write `path` atomically: a temp file beside it, fsync, rename over. */
 int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Benchmark: `udfenv exec --manifest M -- python -c pass` vs the bare interpreter.
+
+Both run in the same process, interleaved, N times each; medians are
+compared. The environment is staged once (python files, a data archive and
+a zipped venv whose interpreter runs the command), so what is measured is
+materialization + spawn, the per-worker cost before a node cache exists.
+
+    python3 bench/exec_overhead.py [--runs N] [--python /path/to/python3.X]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
+import pyartifacts  # noqa: E402
+
+
+def timed(cmd, env=None):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=21)
+    ap.add_argument("--python", default="/root/.pyenv/versions/3.8.18/bin/python3.8",
+                    help="interpreter to zip as a venv (default: pyenv 3.8)")
+    ap.add_argument("--udfenv", default=os.environ.get(
+        "UDFENV_BIN", os.path.join(HERE, "..", "build", "udfenv")))
+    args = ap.parse_args()
+    if not os.path.exists(args.python):
+        sys.exit("bench: no interpreter at %s (give --python)" % args.python)
+
+    work = tempfile.mkdtemp(prefix="udfenv-bench-exec-")
+    try:
+        mods = os.path.join(work, "mods")
+        pyartifacts.write_tree(mods, {"udfs.py": "def f(x):\n    return x\n"})
+        pyartifacts.make_data_zip(os.path.join(work, "data.zip"), {"data.txt": "x\n" * 1000})
+        pyartifacts.make_venv_zip(args.python, os.path.join(work, "venv.zip"), "venv")
+        staged = os.path.join(work, "staged")
+        subprocess.run([args.udfenv, "stage", "-pyfs", mods,
+                        "-pyarch", os.path.join(work, "data.zip") + "#data",
+                        "-pyarch", os.path.join(work, "venv.zip") + "#venv",
+                        "-pyexec", "venv/venv/bin/python", "--out", staged],
+                       check=True, stdout=subprocess.DEVNULL)
+        tmp_root = os.path.join(work, "tmp")
+        udfenv_cmd = [args.udfenv, "exec", "--manifest", os.path.join(staged, "manifest.json"),
+                      "--tmp-root", tmp_root, "--", "python", "-c", "pass"]
+        bare_cmd = [args.python, "-c", "pass"]
+        for cmd in (udfenv_cmd, bare_cmd):  # warm the page cache
+            timed(cmd)
+        bare, wrapped = [], []
+        for _ in range(args.runs):
+            bare.append(timed(bare_cmd))
+            wrapped.append(timed(udfenv_cmd))
+        leftovers = os.listdir(tmp_root)
+        if leftovers:
+            sys.exit("bench: udfenv left %s behind" % leftovers)
+        b, w = statistics.median(bare), statistics.median(wrapped)
+        venv_size = os.path.getsize(os.path.join(work, "venv.zip"))
+        print("exec overhead (%d runs each, medians; venv.zip %d KB)" % (args.runs, venv_size // 1024))
+        print("  bare   %-40s %8.2f ms" % (os.path.basename(args.python) + " -c pass", b * 1e3))
+        print("  udfenv %-40s %8.2f ms" % ("exec --manifest ... -- python -c pass", w * 1e3))
+        print("  overhead %.2f ms, ratio %.2fx" % ((w - b) * 1e3, w / b))
+    finally:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
