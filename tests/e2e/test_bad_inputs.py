@@ -268,3 +268,19 @@ def test_stage_without_out_is_a_usage_error(run_udfenv, art):
     proc = run_udfenv("stage", "-pyfs", art / "a.py")
     assert proc.returncode == 2, str(proc)
     assert "--out" in proc.stderr
+
+
+def test_offline_install_ignores_pip_settings_of_the_shell(run_udfenv, art, expect_error, marker,
+                                                           tmp_path):
+    """Offline means from the cache dir only: a PIP_FIND_LINKS (or pip.conf)
+    of the user's shell that holds the missing package must not join in."""
+    mark, cmd = marker
+    elsewhere = tmp_path / "elsewhere"
+    pa.make_wheel(elsewhere, "gamma-nonexistent", "9.9", {"gamma/__init__.py": "G = 1\n"})
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[global]\nfind-links = %s\n" % elsewhere)
+    proc = run_udfenv("exec", "-pyreq", "%s#%s" % (art / "req-unsat.txt", art / "cache"), *cmd,
+                      env={"PIP_FIND_LINKS": str(elsewhere), "PIP_CONFIG_FILE": str(conf)},
+                      timeout=PIP_TIMEOUT)
+    expect_error(proc, 125, stderr_has=["No matching distribution found for gamma-nonexistent"])
+    assert not mark.exists()
