@@ -35,23 +35,36 @@ void udfenv_extract__defaults(udfenv_extract_limits *lim);
  * Extract the archive file `archive` (zip or tar, optionally gzip/bzip2/xz/
  * zstd compressed, detected from the bytes) to the directory `dest`, which
  * must not exist yet; its parent must. `label` names the archive in errors
- * (the user's file name, not the store path). `lim` NULL means the defaults;
- * `stats` may be NULL.
+ * (the user's file name, not the store path; NULL: `archive`). `lim` NULL
+ * means the defaults; `stats` may be NULL (zeroed on failure).
+ *
+ * The helper extracts into "<dest>.tmp-XXXXXX" beside `dest`; symlinks are
+ * created last, once each was resolved against all the others; `dest` (mode
+ * 0755) appears by rename only when every entry passed.
  *
  * Errors: UDFENV_EUNSAFE for an entry the policy refuses (the message names
  * the archive and the entry), UDFENV_ELIMIT for a cap, UDFENV_EINVALID for a
- * corrupt or unsupported archive. On any error nothing exists at `dest` and
- * no temp dir is left behind.
+ * corrupt or unsupported archive, UDFENV_ENOTFOUND for a missing archive,
+ * UDFENV_ECONFLICT when `dest` exists, UDFENV_ERROR for I/O failures and a
+ * helper killed by a signal ("extraction of 'X' crashed: signal N"). On any
+ * error nothing exists at `dest` and no temp dir is left behind.
+ *
+ * Forks: the caller must not hold locks the helper could need (it uses
+ * malloc, which glibc keeps usable after fork).
  */
 int udfenv_extract__archive(const char *archive, const char *dest, const char *label,
 			    const udfenv_extract_limits *lim, udfenv_extract_stats *stats);
 
 /*
  * Write a deterministic pax tar of the directory `dir` to the open fd `fd`:
- * entries sorted by name, mtime 0, uid/gid 0, no user/group names, modes
- * kept (permission bits only), symlinks kept as links. Same tree -> same
- * bytes. Refused (UDFENV_EUNSAFE, naming the path): a symlink whose target
- * leaves `dir`, a device, FIFO or socket.
+ * each directory's entries in bytewise name order, a directory's contents
+ * right after it; mtime 0, uid/gid 0, no user/group names, modes kept
+ * (permission bits only), symlinks kept as links, names as raw bytes
+ * (hdrcharset=BINARY, whatever the locale); hard links become separate
+ * files. Same tree -> same bytes. Refused (UDFENV_EUNSAFE, naming the path):
+ * a symlink whose target leaves `dir` (absolute, or climbing out lexically;
+ * extraction resolves links fully), a device, FIFO or socket. On failure
+ * `fd` holds a partial archive the caller discards.
  */
 int udfenv_pack__dir(const char *dir, int fd);
 
