@@ -186,14 +186,17 @@ int cmd_exec(int argc, char **argv)
 	root = tmp_root(&a, cfg);
 	opts.tmp_root = root;
 	opts.install_timeout = a.install_timeout;
-	if ((error = a.manifest ? prepare(&a, cfg, deps, &opts, &env)
-				: udfenv_env_prepare_deps(&env, deps, &opts)) < 0) {
-		if (!a.manifest)
-			cli_error();
+	error = a.manifest ? prepare(&a, cfg, deps, &opts, &env) : udfenv_env_prepare_deps(&env, deps, &opts);
+	if (stop_signal) {
+		/* The step that failed (if one did) failed because of the signal. */
+		fprintf(stderr, "udfenv: stopped by %s during setup; nothing was left behind\n",
+			strsignal(stop_signal));
+		status = 128 + stop_signal;
 		goto done;
 	}
-	if (stop_signal) {
-		status = 128 + stop_signal;
+	if (error < 0) {
+		if (!a.manifest)
+			cli_error();
 		goto done;
 	}
 	if ((error = udfenv_run_command(env, a.command, &status)) < 0) {

@@ -324,6 +324,9 @@ typedef struct {
 	int installed[NFORWARDED];
 } forward_state;
 
+/* Handlers our caller had installed: they still run after the forward. */
+static void (*volatile forward_prev[NFORWARDED])(int);
+
 static void forward_handler(int sig)
 {
 	int saved = errno;
@@ -331,6 +334,9 @@ static void forward_handler(int sig)
 
 	if (pgid > 0)
 		kill(-pgid, sig);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		if (forwarded[i] == sig && forward_prev[i])
+			forward_prev[i](sig);
 	errno = saved;
 }
 
@@ -354,6 +360,10 @@ static void forward_begin(forward_state *st, pid_t pgid)
 		/* A signal our caller chose to ignore stays ignored (nohup, `&`). */
 		if (sigaction(forwarded[i], NULL, &st->old[i]) < 0 || is_ignored(&st->old[i]))
 			continue;
+		forward_prev[i] = (st->old[i].sa_flags & SA_SIGINFO) ||
+					  st->old[i].sa_handler == SIG_DFL
+				  ? NULL
+				  : st->old[i].sa_handler;
 		st->installed[i] = sigaction(forwarded[i], &sa, NULL) == 0;
 	}
 }
@@ -362,9 +372,11 @@ static void forward_end(forward_state *st)
 {
 	size_t i;
 
-	for (i = 0; i < NFORWARDED; i++)
+	for (i = 0; i < NFORWARDED; i++) {
 		if (st->installed[i])
 			sigaction(forwarded[i], &st->old[i], NULL);
+		forward_prev[i] = NULL;
+	}
 	forward_pgid = 0;
 }
 

@@ -55,7 +55,8 @@ pid_t udfenv_proc_pid(const udfenv_proc *p);
  *
  * forward_signals: handlers for SIGINT/SIGTERM/SIGHUP/SIGQUIT are installed
  * for the duration of this call only and the previous dispositions restored;
- * a signal that was SIG_IGN stays ignored and is not forwarded. The handlers
+ * a signal that was SIG_IGN stays ignored and is not forwarded; a handler
+ * function the caller had installed still runs after the forward. The handlers
  * are process-wide: only one forwarding wait may run at a time.
  *
  * timeout: counted from the spawn. On expiry the group gets SIGTERM (and
