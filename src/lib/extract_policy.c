@@ -5,6 +5,7 @@
  */
 #include "lib/extract_int.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -121,7 +122,8 @@ static int check_bytes(const xpolicy *p, const char *raw, const char *entry)
 
 int udfenv_extract__normalize(const xpolicy *p, udfenv_buf *out, const char *raw, const char *entry)
 {
-	const char *s, *e;
+	const char *cursor, *c;
+	size_t len;
 	size_t depth = 0;
 	int error;
 
@@ -135,14 +137,8 @@ int udfenv_extract__normalize(const xpolicy *p, udfenv_buf *out, const char *raw
 		return udfenv_extract__entry_error(p, UDFENV_EUNSAFE, NULL, "has an empty name");
 	if ((error = check_bytes(p, raw, entry)) < 0)
 		return error;
-	for (s = raw; *s; s = e) {
-		while (*s == '/')
-			s++;
-		for (e = s; *e && *e != '/'; e++)
-			;
-		if (e == s || (e - s == 1 && s[0] == '.'))
-			continue;
-		if (e - s == 2 && s[0] == '.' && s[1] == '.')
+	for (cursor = raw; (c = udfenv_path_next(&cursor, &len)) != NULL;) {
+		if (UDFENV_PATH_IS_DOTDOT(c, len))
 			return udfenv_extract__entry_error(p, UDFENV_EUNSAFE, entry,
 			                                   "leaves the extraction directory");
 		if (++depth > p->lim->max_depth)
@@ -150,7 +146,7 @@ int udfenv_extract__normalize(const xpolicy *p, udfenv_buf *out, const char *raw
 			                                   "is nested deeper than %zu directories",
 			                                   p->lim->max_depth);
 		if ((out->size && (error = udfenv_buf_putc(out, '/')) < 0) ||
-		    (error = udfenv_buf_put(out, s, (size_t)(e - s))) < 0)
+		    (error = udfenv_buf_put(out, c, len)) < 0)
 			return error;
 	}
 	return 0;
@@ -344,24 +340,18 @@ static void walk_pop(xwalk *w)
  */
 static int walk_step(const xpolicy *p, xwalk *w, const char *name, const char *target)
 {
-	const char *s = udfenv_buf_cstr(&w->rest) + w->pos, *e;
+	const char *cursor = udfenv_buf_cstr(&w->rest) + w->pos, *c;
 	const xname *x;
-	size_t before;
+	size_t before, len;
 	int error;
 
-	while (*s == '/')
-		s++;
-	if (*s == '\0')
+	if ((c = udfenv_path_next(&cursor, &len)) == NULL)
 		return 1;
-	for (e = s; *e && *e != '/'; e++)
-		;
-	w->pos = (size_t)(e - udfenv_buf_cstr(&w->rest));
+	w->pos = (size_t)(cursor - udfenv_buf_cstr(&w->rest));
 	if (++w->steps > XLINK_MAX_STEPS || w->hops > XLINK_MAX_HOPS)
 		return udfenv_extract__entry_error(p, UDFENV_EUNSAFE, name,
 		                                   "is a symlink that goes through too many links");
-	if (e - s == 1 && s[0] == '.')
-		return 0;
-	if (e - s == 2 && s[0] == '.' && s[1] == '.') {
+	if (UDFENV_PATH_IS_DOTDOT(c, len)) {
 		if (w->cur.size == 0) {
 			char shown[XSHOW_SIZE];
 			udfenv_extract__show(shown, target);
@@ -374,7 +364,7 @@ static int walk_step(const xpolicy *p, xwalk *w, const char *name, const char *t
 	}
 	before = w->cur.size;
 	if ((before && (error = udfenv_buf_putc(&w->cur, '/')) < 0) ||
-	    (error = udfenv_buf_put(&w->cur, s, (size_t)(e - s))) < 0)
+	    (error = udfenv_buf_put(&w->cur, c, len)) < 0)
 		return error;
 	if ((x = names_find(&p->names, w->cur.ptr, w->cur.size)) == NULL || x->kind == XNAME_DIR ||
 	    x->kind == XNAME_IMPLICIT_DIR)

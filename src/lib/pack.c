@@ -7,6 +7,7 @@
 #include "lib/extract_int.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/path.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -78,21 +79,14 @@ static void reset_entry(packer *p, mode_t type, mode_t perm)
 static int target_stays_inside(const char *target, unsigned depth)
 {
 	long d = (long)depth;
-	const char *s, *e;
+	const char *cursor, *c;
+	size_t len;
 
 	if (target[0] == '/' || target[0] == '\0')
 		return 0;
-	for (s = target; *s; s = e) {
-		while (*s == '/')
-			s++;
-		for (e = s; *e && *e != '/'; e++)
-			;
-		if (e == s || (e - s == 1 && s[0] == '.'))
-			continue;
-		d += e - s == 2 && s[0] == '.' && s[1] == '.' ? -1 : 1;
-		if (d < 0)
+	for (cursor = target; (c = udfenv_path_next(&cursor, &len)) != NULL;)
+		if ((d += UDFENV_PATH_IS_DOTDOT(c, len) ? -1 : 1) < 0)
 			return 0;
-	}
 	return 1;
 }
 

@@ -73,40 +73,18 @@ done:
 /* Copy the regular file `src` into a temp file of the store, hashing on the way. */
 static int copy_hashing(stager *s, const char *src, udfenv_buf *tmp, udfenv_artifact *a)
 {
-	udfenv_sha256 *h = NULL;
 	int in = -1, out = -1, error;
-	char block[65536];
-	ssize_t n;
 
-	a->size = 0;
-	if ((error = udfenv_sha256_new(&h)) < 0 || (error = udfenv_fs_mkstemp(tmp, s->store, &out)) < 0)
-		goto done;
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((error = udfenv_fs_mkstemp(tmp, s->store, &out)) < 0)
+		return error;
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot open '%s'", src);
-		goto done;
-	}
-	while ((n = read(in, block, sizeof(block))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", src);
-			goto done;
-		}
-		if ((error = udfenv_sha256_update(h, block, (size_t)n)) < 0)
-			goto done;
-		if (udfenv_fs_write_all(out, block, (size_t)n) < 0) {
-			error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
-			goto done;
-		}
-		a->size += (uint64_t)n;
-	}
-	error = udfenv_sha256_final(h, a->digest);
-done:
+	else
+		error = udfenv_sha256_fd(in, src, out, tmp->ptr, a->digest, &a->size);
 	if (in >= 0)
 		close(in);
-	if (out >= 0 && (fchmod(out, 0444) < 0 || close(out) < 0) && error == 0)
+	if ((fchmod(out, 0444) < 0 || close(out) < 0) && error == 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
-	udfenv_sha256_free(h);
 	return error;
 }
 
@@ -210,11 +188,9 @@ static int stage_all(stager *s, const udfenv_deps *deps, const udfenv_kind *kind
 		error = stage_one(s, req, UDFENV_KIND_FILE, NULL, m->requirements);
 	if (error == 0 && cache)
 		error = stage_one(s, cache, UDFENV_KIND_DIR, NULL, m->cache_dir);
-	if (error == 0 &&
-	    ((error = copy_setting(&m->executable, udfenv_deps_executable(deps))) < 0 ||
-	     (error = copy_setting(&m->client_executable, udfenv_deps_client_executable(deps))) < 0 ||
-	     (error = copy_setting(&m->pythonpath, udfenv_deps_pythonpath(deps))) < 0))
-		return error;
+	if (error == 0 && (error = copy_setting(&m->executable, udfenv_deps_executable(deps))) == 0 &&
+	    (error = copy_setting(&m->client_executable, udfenv_deps_client_executable(deps))) == 0)
+		error = copy_setting(&m->pythonpath, udfenv_deps_pythonpath(deps));
 	return error;
 }
 

@@ -1,5 +1,6 @@
 #include "util/hash.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,35 +58,46 @@ void udfenv_sha256_free(udfenv_sha256 *h)
 	free(h);
 }
 
-int udfenv_sha256_file(const char *path, char hex[UDFENV_SHA256_HEX], uint64_t *size)
+int udfenv_sha256_fd(int in, const char *in_name, int out, const char *out_name,
+		     char hex[UDFENV_SHA256_HEX], uint64_t *size)
 {
 	udfenv_sha256 *h = NULL;
 	char block[65536];
 	uint64_t total = 0;
 	ssize_t n;
-	int fd, error;
+	int error;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", path);
 	if ((error = udfenv_sha256_new(&h)) < 0)
-		goto done;
-	while ((n = read(fd, block, sizeof(block))) != 0) {
+		return error;
+	while ((n = read(in, block, sizeof(block))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", path);
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", in_name);
 			goto done;
 		}
 		if ((error = udfenv_sha256_update(h, block, (size_t)n)) < 0)
 			goto done;
+		if (out >= 0 && udfenv_fs_write_all(out, block, (size_t)n) < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", out_name);
+			goto done;
+		}
 		total += (uint64_t)n;
 	}
-	if ((error = udfenv_sha256_final(h, hex)) < 0)
-		goto done;
-	if (size)
+	if ((error = udfenv_sha256_final(h, hex)) == 0 && size)
 		*size = total;
 done:
 	udfenv_sha256_free(h);
+	return error;
+}
+
+int udfenv_sha256_file(const char *path, char hex[UDFENV_SHA256_HEX], uint64_t *size)
+{
+	int fd, error;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", path);
+	error = udfenv_sha256_fd(fd, path, -1, NULL, hex, size);
 	close(fd);
 	return error;
 }

@@ -15,6 +15,15 @@ int udfenv_sha256_update(udfenv_sha256 *h, const void *data, size_t len);
 int udfenv_sha256_final(udfenv_sha256 *h, char hex[UDFENV_SHA256_HEX]);
 void udfenv_sha256_free(udfenv_sha256 *h);
 
+/*
+ * Read the fd `in` to its end and digest it; its size in `*size` when
+ * non-NULL. When `out` >= 0, everything read is written to it as well (a
+ * copy and its digest in one pass). `in_name` and `out_name` name the two
+ * in errors.
+ */
+int udfenv_sha256_fd(int in, const char *in_name, int out, const char *out_name,
+		     char hex[UDFENV_SHA256_HEX], uint64_t *size);
+
 /* Digest of a whole file; its size in `*size` when non-NULL. */
 int udfenv_sha256_file(const char *path, char hex[UDFENV_SHA256_HEX], uint64_t *size);
 

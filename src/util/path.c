@@ -24,11 +24,34 @@ int udfenv_path_join(udfenv_buf *out, const char *a, const char *b)
 	return udfenv_buf_puts(out, b);
 }
 
+const char *udfenv_path_next(const char **cursor, size_t *len)
+{
+	const char *s = *cursor, *e;
+
+	for (;;) {
+		while (*s == '/')
+			s++;
+		if (*s == '\0') {
+			*cursor = s;
+			return NULL;
+		}
+		for (e = s; *e && *e != '/'; e++)
+			;
+		if (!(e - s == 1 && s[0] == '.'))
+			break;
+		s = e;
+	}
+	*cursor = e;
+	*len = (size_t)(e - s);
+	return s;
+}
+
 int udfenv_path_absolute(udfenv_buf *out, const char *p)
 {
 	udfenv_buf raw = UDFENV_BUF_INIT;
 	char cwd[PATH_MAX];
-	const char *s, *e;
+	const char *cursor, *c;
+	size_t len;
 	int error = 0;
 
 	udfenv_buf_clear(out);
@@ -41,20 +64,13 @@ int udfenv_path_absolute(udfenv_buf *out, const char *p)
 			goto done;
 		p = udfenv_buf_cstr(&raw);
 	}
-	for (s = p; *s; s = e) {
-		while (*s == '/')
-			s++;
-		for (e = s; *e && *e != '/'; e++)
-			;
-		if (e == s || (e - s == 1 && s[0] == '.'))
-			continue;
-		if (e - s == 2 && s[0] == '.' && s[1] == '.') {
+	for (cursor = p; (c = udfenv_path_next(&cursor, &len)) != NULL;) {
+		if (UDFENV_PATH_IS_DOTDOT(c, len)) {
 			char *slash = out->ptr ? strrchr(out->ptr, '/') : NULL;
 			udfenv_buf_truncate(out, slash ? (size_t)(slash - out->ptr) : 0);
 			continue;
 		}
-		if ((error = udfenv_buf_putc(out, '/')) < 0 ||
-		    (error = udfenv_buf_put(out, s, (size_t)(e - s))) < 0)
+		if ((error = udfenv_buf_putc(out, '/')) < 0 || (error = udfenv_buf_put(out, c, len)) < 0)
 			goto done;
 	}
 	if (out->size == 0)

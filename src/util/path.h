@@ -14,6 +14,16 @@ int udfenv_path_join(udfenv_buf *out, const char *a, const char *b);
  */
 int udfenv_path_absolute(udfenv_buf *out, const char *p);
 
+/*
+ * Walk the components of a path, skipping empty ones and ".": returns the
+ * next component (not NUL-terminated, `*len` bytes) and moves `*cursor`
+ * past it; NULL at the end. ".." is returned like any other component.
+ */
+const char *udfenv_path_next(const char **cursor, size_t *len);
+
+/* Whether a component from udfenv_path_next is "..". */
+#define UDFENV_PATH_IS_DOTDOT(c, len) ((len) == 2 && (c)[0] == '.' && (c)[1] == '.')
+
 /* The last component of `p` ("a/b/" -> "b"), as a new string in `out`. */
 int udfenv_path_basename(udfenv_buf *out, const char *p);
 
