@@ -18,6 +18,7 @@
 #include "util/path.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <limits.h>
@@ -148,35 +149,43 @@ done:
 	return error;
 }
 
-/* Verify the blob of `a`, then copy it to b->tmp. */
+/* Copy the blob of `a` to the new file b->tmp, verifying it on the way. */
 static int copy_artifact(builder *b, const udfenv_artifact *a, mode_t mode)
 {
-	udfenv_buf blob = UDFENV_BUF_INIT;
-	int error;
+	int out, in = -1, error;
 
-	if ((error = udfenv_manifest__verify_blob(b->store, a)) == 0 &&
-	    (error = udfenv_manifest__blob_path(&blob, b->store, a)) == 0)
-		error = udfenv_fs_copy_file(blob.ptr, b->tmp.ptr, mode);
-	udfenv_buf_dispose(&blob);
+	if ((out = open(b->tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", b->tmp.ptr);
+	error = udfenv_manifest__open_blob(b->store, a, out, b->tmp.ptr, &in);
+	if (in >= 0)
+		close(in);
+	if (close(out) < 0 && error == 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", b->tmp.ptr);
+	if (error < 0)
+		unlink(b->tmp.ptr);
 	return error;
 }
 
-/* Verify the blob of `a`, then extract it to b->tmp (which must not exist). */
+/*
+ * Verify the blob of `a`, then extract from that same open file (through
+ * /proc/self/fd, which the extraction helper shares) to b->tmp.
+ */
 static int extract_artifact(builder *b, const udfenv_artifact *a)
 {
-	udfenv_buf blob = UDFENV_BUF_INIT;
 	udfenv_extract_stats st = {0, 0};
 	double t0 = udfenv_now();
-	int error;
+	char fd_path[64];
+	int fd, error;
 
-	if ((error = udfenv_manifest__verify_blob(b->store, a)) == 0 &&
-	    (error = udfenv_manifest__blob_path(&blob, b->store, a)) == 0 &&
-	    (error = udfenv_extract__archive(blob.ptr, b->tmp.ptr, a->name, NULL, &st)) == 0)
+	if ((error = udfenv_manifest__open_blob(b->store, a, -1, NULL, &fd)) < 0)
+		return error;
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	if ((error = udfenv_extract__archive(fd_path, b->tmp.ptr, a->name, NULL, &st)) == 0)
 		udfenv_log(UDFENV_LOG_INFO, "extract: '%s' -> %s: %llu entries, %llu bytes in %.3f s",
 			   a->name, b->tmp.ptr + b->env->workdir.size + 1,
 			   (unsigned long long)st.entries, (unsigned long long)st.bytes,
 			   udfenv_now() - t0);
-	udfenv_buf_dispose(&blob);
+	close(fd);
 	return error;
 }
 

@@ -7,9 +7,12 @@
 #include "util/error.h"
 #include "util/fs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MANIFEST_MAX_BYTES (16u << 20)
 #define MANIFEST_MAX_ARTIFACTS 100000
@@ -58,28 +61,41 @@ int udfenv_manifest__blob_path(udfenv_buf *out, const char *store, const udfenv_
 	return udfenv_buf_printf(out, "%s/%s", store, a->digest);
 }
 
-int udfenv_manifest__verify_blob(const char *store, const udfenv_artifact *a)
+int udfenv_manifest__open_blob(const char *store, const udfenv_artifact *a, int copy_fd,
+			       const char *copy_name, int *fd)
 {
 	udfenv_buf path = UDFENV_BUF_INIT;
 	char hex[UDFENV_SHA256_HEX];
 	uint64_t size = 0;
 	int error;
 
+	*fd = -1;
 	if ((error = udfenv_manifest__blob_path(&path, store, a)) < 0)
 		goto done;
-	if ((error = udfenv_sha256_file(path.ptr, hex, &size)) < 0) {
-		udfenv_error_prefix("artifact '%s' (sha256 %.12s...) is missing from the store: ",
-				    a->name, a->digest);
+	if ((*fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = udfenv_error_set_os(udfenv_error_from_errno(errno),
+					    "artifact '%s' (sha256 %.12s...) cannot be read from the "
+					    "store '%s'", a->name, a->digest, store);
 		goto done;
 	}
-	if (size != a->size || strcmp(hex, a->digest) != 0)
+	if ((error = udfenv_sha256_fd(*fd, path.ptr, copy_fd, copy_name, hex, &size)) < 0)
+		goto done;
+	if (size != a->size || strcmp(hex, a->digest) != 0) {
 		error = udfenv_error_set(UDFENV_EUNSAFE,
 					 "artifact '%s': store blob '%s' does not match its digest "
 					 "(sha256 %s, %llu bytes expected; found sha256 %s, %llu bytes): "
 					 "the store is corrupt or was tampered with",
 					 a->name, path.ptr, a->digest, (unsigned long long)a->size, hex,
 					 (unsigned long long)size);
+		goto done;
+	}
+	if (lseek(*fd, 0, SEEK_SET) < 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot rewind '%s'", path.ptr);
 done:
+	if (error < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
 	udfenv_buf_dispose(&path);
 	return error;
 }

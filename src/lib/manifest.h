@@ -39,10 +39,15 @@ struct udfenv_manifest {
 int udfenv_manifest__blob_path(udfenv_buf *out, const char *store, const udfenv_artifact *a);
 
 /*
- * Check that the blob of `a` in `store` has the recorded size and digest;
- * a mismatch is UDFENV_EUNSAFE naming the artifact and the digest.
+ * Open the blob of `a` in `store` and check it has the recorded size and
+ * digest (a mismatch is UDFENV_EUNSAFE naming the artifact and both
+ * digests), writing it to `copy_fd` on the way when that is >= 0. On
+ * success `*fd` is the blob, open and rewound, for the caller to use and
+ * close: what was checked is what gets used, whatever happens to the store
+ * meanwhile.
  */
-int udfenv_manifest__verify_blob(const char *store, const udfenv_artifact *a);
+int udfenv_manifest__open_blob(const char *store, const udfenv_artifact *a, int copy_fd,
+			       const char *copy_name, int *fd);
 
 void udfenv_manifest__artifact_dispose(udfenv_artifact *a);
 const char *udfenv_manifest__kind_name(udfenv_kind kind);
