@@ -24,6 +24,7 @@ enum {
 	UDFENV_ENOMEM = -6,
 	UDFENV_ECONFLICT = -7, /* two declarations clash (same target name, ...) */
 	UDFENV_EINSTALL = -8,  /* installing requirements failed */
+	UDFENV_ECANCELED = -9, /* the caller's cancel flag was raised */
 };
 
 typedef struct udfenv_error {

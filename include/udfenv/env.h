@@ -18,9 +18,15 @@ typedef struct {
 	const char *tmp_root;    /* parent of the private dir; NULL: $UDFENV_TMPDIR, $TMPDIR, /tmp */
 	char *const *base_env;   /* the environment to build on; NULL: this process's */
 	double install_timeout;  /* seconds for installing requirements; 0: no limit */
+	/*
+	 * Checked between setup steps (and a child stopped by a signal is not
+	 * retried): when it becomes non-zero, setup stops with UDFENV_ECANCELED
+	 * and cleans up. NULL: never. Typically set from a signal handler.
+	 */
+	const volatile int *cancel;
 } udfenv_env_opts;
 
-#define UDFENV_ENV_OPTS_INIT {NULL, NULL, 0}
+#define UDFENV_ENV_OPTS_INIT {NULL, NULL, 0, NULL}
 
 typedef struct udfenv_env udfenv_env;
 

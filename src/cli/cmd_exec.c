@@ -38,7 +38,7 @@ static const char help[] =
 	"run; 127 if CMD is not found.\n";
 
 /* A termination signal that came during setup: stop once setup returns. */
-static volatile sig_atomic_t stop_signal;
+static volatile int stop_signal;
 
 static void on_stop_signal(int sig)
 {
@@ -186,6 +186,7 @@ int cmd_exec(int argc, char **argv)
 	root = tmp_root(&a, cfg);
 	opts.tmp_root = root;
 	opts.install_timeout = a.install_timeout;
+	opts.cancel = &stop_signal;
 	error = a.manifest ? prepare(&a, cfg, deps, &opts, &env) : udfenv_env_prepare_deps(&env, deps, &opts);
 	if (stop_signal) {
 		/* The step that failed (if one did) failed because of the signal. */

@@ -103,6 +103,13 @@ static int sub_path(builder *b, const char *fmt, ...)
 	return udfenv_path_join(&b->tmp, b->env->workdir.ptr, rel);
 }
 
+static int check_cancel(const builder *b)
+{
+	if (b->opts->cancel && *b->opts->cancel)
+		return udfenv_error_set(UDFENV_ECANCELED, "setup was stopped");
+	return 0;
+}
+
 static int make_dir(builder *b, const char *rel)
 {
 	int error;
@@ -194,7 +201,7 @@ static int place_files(builder *b)
 {
 	int error = 0;
 
-	for (size_t i = 0; i < b->m->nfiles && error == 0; i++) {
+	for (size_t i = 0; i < b->m->nfiles && (error = check_cancel(b)) == 0; i++) {
 		const udfenv_artifact *a = &b->m->files[i];
 		udfenv_buf dir = UDFENV_BUF_INIT;
 
@@ -219,6 +226,8 @@ static int place_files(builder *b)
 		}
 	next:
 		udfenv_buf_dispose(&dir);
+		if (error < 0)
+			break;
 	}
 	return error;
 }
@@ -227,10 +236,12 @@ static int place_archives(builder *b)
 {
 	int error = 0;
 
-	for (size_t i = 0; i < b->m->narchives && error == 0; i++) {
+	for (size_t i = 0; i < b->m->narchives && (error = check_cancel(b)) == 0; i++) {
 		const udfenv_artifact *a = &b->m->archives[i];
 		if ((error = sub_path(b, "python-archives/%s", a->target)) == 0)
 			error = extract_artifact(b, a);
+		if (error < 0)
+			break;
 	}
 	return error;
 }
@@ -337,7 +348,8 @@ static int install_requirements(builder *b)
 		      (error = extract_artifact(b, cache)) < 0 ||
 		      (error = udfenv_buf_sets(&cache_path, b->tmp.ptr)) < 0))
 		goto done;
-	if ((error = sub_path(b, "python-requirements")) < 0 || (error = udfenv_buf_sets(&prefix, b->tmp.ptr)) < 0 ||
+	if ((error = check_cancel(b)) < 0 ||
+	    (error = sub_path(b, "python-requirements")) < 0 || (error = udfenv_buf_sets(&prefix, b->tmp.ptr)) < 0 ||
 	    (error = sub_path(b, ".udfenv/pip.log")) < 0 || (error = udfenv_buf_sets(&log, b->tmp.ptr)) < 0 ||
 	    (error = pip_envp(b, &envp)) < 0)
 		goto done;
@@ -351,6 +363,7 @@ static int install_requirements(builder *b)
 	r.req_name = req->name;
 	r.cache_name = cache ? cache->name : NULL;
 	r.timeout = b->opts->install_timeout;
+	r.cancel = b->opts->cancel;
 	if ((error = udfenv_install__requirements(&r)) < 0 ||
 	    (error = udfenv_install__layout(prefix.ptr, &b->site_dirs, &b->bin_dirs)) < 0)
 		goto done;
@@ -468,7 +481,8 @@ int udfenv_env_prepare(udfenv_env **out, const udfenv_manifest *m, const char *s
 	if ((error = make_workdir(&b)) < 0 || (error = place_files(&b)) < 0 ||
 	    (error = place_archives(&b)) < 0 || (error = resolve_python(&b)) < 0 ||
 	    (m->requirements && (error = install_requirements(&b)) < 0) ||
-	    (error = write_shims(&b)) < 0 || (error = build_envp(&b)) < 0)
+	    (error = write_shims(&b)) < 0 || (error = build_envp(&b)) < 0 ||
+	    (error = check_cancel(&b)) < 0)
 		goto done;
 	udfenv_log(UDFENV_LOG_INFO, "env: ready in %.3f s: %s (python %s)", udfenv_now() - t0,
 		   b.env->workdir.ptr, b.env->python.ptr);

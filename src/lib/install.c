@@ -140,6 +140,20 @@ done:
 	return error;
 }
 
+/* Whether another try could help: not after a signal, a cancel, or with no pip at all. */
+static int worth_retrying(const udfenv_install_request *r, int status)
+{
+	udfenv_buf log = UDFENV_BUF_INIT;
+	int no_pip;
+
+	if (status >= 128 || (r->cancel && *r->cancel))
+		return 0;
+	udfenv_fs_read_file(&log, r->log_path, LOG_READ_MAX);
+	no_pip = strstr(udfenv_buf_cstr(&log), "No module named pip") != NULL;
+	udfenv_buf_dispose(&log);
+	return !no_pip;
+}
+
 int udfenv_install__requirements(const udfenv_install_request *r)
 {
 	int attempts = r->cache_dir ? 1 : ONLINE_ATTEMPTS, status = 0, error;
@@ -149,13 +163,17 @@ int udfenv_install__requirements(const udfenv_install_request *r)
 			return error;
 		if (status == 0)
 			return 0;
-		if (i < attempts) {
+		if (i < attempts && worth_retrying(r, status)) {
 			udfenv_log(UDFENV_LOG_WARN, "pip exited with status %d; retrying in %d s (%d/%d)",
 				   status, i, i + 1, attempts);
 			sleep((unsigned)i);
 			udfenv_fs_rmtree(r->prefix);
+			continue;
 		}
+		break;
 	}
+	if (r->cancel && *r->cancel)
+		return udfenv_error_set(UDFENV_ECANCELED, "installing '%s' was stopped", r->req_name);
 	return explain_failure(r, status);
 }
 

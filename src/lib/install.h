@@ -15,6 +15,7 @@ typedef struct {
 	const char *req_name;     /* the user's names, for messages */
 	const char *cache_name;
 	double timeout;           /* seconds; 0: none */
+	const volatile int *cancel; /* no retry once set; NULL: never */
 } udfenv_install_request;
 
 /*
