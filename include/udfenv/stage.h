@@ -20,13 +20,15 @@ extern "C" {
 typedef struct udfenv_manifest udfenv_manifest;
 
 /*
- * Stage `deps` into the store directory `store` (created if missing) and
- * return the manifest (free with udfenv_manifest_free). Every input is
- * checked before anything is written; a missing or unreadable one is an
- * error naming it. Blobs appear in the store complete or not at all, and on
- * failure the blobs this call added are removed again.
+ * Stage `deps` into the store directory `store` (created if missing), write
+ * the manifest to `manifest_path` when it is not NULL, and return the
+ * manifest (free with udfenv_manifest_free). Every input is checked before
+ * anything is written; a missing or unreadable one is an error naming it.
+ * Blobs appear in the store complete or not at all, and on any failure
+ * (writing the manifest included) the blobs this call added are removed.
  */
-int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *store);
+int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *store,
+		 const char *manifest_path);
 
 /* Write the manifest as JSON to `path`, atomically. */
 int udfenv_manifest_save(const udfenv_manifest *m, const char *path);

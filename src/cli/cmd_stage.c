@@ -20,8 +20,8 @@ static const char help[] =
 	"this run created it. Prints the manifest's path.\n"
 	"\n"
 	"options:\n"
-	"  --out DIR        where to write (created if missing; an existing store is\n"
-	"                   shared: blobs are added, never changed)\n"
+	"  --out DIR        where to write (created if missing, its parent must exist;\n"
+	"                   an existing store is shared: blobs are added, never changed)\n"
 	"  -v, --verbose    show what is staged (-vv: every artifact)\n"
 	"  -h, --help       this text\n"
 	"\n"
@@ -103,7 +103,7 @@ int cmd_stage(int argc, char **argv)
 	}
 	if (asprintf(&store, "%s/store", out) < 0 || asprintf(&manifest, "%s/manifest.json", out) < 0)
 		goto done;
-	if (udfenv_stage(&m, deps, store) < 0 || udfenv_manifest_save(m, manifest) < 0)
+	if (udfenv_stage(&m, deps, store, manifest) < 0)
 		goto fail;
 	printf("%s\n", manifest);
 	status = 0;

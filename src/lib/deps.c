@@ -1,4 +1,5 @@
 #include "udfenv/deps.h"
+#include "lib/manifest.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/path.h"
@@ -54,6 +55,8 @@ static int check_path(const char *what, const char *path)
 {
 	if (path == NULL || path[0] == '\0')
 		return udfenv_error_set(UDFENV_EINVALID, "%s: the path is empty", what);
+	if (strlen(path) >= UDFENV_MANIFEST_MAX_STRING)
+		return udfenv_error_set(UDFENV_ELIMIT, "%s '%.40s...' is too long", what, path);
 	for (const char *p = path; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return udfenv_error_set(UDFENV_EINVALID,
@@ -339,7 +342,10 @@ int udfenv_deps_set_client_executable(udfenv_deps *d, const char *exec)
 
 int udfenv_deps_set_pythonpath(udfenv_deps *d, const char *pythonpath)
 {
-	return set_string(&d->pythonpath, pythonpath);
+	if (pythonpath && strlen(pythonpath) >= UDFENV_MANIFEST_MAX_STRING)
+		return udfenv_error_set(UDFENV_ELIMIT, "python path '%.40s...' is too long", pythonpath);
+	/* An empty one adds nothing: the same as none. */
+	return set_string(&d->pythonpath, pythonpath && pythonpath[0] ? pythonpath : NULL);
 }
 
 int udfenv_deps_from_config(udfenv_deps *d, const udfenv_config *cfg)

@@ -509,7 +509,7 @@ int udfenv_env_prepare_deps(udfenv_env **out, const udfenv_deps *deps, const udf
 	if ((error = udfenv_fs_mkdir_p(root, 0700)) < 0 ||
 	    (error = udfenv_fs_mkdtemp(&store, root, "udfenv-stage-")) < 0)
 		goto done;
-	if ((error = udfenv_stage(&m, deps, store.ptr)) == 0)
+	if ((error = udfenv_stage(&m, deps, store.ptr, NULL)) == 0)
 		error = udfenv_env_prepare(out, m, store.ptr, opts);
 done:
 	if (store.size)

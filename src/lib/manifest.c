@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 #define MANIFEST_MAX_BYTES (16u << 20)
-#define MANIFEST_MAX_ARTIFACTS 100000
-#define MANIFEST_MAX_STRING 65536
 #define SIZE_JSON_MAX ((uint64_t)1 << 53) /* sizes must survive a trip through a double */
 
 static const char *const kind_names[] = {"file", "dir", "archive", "zipimport"};
@@ -177,7 +175,7 @@ static int get_string(char **out, json_t *o, const char *key, int optional, cons
 	}
 	if (!json_is_string(v))
 		return bad(path, label, "is not a string");
-	if (json_string_length(v) == 0 || json_string_length(v) > MANIFEST_MAX_STRING ||
+	if (json_string_length(v) == 0 || json_string_length(v) > UDFENV_MANIFEST_MAX_STRING ||
 	    strlen(json_string_value(v)) != json_string_length(v))
 		return bad(path, label, "is empty, too long or holds a NUL");
 	if ((*out = strdup(json_string_value(v))) == NULL)
@@ -252,7 +250,7 @@ static int parse_list(udfenv_artifact **out, size_t *n, json_t *arr, int want_ta
 
 	if (!json_is_array(arr))
 		return bad(path, where, "is not a list");
-	if (json_array_size(arr) > MANIFEST_MAX_ARTIFACTS)
+	if (json_array_size(arr) > UDFENV_MANIFEST_MAX_ARTIFACTS)
 		return bad(path, where, "has too many entries");
 	if (json_array_size(arr) && (*out = calloc(json_array_size(arr), sizeof(**out))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");

@@ -35,6 +35,10 @@ struct udfenv_manifest {
 	char *pythonpath;
 };
 
+/* Limits a manifest must keep; staging keeps them too, so it never writes one load refuses. */
+#define UDFENV_MANIFEST_MAX_ARTIFACTS 100000
+#define UDFENV_MANIFEST_MAX_STRING 65536
+
 /* A blob's path in a store: `store`/<digest>. */
 int udfenv_manifest__blob_path(udfenv_buf *out, const char *store, const udfenv_artifact *a);
 

@@ -142,6 +142,9 @@ static int check_inputs(const udfenv_deps *deps, udfenv_kind *file_kinds)
 	struct stat st;
 	int error = 0;
 
+	if (udfenv_deps_file_count(deps) + udfenv_deps_archive_count(deps) > UDFENV_MANIFEST_MAX_ARTIFACTS)
+		return udfenv_error_set(UDFENV_ELIMIT, "more than %d python files and archives",
+					UDFENV_MANIFEST_MAX_ARTIFACTS);
 	for (size_t i = 0; i < udfenv_deps_file_count(deps) && error == 0; i++) {
 		const char *f = udfenv_deps_file(deps, i);
 		if ((error = check_input("python file", f, 1, 1, &st)) == 0)
@@ -194,7 +197,8 @@ static int stage_all(stager *s, const udfenv_deps *deps, const udfenv_kind *kind
 	return error;
 }
 
-int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *store)
+int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *store,
+		 const char *manifest_path)
 {
 	stager s = {store, UDFENV_STRVEC_INIT};
 	udfenv_kind *kinds = NULL;
@@ -209,7 +213,8 @@ int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *sto
 		goto done;
 	}
 	if ((error = check_inputs(deps, kinds)) < 0 || (error = udfenv_fs_mkdir_p(store, 0755)) < 0 ||
-	    (error = stage_all(&s, deps, kinds, m)) < 0)
+	    (error = stage_all(&s, deps, kinds, m)) < 0 ||
+	    (manifest_path && (error = udfenv_manifest_save(m, manifest_path)) < 0))
 		goto done;
 	udfenv_log(UDFENV_LOG_INFO, "stage: %zu python files, %zu archives%s into '%s' in %.3f s",
 		   m->nfiles, m->narchives, m->requirements ? ", requirements" : "", store,

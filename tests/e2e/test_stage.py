@@ -256,3 +256,31 @@ def test_manifest_refuses_dependency_flags(run_udfenv, src, tmp_path, expect_err
                       "-pyfs", src / "mods" / "single.py", "--", "python", "-c", "pass")
     line = expect_error(proc, 125)
     assert "-pyfs" in line or "--manifest" in line, line
+
+
+def test_failed_manifest_write_removes_the_new_blobs(run_udfenv, src, tmp_path, expect_error):
+    """Staging into an existing --out whose manifest cannot be written: the
+    blobs this run added go again, what was there before stays."""
+    out = tmp_path / "out"
+    stage(run_udfenv, out, "-pyfs", src / "mods" / "single.py")
+    before = sorted(p.name for p in (out / "store").iterdir())
+    (out / "manifest.json").unlink()
+    (out / "manifest.json").mkdir()  # now it cannot be replaced by a file
+
+    proc = run_udfenv("stage", "-pyfs", "%s,%s" % (src / "mods" / "single.py", src / "data.zip"),
+                      "--out", out)
+
+    expect_error(proc, 1, line_has=("manifest.json",))
+    assert sorted(p.name for p in (out / "store").iterdir()) == before
+
+
+def test_empty_and_long_pythonpath(run_udfenv, src, tmp_path, expect_error):
+    """What stage writes, exec reads: an empty -pypath is no path; one too long
+    is refused when declared, not when a worker starts."""
+    out = tmp_path / "out"
+    stage(run_udfenv, out, "-pyfs", src / "mods" / "single.py", "-pypath", "")
+    proc = run_udfenv("exec", "--manifest", out / "manifest.json", "--", "true")
+    assert proc.returncode == 0, str(proc)
+    proc = run_udfenv("stage", "-pypath", "x" * 70000, "--out", tmp_path / "long")
+    expect_error(proc, 2, line_has=("too long",))
+    assert not (tmp_path / "long").exists()
