@@ -82,7 +82,8 @@ const char *udfenv_deps_pythonpath(const udfenv_deps *deps);
 /*
  * Whether `name` may be a directory name in a worker's working dir (an
  * archive target, a shipped file's name): one path component, not "." or
- * "..", no control characters, at most 255 bytes. Sets the error if not.
+ * "..", no control characters, no ':' (it would split PYTHONPATH), at most
+ * 255 bytes. Sets the error if not.
  */
 int udfenv_deps_check_name(const char *what, const char *name);
 

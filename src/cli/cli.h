@@ -15,7 +15,7 @@ typedef struct {
 	const char *config_file; /* --config */
 	char **defines;          /* -D key=value, in order */
 	int ndefines;
-	int given;               /* whether any dependency or config flag was seen */
+	int given;               /* whether any dependency flag (-py...) was seen */
 } cli_deps;
 
 int cli_deps_init(cli_deps *d, const char *cmd, int argc);

@@ -1,6 +1,7 @@
 /* udfenv exec: prepare a worker environment and run a command in it. */
 #include "cli.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,8 @@ static int parse(exec_args *a, int argc, char **argv)
 			if (r < 0)
 				return cli_usage_error("exec", "%s needs a value", argv[i]), EXIT_SETUP;
 		} else if ((r = cli_option(argc, argv, &i, "--install-timeout", &v)) != 0) {
-			if (r < 0 || (a->install_timeout = strtod(v, &end)) <= 0 || *end)
+			if (r < 0 || !((a->install_timeout = strtod(v, &end)) > 0) || *end ||
+			    !isfinite(a->install_timeout))
 				return cli_usage_error("exec", "--install-timeout needs a number of seconds > 0"),
 				       EXIT_SETUP;
 		} else {
@@ -126,25 +128,21 @@ static char *tmp_root(const exec_args *a, const udfenv_config *cfg)
 	return strndup(dirs, strcspn(dirs, ",:"));
 }
 
-static int prepare(const exec_args *a, udfenv_config *cfg, udfenv_deps *deps, udfenv_env_opts *opts,
-		   udfenv_env **env)
+/* Load the manifest and prepare from it (errors printed). */
+static int prepare_manifest(const exec_args *a, const udfenv_config *cfg, udfenv_env_opts *opts,
+			    udfenv_env **env)
 {
 	udfenv_manifest *m = NULL;
 	char *store = NULL;
+	const char *key, *value;
 	int error;
 
-	if (a->manifest == NULL)
-		return udfenv_env_prepare_deps(env, deps, opts);
-	for (size_t i = 0;; i++) {
-		const char *key, *value;
-		if (!udfenv_config_entry(cfg, i, &key, &value))
-			break;
+	for (size_t i = 0; udfenv_config_entry(cfg, i, &key, &value); i++)
 		if (strncmp(key, "python.", 7) == 0) {
 			fprintf(stderr, "udfenv: error: config key '%s' cannot be used with --manifest: "
 					"the manifest fixes the dependencies\n", key);
 			return UDFENV_EINVALID;
 		}
-	}
 	if (a->store == NULL) {
 		const char *slash = strrchr(a->manifest, '/');
 		if (asprintf(&store, "%.*sstore", slash ? (int)(slash - a->manifest + 1) : 0,
@@ -153,11 +151,9 @@ static int prepare(const exec_args *a, udfenv_config *cfg, udfenv_deps *deps, ud
 	}
 	if ((error = udfenv_manifest_load(&m, a->manifest)) == 0)
 		error = udfenv_env_prepare(env, m, a->store ? a->store : store, opts);
-	if (error < 0)
-		cli_error();
 	udfenv_manifest_free(m);
 	free(store);
-	return error == UDFENV_EINVALID ? UDFENV_ERROR : error; /* printed already */
+	return error;
 }
 
 int cmd_exec(int argc, char **argv)
@@ -187,7 +183,8 @@ int cmd_exec(int argc, char **argv)
 	opts.tmp_root = root;
 	opts.install_timeout = a.install_timeout;
 	opts.cancel = &stop_signal;
-	error = a.manifest ? prepare(&a, cfg, deps, &opts, &env) : udfenv_env_prepare_deps(&env, deps, &opts);
+	udfenv_error_clear();
+	error = a.manifest ? prepare_manifest(&a, cfg, &opts, &env) : udfenv_env_prepare_deps(&env, deps, &opts);
 	if (stop_signal) {
 		/* The step that failed (if one did) failed because of the signal. */
 		fprintf(stderr, "udfenv: stopped by %s during setup; nothing was left behind\n",
@@ -196,7 +193,7 @@ int cmd_exec(int argc, char **argv)
 		goto done;
 	}
 	if (error < 0) {
-		if (!a.manifest)
+		if (udfenv_error_last()->code == error) /* else printed already */
 			cli_error();
 		goto done;
 	}

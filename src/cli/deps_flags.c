@@ -123,7 +123,7 @@ int cli_deps_parse(cli_deps *d, int argc, char **argv, int *i)
 				cli_usage_error(d->cmd, "%s needs a value", arg);
 				return -1;
 			}
-			d->given = 1;
+			d->given |= flags[f].kind != F_CONFIG && flags[f].kind != F_DEFINE;
 			if (apply(d, flags[f].kind, argc, argv, i, value) < 0) {
 				cli_error();
 				return -1;

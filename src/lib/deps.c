@@ -81,6 +81,10 @@ int udfenv_deps_check_name(const char *what, const char *name)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return udfenv_error_set(UDFENV_EINVALID, "%s '%s' contains a control character",
 						what, name);
+	if (strchr(name, ':'))
+		return udfenv_error_set(UDFENV_EINVALID,
+					"%s '%s' contains ':', which would split PYTHONPATH: rename it",
+					what, name);
 	return 0;
 }
 

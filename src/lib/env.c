@@ -80,13 +80,19 @@ static const char sitecustomize_py[] =
 	"\n"
 	"_udfenv_site()\n";
 
-static const char *env_get(char *const *envp, const char *key)
+/* The value of `entry` ("KEY=value") if its key is `key`, else NULL. */
+static const char *env_value(const char *entry, const char *key)
 {
 	size_t len = strlen(key);
-	for (; *envp; envp++)
-		if (strncmp(*envp, key, len) == 0 && (*envp)[len] == '=')
-			return *envp + len + 1;
-	return NULL;
+	return strncmp(entry, key, len) == 0 && entry[len] == '=' ? entry + len + 1 : NULL;
+}
+
+static const char *env_get(char *const *envp, const char *key)
+{
+	const char *v = NULL;
+	for (; *envp && v == NULL; envp++)
+		v = env_value(*envp, key);
+	return v;
 }
 
 static int sub_path(builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -137,6 +143,12 @@ static int make_workdir(builder *b)
 	udfenv_buf dir = UDFENV_BUF_INIT;
 	int error;
 
+	if (strchr(root, ':')) {
+		error = udfenv_error_set(UDFENV_EINVALID,
+					 "temp root '%s' contains ':', which would split PATH and "
+					 "PYTHONPATH: choose another (--tmp-root, io.tmp.dirs)", root);
+		goto done;
+	}
 	if ((error = udfenv_fs_mkdir_p(root, 0700)) < 0 ||
 	    (error = udfenv_fs_mkdtemp(&dir, root, "udfenv-")) < 0)
 		goto done;
@@ -324,7 +336,7 @@ static int pip_envp(builder *b, udfenv_strvec *out)
 	int offline = b->m->cache_dir != NULL, error = 0;
 
 	for (char *const *e = b->base; *e && error == 0; e++)
-		if (strncmp(*e, "PYTHONPATH=", 11) != 0 && !(offline && strncmp(*e, "PIP_", 4) == 0))
+		if (!env_value(*e, "PYTHONPATH") && !(offline && strncmp(*e, "PIP_", 4) == 0))
 			error = udfenv_strvec_push(out, *e);
 	if (error == 0 && offline)
 		error = udfenv_strvec_push(out, "PIP_CONFIG_FILE=/dev/null");
@@ -421,12 +433,9 @@ static int build_envp(builder *b)
 	int error = 0;
 
 	for (char *const *e = b->base; *e && error == 0; e++) {
-		size_t i;
-		for (i = 0; own_vars[i]; i++) {
-			size_t n = strlen(own_vars[i]);
-			if (strncmp(*e, own_vars[i], n) == 0 && (*e)[n] == '=')
-				break;
-		}
+		size_t i = 0;
+		while (own_vars[i] && !env_value(*e, own_vars[i]))
+			i++;
 		if (own_vars[i] == NULL)
 			error = udfenv_strvec_push(envp, *e);
 	}
@@ -513,7 +522,7 @@ int udfenv_env_prepare_deps(udfenv_env **out, const udfenv_deps *deps, const udf
 		error = udfenv_env_prepare(out, m, store.ptr, opts);
 done:
 	if (store.size)
-		udfenv_fs_rmtree(store.ptr);
+		udfenv_fs_rmtree_quiet(store.ptr);
 	udfenv_manifest_free(m);
 	udfenv_buf_dispose(&store);
 	return error;
@@ -543,8 +552,8 @@ void udfenv_env_free(udfenv_env *env)
 {
 	if (env == NULL)
 		return;
-	if (env->workdir.size && udfenv_fs_rmtree(env->workdir.ptr) < 0)
-		udfenv_log(UDFENV_LOG_WARN, "%s", udfenv_error_last()->message);
+	if (env->workdir.size)
+		udfenv_fs_rmtree_quiet(env->workdir.ptr);
 	udfenv_buf_dispose(&env->workdir);
 	udfenv_buf_dispose(&env->cwd);
 	udfenv_buf_dispose(&env->python);

@@ -8,6 +8,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "util/proc.h"
 
 #include <dirent.h>
@@ -22,7 +23,7 @@
 #include <unistd.h>
 
 #define LOG_TAIL_LINES 25
-#define LOG_READ_MAX (4u << 20)
+#define LOG_TAIL_BYTES (64u << 10) /* enough for the tail and pip's last error */
 #define ONLINE_ATTEMPTS 3
 
 static int run_pip(const udfenv_install_request *r, int *status)
@@ -77,9 +78,8 @@ static void log_tail(const udfenv_buf *log)
 static int is_sdist_name(const char *n)
 {
 	static const char *const ext[] = {".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", NULL};
-	size_t len = strlen(n);
 	for (size_t i = 0; ext[i]; i++)
-		if (len > strlen(ext[i]) && strcmp(n + len - strlen(ext[i]), ext[i]) == 0)
+		if (udfenv_path_has_suffix(n, ext[i]))
 			return 1;
 	return 0;
 }
@@ -118,7 +118,7 @@ static int explain_failure(const udfenv_install_request *r, int status)
 	udfenv_buf log = UDFENV_BUF_INIT, hint = UDFENV_BUF_INIT;
 	int error;
 
-	udfenv_fs_read_file(&log, r->log_path, LOG_READ_MAX);
+	udfenv_fs_read_tail(&log, r->log_path, LOG_TAIL_BYTES);
 	if (strstr(udfenv_buf_cstr(&log), "No module named pip")) {
 		error = udfenv_error_set(UDFENV_EINSTALL,
 					 "the worker interpreter '%s' has no pip, which is needed to "
@@ -148,7 +148,7 @@ static int worth_retrying(const udfenv_install_request *r, int status)
 
 	if (status >= 128 || (r->cancel && *r->cancel))
 		return 0;
-	udfenv_fs_read_file(&log, r->log_path, LOG_READ_MAX);
+	udfenv_fs_read_tail(&log, r->log_path, LOG_TAIL_BYTES);
 	no_pip = strstr(udfenv_buf_cstr(&log), "No module named pip") != NULL;
 	udfenv_buf_dispose(&log);
 	return !no_pip;
@@ -167,7 +167,7 @@ int udfenv_install__requirements(const udfenv_install_request *r)
 			udfenv_log(UDFENV_LOG_WARN, "pip exited with status %d; retrying in %d s (%d/%d)",
 				   status, i, i + 1, attempts);
 			sleep((unsigned)i);
-			udfenv_fs_rmtree(r->prefix);
+			udfenv_fs_rmtree_quiet(r->prefix);
 			continue;
 		}
 		break;

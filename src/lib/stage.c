@@ -83,7 +83,7 @@ static int copy_hashing(stager *s, const char *src, udfenv_buf *tmp, udfenv_arti
 		error = udfenv_sha256_fd(in, src, out, tmp->ptr, a->digest, &a->size);
 	if (in >= 0)
 		close(in);
-	if ((fchmod(out, 0444) < 0 || close(out) < 0) && error == 0)
+	if (((fchmod(out, 0444) < 0) | (close(out) < 0)) && error == 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
 	return error;
 }
@@ -96,7 +96,7 @@ static int pack_hashing(stager *s, const char *src, udfenv_buf *tmp, udfenv_arti
 	if ((error = udfenv_fs_mkstemp(tmp, s->store, &out)) < 0)
 		return error;
 	error = udfenv_pack__dir(src, out);
-	if ((fchmod(out, 0444) < 0 || close(out) < 0) && error == 0)
+	if (((fchmod(out, 0444) < 0) | (close(out) < 0)) && error == 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
 	if (error == 0)
 		error = udfenv_sha256_file(tmp->ptr, a->digest, &a->size);

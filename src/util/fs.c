@@ -1,5 +1,6 @@
 #include "util/fs.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/path.h"
 
 #include <dirent.h>
@@ -17,6 +18,8 @@ int udfenv_fs_mkdir_p(const char *path, mode_t mode)
 	struct stat st;
 	int error;
 
+	if (path[0] == '\0')
+		return udfenv_error_set(UDFENV_EINVALID, "the directory path is empty");
 	if ((error = udfenv_buf_sets(&p, path)) < 0)
 		return error;
 	for (char *s = p.ptr + 1;; s++) {
@@ -94,6 +97,17 @@ int udfenv_fs_rmtree(const char *path)
 	if (rmdir(path) < 0 && errno != ENOENT)
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot remove '%s'", path);
 	return 0;
+}
+
+void udfenv_fs_rmtree_quiet(const char *path)
+{
+	static _Thread_local char saved[8192];
+	int code = udfenv_error_last()->code;
+
+	snprintf(saved, sizeof(saved), "%s", udfenv_error_last()->message);
+	if (udfenv_fs_rmtree(path) < 0)
+		udfenv_log(UDFENV_LOG_WARN, "%s", udfenv_error_last()->message);
+	udfenv_error_set(code, "%s", saved);
 }
 
 int udfenv_fs_mkdtemp(udfenv_buf *out, const char *parent, const char *prefix)
@@ -202,13 +216,43 @@ int udfenv_fs_write_new(const char *path, const void *data, size_t len, mode_t m
 
 	if (fd < 0)
 		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot create '%s'", path);
-	if (udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || close(fd) < 0) {
+	int failed = udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0;
+
+	if ((close(fd) < 0) | failed) {
 		int error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", path);
-		close(fd);
 		unlink(path);
 		return error;
 	}
 	return 0;
+}
+
+int udfenv_fs_read_tail(udfenv_buf *out, const char *path, size_t max)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, error = 0;
+
+	udfenv_buf_clear(out);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0 || (st.st_size > (off_t)max && lseek(fd, st.st_size - (off_t)max, SEEK_SET) < 0) ||
+	    (error = udfenv_buf_grow(out, max)) < 0) {
+		error = error < 0 ? error : udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", path);
+		goto done;
+	}
+	while (out->size < max && (n = read(fd, out->ptr + out->size, max - out->size)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", path);
+			break;
+		}
+		out->size += (size_t)n;
+	}
+	out->ptr[out->size] = '\0';
+done:
+	close(fd);
+	return error;
 }
 
 int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
@@ -223,13 +267,13 @@ int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_
 	udfenv_buf_truncate(&dir, slash ? (size_t)(slash - dir.ptr) : 0);
 	if ((error = udfenv_fs_mkstemp(&tmp, dir.size ? dir.ptr : ".", &fd)) < 0)
 		goto done;
-	if (udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0 ||
-	    close(fd) < 0) {
-		fd = -1;
+	error = udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0;
+	error |= close(fd) < 0;
+	fd = -1;
+	if (error) {
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", path);
 		goto done;
 	}
-	fd = -1;
 	if (rename(tmp.ptr, path) < 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", path);
 done:

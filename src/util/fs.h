@@ -16,6 +16,12 @@ int udfenv_fs_mkdir_p(const char *path, mode_t mode);
  */
 int udfenv_fs_rmtree(const char *path);
 
+/*
+ * The same for cleanup on a failure path: the thread's last error (the
+ * failure being cleaned up after) is kept; a failure here is only logged.
+ */
+void udfenv_fs_rmtree_quiet(const char *path);
+
 /* Create a fresh private (0700) directory `parent`/`prefix`XXXXXX; its path in `out`. */
 int udfenv_fs_mkdtemp(udfenv_buf *out, const char *parent, const char *prefix);
 
@@ -36,6 +42,9 @@ int udfenv_fs_read_file(udfenv_buf *out, const char *path, size_t max);
 
 /* Create the new file `path` (O_EXCL) holding `data`; for private dirs, no fsync. */
 int udfenv_fs_write_new(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Read the last `max` bytes (or all, if fewer) of the file `path` into `out`. */
+int udfenv_fs_read_tail(udfenv_buf *out, const char *path, size_t max);
 
 /* Write `path` atomically: a temp file beside it, fsync, rename over. */
 int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);

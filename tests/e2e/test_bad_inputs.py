@@ -284,3 +284,31 @@ def test_offline_install_ignores_pip_settings_of_the_shell(run_udfenv, art, expe
                       timeout=PIP_TIMEOUT)
     expect_error(proc, 125, stderr_has=["No matching distribution found for gamma-nonexistent"])
     assert not mark.exists()
+
+
+def test_colon_in_a_python_file_name(run_udfenv, expect_error, marker, tmp_path):
+    """':' separates PYTHONPATH entries: a shipped dir named 'lib:x' would
+    become two wrong entries, so it is refused by name."""
+    mark, cmd = marker
+    odd = tmp_path / "lib:x"
+    odd.mkdir()
+    (odd / "ymod.py").write_text("Y = 1\n")
+    proc = run_udfenv("exec", "-pyfs", odd, *cmd)
+    expect_error(proc, 125, line_has=("lib:x", "':'", "PYTHONPATH"))
+    assert not mark.exists()
+
+
+def test_colon_in_the_temp_root(run_udfenv, expect_error, marker, tmp_path):
+    mark, cmd = marker
+    proc = run_udfenv("exec", "--tmp-root", tmp_path / "a:b", *cmd)
+    expect_error(proc, 125, line_has=("a:b", "--tmp-root"))
+    assert not (tmp_path / "a:b").exists()
+    assert not mark.exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "3s"])
+def test_bad_install_timeout(run_udfenv, expect_error, marker, value):
+    mark, cmd = marker
+    proc = run_udfenv("exec", "--install-timeout", value, *cmd)
+    expect_error(proc, 125, line_has=("--install-timeout",))
+    assert not mark.exists()

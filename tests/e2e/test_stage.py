@@ -284,3 +284,17 @@ def test_empty_and_long_pythonpath(run_udfenv, src, tmp_path, expect_error):
     proc = run_udfenv("stage", "-pypath", "x" * 70000, "--out", tmp_path / "long")
     expect_error(proc, 2, line_has=("too long",))
     assert not (tmp_path / "long").exists()
+
+
+def test_manifest_takes_config_but_not_python_keys(run_udfenv, src, tmp_path, expect_error):
+    out = tmp_path / "out"
+    stage(run_udfenv, out, "-pyfs", src / "mods" / "single.py")
+    root = tmp_path / "via-config"
+    proc = run_udfenv("exec", "--manifest", out / "manifest.json", "-D", "io.tmp.dirs=%s" % root,
+                      "--", "sh", "-c", 'echo "$UDFENV_WORKDIR"', add_tmp_root=False)
+    assert proc.returncode == 0, str(proc)
+    assert os.path.dirname(proc.stdout.strip()) == str(root)
+    assert list(root.iterdir()) == []
+    proc = run_udfenv("exec", "--manifest", out / "manifest.json", "-D", "python.files=/x",
+                      "--", "true")
+    expect_error(proc, 125, line_has=("python.files", "--manifest"))
