@@ -126,30 +126,36 @@ static int make_dir(builder *b, const char *rel)
 	return 0;
 }
 
-static const char *tmp_root(const udfenv_env_opts *opts)
+/*
+ * The temp root: opts->tmp_root, $UDFENV_TMPDIR, $TMPDIR or /tmp; checked
+ * (a ':' would split PATH and PYTHONPATH) and created if missing.
+ */
+static int tmp_root(const udfenv_env_opts *opts, const char **out)
 {
 	const char *root = opts->tmp_root;
+
 	if (root == NULL || root[0] == '\0')
 		root = getenv("UDFENV_TMPDIR");
 	if (root == NULL || root[0] == '\0')
 		root = getenv("TMPDIR");
-	return root && root[0] ? root : "/tmp";
+	if (root == NULL || root[0] == '\0')
+		root = "/tmp";
+	*out = root;
+	if (strchr(root, ':'))
+		return udfenv_error_set(UDFENV_EINVALID,
+					"temp root '%s' contains ':', which would split PATH and "
+					"PYTHONPATH: choose another (--tmp-root, io.tmp.dirs)", root);
+	return udfenv_fs_mkdir_p(root, 0700);
 }
 
 static int make_workdir(builder *b)
 {
-	const char *root = tmp_root(b->opts);
+	const char *root;
 	char real[PATH_MAX];
 	udfenv_buf dir = UDFENV_BUF_INIT;
 	int error;
 
-	if (strchr(root, ':')) {
-		error = udfenv_error_set(UDFENV_EINVALID,
-					 "temp root '%s' contains ':', which would split PATH and "
-					 "PYTHONPATH: choose another (--tmp-root, io.tmp.dirs)", root);
-		goto done;
-	}
-	if ((error = udfenv_fs_mkdir_p(root, 0700)) < 0 ||
+	if ((error = tmp_root(b->opts, &root)) < 0 ||
 	    (error = udfenv_fs_mkdtemp(&dir, root, "udfenv-")) < 0)
 		goto done;
 	/* Canonical, so no symlink sits in the paths the worker and extraction see. */
@@ -509,13 +515,13 @@ done:
 int udfenv_env_prepare_deps(udfenv_env **out, const udfenv_deps *deps, const udfenv_env_opts *opts)
 {
 	static const udfenv_env_opts defaults = UDFENV_ENV_OPTS_INIT;
-	const char *root = tmp_root(opts ? opts : &defaults);
+	const char *root;
 	udfenv_buf store = UDFENV_BUF_INIT;
 	udfenv_manifest *m = NULL;
 	int error;
 
 	*out = NULL;
-	if ((error = udfenv_fs_mkdir_p(root, 0700)) < 0 ||
+	if ((error = tmp_root(opts ? opts : &defaults, &root)) < 0 ||
 	    (error = udfenv_fs_mkdtemp(&store, root, "udfenv-stage-")) < 0)
 		goto done;
 	if ((error = udfenv_stage(&m, deps, store.ptr, NULL)) == 0)
