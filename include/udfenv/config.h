@@ -26,8 +26,9 @@ const char *udfenv_config_get(const udfenv_config *cfg, const char *key);
 
 /*
  * Read `key: value` lines from `path`: blank lines and lines starting with
- * '#' are skipped, later lines override earlier ones, a value may be quoted
- * with '...' or "...". Errors name the file and line.
+ * '#' are skipped, a '#' after a space or tab starts a comment (as in YAML;
+ * `a.zip#target` is a value), later lines override earlier ones, a value
+ * may be quoted with '...' or "...". Errors name the file and line.
  */
 int udfenv_config_load(udfenv_config *cfg, const char *path);
 

@@ -119,6 +119,13 @@ static int parse_line(char *line, char **key, char **value)
 	line = trim(line);
 	if (*line == '\0' || *line == '#')
 		return 0;
+	/* As in YAML, " #" starts a comment; "a.zip#target" does not. */
+	for (char *c = line + 1; *c; c++)
+		if (*c == '#' && (c[-1] == ' ' || c[-1] == '\t')) {
+			*c = '\0';
+			line = trim(line);
+			break;
+		}
 	if ((colon = strchr(line, ':')) == NULL)
 		return UDFENV_EINVALID;
 	*colon = '\0';

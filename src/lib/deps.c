@@ -357,25 +357,27 @@ int udfenv_deps_from_config(udfenv_deps *d, const udfenv_config *cfg)
 	const char *v;
 	int error = 0;
 
-	if ((v = udfenv_config_get(cfg, "python.files")) != NULL) {
+	const char *key = "python.files";
+
+	if ((v = udfenv_config_get(cfg, key)) != NULL) {
 		udfenv_strvec_dispose(&d->files);
 		error = udfenv_deps_add_python_files(d, v);
 	}
-	if (error == 0 && (v = udfenv_config_get(cfg, "python.archives")) != NULL) {
+	if (error == 0 && (v = udfenv_config_get(cfg, key = "python.archives")) != NULL) {
 		udfenv_strvec_dispose(&d->archives);
 		udfenv_strvec_dispose(&d->targets);
 		error = udfenv_deps_add_archives(d, v);
 	}
-	if (error == 0 && (v = udfenv_config_get(cfg, "python.requirements")) != NULL)
+	if (error == 0 && (v = udfenv_config_get(cfg, key = "python.requirements")) != NULL)
 		error = udfenv_deps_set_requirements_item(d, v);
-	if (error == 0 && (v = udfenv_config_get(cfg, "python.executable")) != NULL)
+	if (error == 0 && (v = udfenv_config_get(cfg, key = "python.executable")) != NULL)
 		error = udfenv_deps_set_executable(d, v);
-	if (error == 0 && (v = udfenv_config_get(cfg, "python.client.executable")) != NULL)
+	if (error == 0 && (v = udfenv_config_get(cfg, key = "python.client.executable")) != NULL)
 		error = udfenv_deps_set_client_executable(d, v);
-	if (error == 0 && (v = udfenv_config_get(cfg, "python.pythonpath")) != NULL)
+	if (error == 0 && (v = udfenv_config_get(cfg, key = "python.pythonpath")) != NULL)
 		error = udfenv_deps_set_pythonpath(d, v);
-	if (error < 0 && v)
-		udfenv_error_prefix("config: ");
+	if (error < 0)
+		udfenv_error_prefix("config key '%s': ", key);
 	return error;
 }
 

@@ -6,7 +6,7 @@
  *   W/python-archives/<target> the extracted archives; the worker's cwd
  *   W/python-requirements/     the pip --prefix of the requirements
  *   W/.udfenv/                 udfenv's own: python shims, sitecustomize,
- *                              the requirements file, its cache dir, pip.log
+ *                              requirements/<file>, its cache dir, pip.log
  */
 #include "udfenv/env.h"
 #include "lib/extract.h"
@@ -307,6 +307,17 @@ static int resolve_python(builder *b)
 						 "give its path with -pyexec / python.executable", given);
 		goto done;
 	}
+	if (given[0] != '/') {
+		const char *cursor = given, *c;
+		size_t len;
+		while ((c = udfenv_path_next(&cursor, &len)) != NULL)
+			if (UDFENV_PATH_IS_DOTDOT(c, len)) {
+				error = udfenv_error_set(UDFENV_EINVALID,
+							 "python executable '%s' leaves the archives dir: "
+							 "give a path inside it or an absolute one", given);
+				goto done;
+			}
+	}
 	if ((error = udfenv_path_join(py, b->env->cwd.ptr, given)) < 0)
 		goto done;
 	if (stat(py->ptr, &st) < 0) {
@@ -359,7 +370,8 @@ static int install_requirements(builder *b)
 	double t0 = udfenv_now();
 	int error;
 
-	if ((error = sub_path(b, ".udfenv/%s", req->name)) < 0 || (error = copy_artifact(b, req, 0644)) < 0 ||
+	if ((error = make_dir(b, ".udfenv/requirements")) < 0 ||
+	    (error = sub_path(b, ".udfenv/requirements/%s", req->name)) < 0 || (error = copy_artifact(b, req, 0644)) < 0 ||
 	    (error = udfenv_buf_sets(&req_path, b->tmp.ptr)) < 0)
 		goto done;
 	if (cache && ((error = sub_path(b, ".udfenv/requirements-cache")) < 0 ||

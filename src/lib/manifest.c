@@ -231,9 +231,11 @@ static int parse_artifact(udfenv_artifact *a, json_t *o, int want_target, const 
 	if (!json_is_string(kind) || k == sizeof(kind_names) / sizeof(kind_names[0]))
 		return bad(path, where, "has an unknown kind");
 	a->kind = (udfenv_kind)k;
-	if ((error = get_string(&a->name, o, "name", 0, path, where)) < 0 ||
-	    (error = udfenv_deps_check_name("artifact name", a->name)) < 0 ||
-	    (error = get_string(&a->target, o, "target", !want_target, path, where)) < 0)
+	if ((error = get_string(&a->name, o, "name", 0, path, where)) < 0)
+		return error;
+	if ((error = udfenv_deps_check_name("artifact name", a->name)) < 0)
+		return udfenv_error_prefix("manifest '%s': %s: ", path, where);
+	if ((error = get_string(&a->target, o, "target", !want_target, path, where)) < 0)
 		return error;
 	if (!want_target && a->target)
 		return bad(path, where, "has a target, which only archives have");
@@ -318,9 +320,16 @@ static int parse_manifest(udfenv_manifest *m, json_t *root, const char *path)
 				path, "archives")) < 0 ||
 	    (error = parse_requirements(m, json_object_get(root, "requirements"), path)) < 0)
 		return error;
-	for (size_t i = 0; i < m->narchives; i++)
+	for (size_t i = 0; i < m->narchives; i++) {
 		if (m->archives[i].kind != UDFENV_KIND_ARCHIVE)
 			return bad(path, "archives", "holds an entry that is not of kind 'archive'");
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(m->archives[i].target, m->archives[j].target) == 0) {
+				char label[64];
+				snprintf(label, sizeof(label), "archives[%zu]", i);
+				return bad(path, label, "has the same target as an earlier archive");
+			}
+	}
 	python = json_object_get(root, "python");
 	if ((error = check_keys(python, py, path, "python")) < 0 ||
 	    (error = get_string(&m->executable, python, "executable", 1, path, "python")) < 0 ||

@@ -312,3 +312,10 @@ def test_bad_install_timeout(run_udfenv, expect_error, marker, value):
     proc = run_udfenv("exec", "--install-timeout", value, *cmd)
     expect_error(proc, 125, line_has=("--install-timeout",))
     assert not mark.exists()
+
+
+def test_relative_pyexec_may_not_leave_the_archives_dir(run_udfenv, expect_error, marker):
+    mark, cmd = marker
+    proc = run_udfenv("exec", "-pyexec", "venv/../../../../../../bin/sh", *cmd)
+    expect_error(proc, 125, line_has=("leaves the archives dir",))
+    assert not mark.exists()

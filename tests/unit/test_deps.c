@@ -181,6 +181,20 @@ static void test_config_keys(void **state)
 	udfenv_config_free(cfg);
 }
 
+static void test_config_errors_name_the_key(void **state)
+{
+	udfenv_config *cfg = NULL;
+	udfenv_deps *d = new_deps();
+	(void)state;
+	assert_int_equal(udfenv_config_new(&cfg), 0);
+	assert_int_equal(udfenv_config_set(cfg, "python.files", "/a.py"), 0);
+	assert_int_equal(udfenv_config_set(cfg, "python.archives", "/a.zip,,/b.zip"), 0);
+	assert_error(udfenv_deps_from_config(d, cfg), UDFENV_EINVALID,
+		     "config key 'python.archives': archives list");
+	udfenv_config_free(cfg);
+	udfenv_deps_free(d);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -203,6 +217,12 @@ static void test_config_file(void **state)
 	assert_int_equal(udfenv_config_load(cfg, path), 0);
 	assert_string_equal(udfenv_config_get(cfg, "python.files"), "/c.py"); /* later line wins */
 	assert_string_equal(udfenv_config_get(cfg, "python.executable"), "py 3");
+
+	write_file(path, "python.archives: /v.zip#venv # the venv\n# all comment\n"
+			 "python.executable: venv/bin/python\t# tab comment\n");
+	assert_int_equal(udfenv_config_load(cfg, path), 0);
+	assert_string_equal(udfenv_config_get(cfg, "python.archives"), "/v.zip#venv");
+	assert_string_equal(udfenv_config_get(cfg, "python.executable"), "venv/bin/python");
 
 	write_file(path, "python.files: /a.py\njust words\n");
 	assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID, "conf.yaml:2: expected 'key: value'");
@@ -227,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_merge_cli_in_front),
 		cmocka_unit_test(test_config_keys),
 		cmocka_unit_test(test_config_file),
+		cmocka_unit_test(test_config_errors_name_the_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

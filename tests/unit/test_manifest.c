@@ -99,6 +99,8 @@ static void test_refused(void **state)
 	expect_refused(HEAD "\"python_files\": [], \"requirements\": null, \"archives\": [{\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"archive\", \"name\": \"v.zip\"}], " PY "}", "target is missing");
 	expect_refused(HEAD "\"python_files\": [], \"requirements\": null, \"archives\": [{\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"file\", \"name\": \"v.zip\", \"target\": \"v\"}], " PY "}", "not of kind 'archive'");
 	expect_refused(HEAD "\"python_files\": [], \"python_files\": [], " REST, "not valid JSON"); /* duplicate key */
+	expect_refused(HEAD "\"python_files\": [], \"requirements\": null, \"archives\": [{\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"archive\", \"name\": \"a.zip\", \"target\": \"t\"}, {\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"archive\", \"name\": \"b.zip\", \"target\": \"t\"}], " PY "}", "archives[1] has the same target");
+	expect_refused(HEAD "\"python_files\": [{\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"file\", \"name\": \"../a\"}], " REST, "python_files[0]: artifact name");
 	expect_refused(HEAD "\"python_files\": [], \"requirements\": null, \"archives\": [], \"python\": {\"executable\": \"a\\u0000b\"}}", "NUL");
 	expect_refused(HEAD "\"python_files\": [], \"requirements\": {\"file\": {\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"dir\", \"name\": \"r.txt\"}}, \"archives\": [], " PY "}", "requirements.file");
 }
