@@ -113,13 +113,19 @@ static void sdist_backend_hint(const udfenv_install_request *r, const char *log,
 				  r->cache_name, first_sdist, r->cache_name);
 }
 
+/* Whether pip's output says the interpreter has no pip at all. */
+static int says_no_pip(const udfenv_buf *log)
+{
+	return strstr(udfenv_buf_cstr(log), "No module named pip") != NULL;
+}
+
 static int explain_failure(const udfenv_install_request *r, int status)
 {
 	udfenv_buf log = UDFENV_BUF_INIT, hint = UDFENV_BUF_INIT;
 	int error;
 
 	udfenv_fs_read_tail(&log, r->log_path, LOG_TAIL_BYTES);
-	if (strstr(udfenv_buf_cstr(&log), "No module named pip")) {
+	if (says_no_pip(&log)) {
 		error = udfenv_error_set(UDFENV_EINSTALL,
 					 "the worker interpreter '%s' has no pip, which is needed to "
 					 "install '%s': install pip into it (python -m ensurepip) or "
@@ -141,15 +147,20 @@ done:
 }
 
 /* Whether another try could help: not after a signal, a cancel, or with no pip at all. */
+static int canceled(const udfenv_install_request *r)
+{
+	return r->cancel && *r->cancel;
+}
+
 static int worth_retrying(const udfenv_install_request *r, int status)
 {
 	udfenv_buf log = UDFENV_BUF_INIT;
 	int no_pip;
 
-	if (status >= 128 || (r->cancel && *r->cancel))
+	if (status >= 128 || canceled(r))
 		return 0;
 	udfenv_fs_read_tail(&log, r->log_path, LOG_TAIL_BYTES);
-	no_pip = strstr(udfenv_buf_cstr(&log), "No module named pip") != NULL;
+	no_pip = says_no_pip(&log);
 	udfenv_buf_dispose(&log);
 	return !no_pip;
 }
@@ -158,7 +169,7 @@ int udfenv_install__requirements(const udfenv_install_request *r)
 {
 	int attempts = r->cache_dir ? 1 : ONLINE_ATTEMPTS, status = 0, error;
 
-	for (int i = 1; i <= attempts; i++) {
+	for (int i = 1; i <= attempts && !canceled(r); i++) {
 		if ((error = run_pip(r, &status)) < 0)
 			return error;
 		if (status == 0)
@@ -172,7 +183,7 @@ int udfenv_install__requirements(const udfenv_install_request *r)
 		}
 		break;
 	}
-	if (r->cancel && *r->cancel)
+	if (canceled(r))
 		return udfenv_error_set(UDFENV_ECANCELED, "installing '%s' was stopped", r->req_name);
 	return explain_failure(r, status);
 }
