@@ -379,8 +379,8 @@ static int install_requirements(builder *b)
 		      (error = udfenv_buf_sets(&cache_path, b->tmp.ptr)) < 0))
 		goto done;
 	if ((error = check_cancel(b)) < 0 ||
-	    (error = sub_path(b, "python-requirements")) < 0 || (error = udfenv_buf_sets(&prefix, b->tmp.ptr)) < 0 ||
-	    (error = sub_path(b, ".udfenv/pip.log")) < 0 || (error = udfenv_buf_sets(&log, b->tmp.ptr)) < 0 ||
+	    (error = udfenv_path_join(&prefix, b->env->workdir.ptr, "python-requirements")) < 0 ||
+	    (error = udfenv_path_join(&log, b->env->workdir.ptr, ".udfenv/pip.log")) < 0 ||
 	    (error = pip_envp(b, &envp)) < 0)
 		goto done;
 	r.python = b->env->python.ptr;
@@ -399,9 +399,8 @@ static int install_requirements(builder *b)
 		goto done;
 	udfenv_log(UDFENV_LOG_INFO, "install: '%s'%s with pip in %.3f s", req->name,
 		   cache ? " (offline)" : "", udfenv_now() - t0);
-	if ((error = sub_path(b, ".udfenv/site")) == 0 && mkdir(b->tmp.ptr, 0755) < 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", b->tmp.ptr);
-	if (error == 0 && (error = sub_path(b, ".udfenv/site/sitecustomize.py")) == 0)
+	if ((error = make_dir(b, ".udfenv/site")) == 0 &&
+	    (error = sub_path(b, ".udfenv/site/sitecustomize.py")) == 0)
 		error = udfenv_fs_write_new(b->tmp.ptr, sitecustomize_py, sizeof(sitecustomize_py) - 1,
 					       0644);
 done:
