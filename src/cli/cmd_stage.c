@@ -1,7 +1,6 @@
 /* udfenv stage: hash the dependencies into a store and write a job manifest. */
 #include "cli.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +29,13 @@ static const char help[] =
 	"exit status: 0 staged, 1 failed, 2 bad usage.\n";
 
 /*
- * Undo a failed run that created `dir`: it holds only what this run wrote,
- * the flat store of blobs and the manifest.
+ * Undo a failed run that created `dir`: udfenv_stage already removed the
+ * blobs it added and writes the manifest only on success, so what is left
+ * is the empty store and `dir` itself.
  */
-static void remove_created(const char *dir, const char *store, const char *manifest)
+static void remove_created(const char *dir, const char *store)
 {
-	DIR *d = opendir(store);
-	struct dirent *de;
-
-	while (d && (de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			unlinkat(dirfd(d), de->d_name, 0);
-	if (d)
-		closedir(d);
 	rmdir(store);
-	unlink(manifest);
 	rmdir(dir);
 }
 
@@ -110,8 +101,8 @@ int cmd_stage(int argc, char **argv)
 	goto done;
 fail:
 	cli_error();
-	if (created && store && manifest)
-		remove_created(out, store, manifest);
+	if (created && store)
+		remove_created(out, store);
 done:
 	udfenv_manifest_free(m);
 	udfenv_deps_free(deps);
