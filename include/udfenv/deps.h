@@ -69,6 +69,13 @@ int udfenv_deps_from_config(udfenv_deps *deps, const udfenv_config *cfg);
  */
 int udfenv_deps_merge(udfenv_deps *base, const udfenv_deps *front);
 
+/*
+ * The inverse of udfenv_deps_from_config: set in `cfg` the python.* keys of
+ * what `deps` holds (list syntax, with '\\' escapes where needed; every
+ * archive written as path#target). Keys of unset parts are left alone.
+ */
+int udfenv_deps_to_config(const udfenv_deps *deps, udfenv_config *cfg);
+
 /* Read access. Strings are owned by `deps`; NULL when unset. */
 size_t udfenv_deps_file_count(const udfenv_deps *deps);
 const char *udfenv_deps_file(const udfenv_deps *deps, size_t i);

@@ -18,6 +18,7 @@ struct udfenv_config {
 static const char *const python_keys[] = {
 	"python.files",      "python.requirements",      "python.archives",
 	"python.executable", "python.client.executable", "python.pythonpath",
+	"python.fn-execution.bundle.size",
 };
 
 int udfenv_config_new(udfenv_config **out)
@@ -54,7 +55,8 @@ static int check_key(const char *key)
 	return udfenv_error_set(UDFENV_EINVALID,
 				"unknown config key '%s' (python keys: python.files, "
 				"python.requirements, python.archives, python.executable, "
-				"python.client.executable, python.pythonpath)", key);
+				"python.client.executable, python.pythonpath, "
+				"python.fn-execution.bundle.size)", key);
 }
 
 int udfenv_config_set(udfenv_config *cfg, const char *key, const char *value)

@@ -460,3 +460,56 @@ const char *udfenv_deps_pythonpath(const udfenv_deps *d)
 {
 	return d->pythonpath;
 }
+
+/* Append `s` to a list value, escaping what split_list would take as syntax. */
+static int put_list_part(udfenv_buf *out, const char *s)
+{
+	int error = 0;
+
+	for (; *s && error == 0; s++) {
+		if (*s == ',' || *s == '#' || *s == '\\')
+			error = udfenv_buf_putc(out, '\\');
+		if (error == 0)
+			error = udfenv_buf_putc(out, *s);
+	}
+	return error;
+}
+
+int udfenv_deps_to_config(const udfenv_deps *d, udfenv_config *cfg)
+{
+	udfenv_buf v = UDFENV_BUF_INIT;
+	int error = 0;
+
+	for (size_t i = 0; i < d->files.count && error == 0; i++)
+		if ((i == 0 || (error = udfenv_buf_putc(&v, ',')) == 0))
+			error = put_list_part(&v, d->files.items[i]);
+	if (error == 0 && d->files.count)
+		error = udfenv_config_set(cfg, "python.files", udfenv_buf_cstr(&v));
+
+	udfenv_buf_clear(&v);
+	for (size_t i = 0; i < d->archives.count && error == 0; i++) {
+		if ((i == 0 || (error = udfenv_buf_putc(&v, ',')) == 0) &&
+		    (error = put_list_part(&v, d->archives.items[i])) == 0 &&
+		    (error = udfenv_buf_putc(&v, '#')) == 0)
+			error = put_list_part(&v, d->targets.items[i]);
+	}
+	if (error == 0 && d->archives.count)
+		error = udfenv_config_set(cfg, "python.archives", udfenv_buf_cstr(&v));
+
+	udfenv_buf_clear(&v);
+	if (error == 0 && d->requirements) {
+		if ((error = put_list_part(&v, d->requirements)) == 0 && d->cache_dir &&
+		    (error = udfenv_buf_putc(&v, '#')) == 0)
+			error = put_list_part(&v, d->cache_dir);
+		if (error == 0)
+			error = udfenv_config_set(cfg, "python.requirements", udfenv_buf_cstr(&v));
+	}
+	if (error == 0 && d->executable)
+		error = udfenv_config_set(cfg, "python.executable", d->executable);
+	if (error == 0 && d->client_executable)
+		error = udfenv_config_set(cfg, "python.client.executable", d->client_executable);
+	if (error == 0 && d->pythonpath)
+		error = udfenv_config_set(cfg, "python.pythonpath", d->pythonpath);
+	udfenv_buf_dispose(&v);
+	return error;
+}

@@ -234,6 +234,39 @@ static void test_config_file(void **state)
 	udfenv_config_free(cfg);
 }
 
+
+/* to_config writes what from_config reads back: same files, archives, escapes. */
+static void test_to_config_round_trip(void **state)
+{
+	udfenv_deps *d = new_deps(), *back = new_deps();
+	udfenv_config *cfg = NULL;
+	const char *target, *cache;
+	(void)state;
+
+	assert_int_equal(udfenv_deps_add_python_files(d, "/x/a\\,b.py, /x/c#d.py"), UDFENV_EINVALID);
+	assert_int_equal(udfenv_deps_add_python_files(d, "/x/a\\,b.py, /x/c\\#d.py, /x/e\\\\f"), 0);
+	assert_int_equal(udfenv_deps_add_archive(d, "/y/venv.zip", NULL), 0);
+	assert_int_equal(udfenv_deps_add_archive(d, "/y/data,1.zip", "da#ta"), 0);
+	assert_int_equal(udfenv_deps_set_requirements(d, "/r/req.txt", "/r/cache#1"), 0);
+	assert_int_equal(udfenv_deps_set_executable(d, "venv.zip/bin/python"), 0);
+	assert_int_equal(udfenv_config_new(&cfg), 0);
+	assert_int_equal(udfenv_deps_to_config(d, cfg), 0);
+	assert_string_equal(udfenv_config_get(cfg, "python.archives"),
+			    "/y/venv.zip#venv.zip,/y/data\\,1.zip#da\\#ta");
+	assert_null(udfenv_config_get(cfg, "python.pythonpath"));
+	assert_int_equal(udfenv_deps_from_config(back, cfg), 0);
+	assert_files(back, (const char *const[]){"/x/a,b.py", "/x/c#d.py", "/x/e\\f", NULL});
+	assert_int_equal(udfenv_deps_archive_count(back), 2);
+	assert_string_equal(udfenv_deps_archive(back, 1, &target), "/y/data,1.zip");
+	assert_string_equal(target, "da#ta");
+	assert_string_equal(udfenv_deps_requirements(back, &cache), "/r/req.txt");
+	assert_string_equal(cache, "/r/cache#1");
+	assert_string_equal(udfenv_deps_executable(back), "venv.zip/bin/python");
+	udfenv_config_free(cfg);
+	udfenv_deps_free(d);
+	udfenv_deps_free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_config_keys),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_config_errors_name_the_key),
+		cmocka_unit_test(test_to_config_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
