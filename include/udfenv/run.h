@@ -20,6 +20,13 @@ extern "C" {
  */
 int udfenv_run_command(const udfenv_env *env, char *const *argv, int *status);
 
+/*
+ * The same outside any prepared environment, in our cwd with `envp`
+ * (NULL-terminated "KEY=value"; NULL: ours): how `udfenv run` starts the
+ * client program.
+ */
+int udfenv_run_program(char *const *argv, char *const *envp, int *status);
+
 #ifdef __cplusplus
 }
 #endif

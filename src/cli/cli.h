@@ -35,6 +35,9 @@ int cli_deps_parse(cli_deps *d, int argc, char **argv, int *i);
  */
 int cli_deps_resolve(cli_deps *d, udfenv_config **cfg, udfenv_deps **deps);
 
+/* The temp root: `given` (a --tmp-root flag), else the first io.tmp.dirs entry, else NULL (the library's default). malloc'd. */
+char *cli_tmp_root(const char *given, const udfenv_config *cfg);
+
 /* The text of the dependency flags for --help. */
 extern const char cli_deps_help[];
 
@@ -51,5 +54,6 @@ int cli_option(int argc, char **argv, int *i, const char *name, const char **val
 
 int cmd_exec(int argc, char **argv);
 int cmd_stage(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

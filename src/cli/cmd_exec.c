@@ -116,18 +116,6 @@ static int parse(exec_args *a, int argc, char **argv)
 	return 0;
 }
 
-/* The temp root: --tmp-root, else the first of the io.tmp.dirs list. */
-static char *tmp_root(const exec_args *a, const udfenv_config *cfg)
-{
-	const char *dirs = udfenv_config_get(cfg, "io.tmp.dirs");
-
-	if (a->tmp_root)
-		return strdup(a->tmp_root);
-	if (dirs == NULL)
-		return NULL;
-	return strndup(dirs, strcspn(dirs, ",:"));
-}
-
 /* Load the manifest and prepare from it (errors printed). */
 static int prepare_manifest(const exec_args *a, const udfenv_config *cfg, udfenv_env_opts *opts,
 			    udfenv_env **env)
@@ -179,7 +167,7 @@ int cmd_exec(int argc, char **argv)
 		cli_error();
 		goto done;
 	}
-	root = tmp_root(&a, cfg);
+	root = cli_tmp_root(a.tmp_root, cfg);
 	opts.tmp_root = root;
 	opts.install_timeout = a.install_timeout;
 	opts.cancel = &stop_signal;

@@ -159,3 +159,14 @@ done:
 	}
 	return error;
 }
+
+char *cli_tmp_root(const char *given, const udfenv_config *cfg)
+{
+	const char *dirs = udfenv_config_get(cfg, "io.tmp.dirs");
+
+	if (given)
+		return strdup(given);
+	if (dirs == NULL)
+		return NULL;
+	return strndup(dirs, strcspn(dirs, ",:"));
+}

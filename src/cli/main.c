@@ -12,14 +12,17 @@ static const char usage[] =
 	"requirements, archives, an interpreter) and run Python workers inside them.\n"
 	"\n"
 	"commands:\n"
+	"  run      run a Python job program (-py job.py / -pym module) whose UDF jobs\n"
+	"           get these dependencies\n"
 	"  exec     prepare a worker environment and run a command in it\n"
 	"  stage    hash the dependencies into a store and write a job manifest\n"
 	"\n"
 	"  udfenv <command> --help   the options of a command\n"
 	"  udfenv --version          the version\n"
 	"\n"
-	"docs: docs/cli.md (flags and config keys), docs/environment.md (what a\n"
-	"worker sees), docs/archive-safety.md (what archives may hold).\n";
+	"docs: docs/cli.md (flags and config keys), docs/jobs.md (the Python API),\n"
+	"docs/environment.md (what a worker sees), docs/archive-safety.md (what\n"
+	"archives may hold).\n";
 
 static void log_to_stderr(udfenv_log_level level, const char *line, void *payload)
 {
@@ -86,6 +89,8 @@ int main(int argc, char **argv)
 		return cmd_exec(argc - 1, argv + 1);
 	if (strcmp(argv[1], "stage") == 0)
 		return cmd_stage(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
 	fprintf(stderr, "udfenv: '%s' is not a command\n\n%s", argv[1], usage);
 	return CLI_EXIT_USAGE;
 }

@@ -1,13 +1,23 @@
 #include "udfenv/run.h"
 #include "util/proc.h"
 
-int udfenv_run_command(const udfenv_env *env, char *const *argv, int *status)
+static int run(const char *cwd, char *const *envp, char *const *argv, int *status)
 {
 	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
 
-	opts.cwd = udfenv_env_cwd(env);
-	opts.envp = udfenv_env_envp(env);
+	opts.cwd = cwd;
+	opts.envp = envp;
 	opts.forward_signals = 1;
 	opts.foreground = 1;
 	return udfenv_proc_run(argv, &opts, status);
+}
+
+int udfenv_run_command(const udfenv_env *env, char *const *argv, int *status)
+{
+	return run(udfenv_env_cwd(env), udfenv_env_envp(env), argv, status);
+}
+
+int udfenv_run_program(char *const *argv, char *const *envp, int *status)
+{
+	return run(NULL, envp, argv, status);
 }

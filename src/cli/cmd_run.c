@@ -1,0 +1,325 @@
+/*
+ * udfenv run (the seed's PythonDriver): run a job program with the client
+ * interpreter; the program's TableEnvironment picks up our dependency flags
+ * and config through $UDFENV_RUN_CONFIG.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char help[] =
+	"usage: udfenv run [dependency flags] [options] (-py JOB.py | -pym MODULE) [JOB ARGS...]\n"
+	"\n"
+	"Run a Python job program with the client interpreter. The program's\n"
+	"TableEnvironment.create() starts from these dependencies and config keys;\n"
+	"what the program declares itself is merged on top (add_python_file puts its\n"
+	"file first, set_python_requirements and set_python_executable replace,\n"
+	"add_python_archive appends). Shipped python files are also on the client's\n"
+	"PYTHONPATH, so the program can import the UDF modules it ships.\n"
+	"\n"
+	"options:\n"
+	"  -py, --python FILE       the job program, a .py file\n"
+	"  -pym, --pyModule MODULE  the job program, a module (ship it with -pyfs)\n"
+	"  -v, --verbose            setup timings and worker command lines (-vv: more)\n"
+	"  -h, --help               this text\n"
+	"\n"
+	"Options end at the first argument that is not one, or at '--'; the rest\n"
+	"goes to the job program.\n"
+	"\n"
+	"%s"
+	"\n"
+	"client interpreter: -pyclientexec, else python.client.executable, else\n"
+	"$PYFLINK_CLIENT_EXECUTABLE, else python3 from PATH.\n"
+	"exit status: the program's own; 128+N if signal N ended it; 2 for a bad flag;\n"
+	"1 if the program could not be started.\n";
+
+typedef struct {
+	cli_deps deps;
+	const char *script;  /* -py */
+	const char *module;  /* -pym */
+	int verbosity;
+	char **job_args;
+} run_args;
+
+static int parse(run_args *a, int argc, char **argv)
+{
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if ((r = cli_deps_parse(&a->deps, argc, argv, &i)) < 0)
+			return CLI_EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf(help, cli_deps_help);
+			return -1;
+		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+			a->verbosity++;
+		} else if (strcmp(argv[i], "-vv") == 0) {
+			a->verbosity += 2;
+		} else if ((r = cli_option(argc, argv, &i, "-py", &a->script)) != 0 ||
+			   (r = cli_option(argc, argv, &i, "--python", &a->script)) != 0 ||
+			   (r = cli_option(argc, argv, &i, "-pym", &a->module)) != 0 ||
+			   (r = cli_option(argc, argv, &i, "--pyModule", &a->module)) != 0) {
+			if (r < 0)
+				return cli_usage_error("run", "%s needs a value", argv[i]);
+		} else if (argv[i][0] == '-') {
+			return cli_usage_error("run", "unknown option '%s'", argv[i]);
+		} else {
+			break;
+		}
+	}
+	a->job_args = argv + i;
+	if ((a->script == NULL) == (a->module == NULL))
+		return cli_usage_error("run", "give the job program with exactly one of -py FILE and -pym MODULE");
+	if (a->script) {
+		size_t n = strlen(a->script);
+		if (n < 4 || strcmp(a->script + n - 3, ".py") != 0)
+			return cli_usage_error("run", "-py takes a .py file, not '%s' (use -pym for a module)",
+					       a->script);
+	}
+	return 0;
+}
+
+/* Where the udfenv Python package is: build/python beside build/udfenv. */
+static char *package_dir(void)
+{
+	char exe[PATH_MAX], *slash, *dir = NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat st;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return NULL;
+	*slash = '\0';
+	if (asprintf(&dir, "%s/python", exe) < 0)
+		return NULL;
+	{
+		char *init = NULL;
+		int ok = asprintf(&init, "%s/udfenv/__init__.py", dir) >= 0 && stat(init, &st) == 0;
+		free(init);
+		if (ok)
+			return dir;
+	}
+	free(dir);
+	return NULL;
+}
+
+/*
+ * The client's PYTHONPATH: the udfenv package, python.pythonpath, each
+ * shipped python file the way a worker sees it (a .py file's dir, a
+ * directory, a zip-importable archive itself), then the inherited one.
+ */
+static char *client_pythonpath(const char *pkg, const udfenv_deps *deps)
+{
+	const char *inherited = getenv("PYTHONPATH"), *pp = udfenv_deps_pythonpath(deps);
+	char *out = NULL;
+	size_t size;
+	FILE *f = open_memstream(&out, &size);
+
+	if (f == NULL)
+		return NULL;
+	fputs(pkg, f);
+	if (pp)
+		fprintf(f, ":%s", pp);
+	for (size_t i = 0; i < udfenv_deps_file_count(deps); i++) {
+		const char *file = udfenv_deps_file(deps, i), *ext = strrchr(file, '.');
+		struct stat st;
+		if (stat(file, &st) == 0 && S_ISDIR(st.st_mode))
+			fprintf(f, ":%s", file);
+		else if (ext && strcmp(ext, ".py") == 0)
+			fprintf(f, ":%.*s", (int)(strrchr(file, '/') - file), file);
+		else if (ext && (!strcmp(ext, ".zip") || !strcmp(ext, ".whl") || !strcmp(ext, ".egg")))
+			fprintf(f, ":%s", file);
+		/* a tar: the client cannot import from it unextracted */
+	}
+	if (inherited && *inherited)
+		fprintf(f, ":%s", inherited);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Write the effective config as {"config": {...}} to a new temp file; its path in *path. */
+static int write_config(const udfenv_config *cfg, const char *root, char **path)
+{
+	json_t *obj = json_object(), *entries = json_object();
+	const char *key, *value, *dir = root ? root : getenv("UDFENV_TMPDIR");
+	char *text = NULL;
+	int fd = -1, error = -1;
+
+	if (dir == NULL || *dir == '\0')
+		dir = getenv("TMPDIR");
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	*path = NULL;
+	if (obj == NULL || entries == NULL)
+		goto done;
+	for (size_t i = 0; udfenv_config_entry(cfg, i, &key, &value); i++)
+		if (json_object_set_new(entries, key, json_string(value)) < 0)
+			goto done;
+	if (json_object_set(obj, "config", entries) < 0 || (text = json_dumps(obj, JSON_INDENT(1))) == NULL)
+		goto done;
+	if (asprintf(path, "%s/udfenv-run-XXXXXX", dir) < 0) {
+		*path = NULL;
+		goto done;
+	}
+	if ((fd = mkostemp(*path, O_CLOEXEC)) < 0) {
+		fprintf(stderr, "udfenv: error: cannot create a file in the temp dir '%s': %s\n", dir,
+			strerror(errno));
+		free(*path);
+		*path = NULL;
+		goto done;
+	}
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		fprintf(stderr, "udfenv: error: cannot write '%s': %s\n", *path, strerror(errno));
+		goto done;
+	}
+	error = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	if (error < 0 && *path) {
+		unlink(*path);
+		free(*path);
+		*path = NULL;
+	}
+	if (error < 0 && fd < 0 && *path == NULL && text == NULL)
+		fprintf(stderr, "udfenv: error: out of memory\n");
+	free(text);
+	json_decref(entries);
+	json_decref(obj);
+	return error;
+}
+
+/* Our environment with PYTHONPATH, UDFENV_RUN_CONFIG and UDFENV_VERBOSE replaced. */
+static char **client_env(const char *pythonpath, const char *config, int verbosity)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	if ((env = calloc(n + 4, sizeof(*env))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "PYTHONPATH=", 11) && strncmp(environ[i], "UDFENV_RUN_CONFIG=", 18) &&
+		    strncmp(environ[i], "UDFENV_VERBOSE=", 15))
+			env[k++] = environ[i];
+	if (asprintf(&env[k++], "PYTHONPATH=%s", pythonpath) < 0 ||
+	    asprintf(&env[k++], "UDFENV_RUN_CONFIG=%s", config) < 0 ||
+	    asprintf(&env[k++], "UDFENV_VERBOSE=%d", verbosity) < 0) {
+		free(env);
+		return NULL;
+	}
+	return env;
+}
+
+static void free_client_env(char **env)
+{
+	size_t n = 0;
+
+	if (env == NULL)
+		return;
+	while (env[n])
+		n++;
+	for (size_t i = n - 3; i < n; i++) /* the three we allocated */
+		free(env[i]);
+	free(env);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	run_args a;
+	udfenv_config *cfg = NULL;
+	udfenv_deps *deps = NULL;
+	char *pkg = NULL, *pythonpath = NULL, *config_path = NULL, *root = NULL, **env = NULL, **cargv = NULL;
+	const char *client;
+	size_t nargs = 0, k = 0;
+	int status = CLI_EXIT_FAILED, r;
+	struct stat st;
+
+	memset(&a, 0, sizeof(a));
+	if (cli_deps_init(&a.deps, "run", argc) < 0)
+		return CLI_EXIT_FAILED;
+	if ((r = parse(&a, argc, argv)) != 0) {
+		status = r < 0 ? 0 : r;
+		goto done;
+	}
+	cli_log_init(a.verbosity);
+	if (a.script && stat(a.script, &st) != 0) {
+		fprintf(stderr, "udfenv: error: job program '%s': %s\n", a.script, strerror(errno));
+		goto done;
+	}
+	if (cli_deps_resolve(&a.deps, &cfg, &deps) < 0 || udfenv_deps_to_config(deps, cfg) < 0) {
+		cli_error();
+		goto done;
+	}
+	if ((pkg = package_dir()) == NULL) {
+		fprintf(stderr, "udfenv: error: the udfenv Python package is not beside this binary "
+				"(expected <dir of udfenv>/python/udfenv): rebuild with scripts/bootstrap\n");
+		goto done;
+	}
+	client = udfenv_deps_client_executable(deps);
+	if (client == NULL)
+		client = getenv("PYFLINK_CLIENT_EXECUTABLE");
+	if (client == NULL || *client == '\0')
+		client = "python3";
+	root = cli_tmp_root(NULL, cfg);
+	if ((pythonpath = client_pythonpath(pkg, deps)) == NULL || write_config(cfg, root, &config_path) < 0 ||
+	    (env = client_env(pythonpath, config_path, a.verbosity)) == NULL)
+		goto done;
+
+	while (a.job_args[nargs])
+		nargs++;
+	if ((cargv = calloc(nargs + 4, sizeof(*cargv))) == NULL)
+		goto done;
+	cargv[k++] = (char *)client;
+	if (a.module) {
+		cargv[k++] = "-m";
+		cargv[k++] = (char *)a.module;
+	} else {
+		cargv[k++] = (char *)a.script;
+	}
+	memcpy(cargv + k, a.job_args, nargs * sizeof(*cargv));
+	if (a.verbosity)
+		fprintf(stderr, "udfenv: client: %s %s (PYTHONPATH=%s)\n", client, a.module ? a.module : a.script,
+			pythonpath);
+	if (udfenv_run_program(cargv, env, &status) < 0) {
+		cli_error();
+		fprintf(stderr, "udfenv: the client interpreter comes from -pyclientexec, "
+				"python.client.executable or $PYFLINK_CLIENT_EXECUTABLE\n");
+		status = CLI_EXIT_FAILED;
+	}
+done:
+	if (config_path)
+		unlink(config_path);
+	free(config_path);
+	free(cargv);
+	free_client_env(env);
+	free(pythonpath);
+	free(pkg);
+	free(root);
+	udfenv_deps_free(deps);
+	udfenv_config_free(cfg);
+	cli_deps_dispose(&a.deps);
+	return status;
+}
