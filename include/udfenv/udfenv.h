@@ -8,5 +8,6 @@
 #include "udfenv/stage.h"
 #include "udfenv/env.h"
 #include "udfenv/run.h"
+#include "udfenv/job.h"
 
 #endif
