@@ -63,6 +63,13 @@ def _hermetic_env(extra=None):
                                                      "PYTHONSTARTUP", "PYTHONUSERBASE")}
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if os.environ.get("UDFENV_ASAN_PRELOAD"):
+        # An ASan build's _native extension, loaded by a client interpreter
+        # that is not instrumented, needs the ASan runtime first in the
+        # process (scripts/test sets this). Python frees lazily at exit:
+        # no leak checks there.
+        env["LD_PRELOAD"] = os.environ["UDFENV_ASAN_PRELOAD"]
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
     for k, v in (extra or {}).items():
         if v is None:
             env.pop(k, None)
@@ -215,3 +222,24 @@ def check_error(proc, code, line_has=(), stderr_has=()):
 @pytest.fixture(scope="session")
 def expect_error():
     return check_error
+
+
+# --- the udfenv Python package (docs/jobs.md, docs/protocol.md) -------------
+
+UDFENV_PY_SOURCE = REPO / "python"
+
+
+@pytest.fixture(scope="session")
+def udfenv_py_source():
+    """The directory holding the udfenv package's sources (REPO/python): the
+    `runtime` a worker puts first on sys.path. Pure Python, so usable
+    without a build (only the client's _native extension needs one)."""
+    return UDFENV_PY_SOURCE
+
+
+@pytest.fixture(scope="session")
+def python_env():
+    """hermetic_env(extra=None) -> an environment for a Python child: this
+    one minus PYTHONPATH, PYTHONHOME and PIP_* settings (see _hermetic_env),
+    plus `extra` (None removes a key)."""
+    return _hermetic_env
