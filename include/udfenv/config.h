@@ -35,6 +35,13 @@ int udfenv_config_load(udfenv_config *cfg, const char *path);
 /* Apply one "key=value" (the CLI's -D). */
 int udfenv_config_define(udfenv_config *cfg, const char *key_value);
 
+/*
+ * The temp root the config asks for: the first entry of io.tmp.dirs (a ','
+ * or ':' list), malloc'd into *out; *out = NULL when the key is unset or
+ * empty (then the library's default applies: $UDFENV_TMPDIR, $TMPDIR, /tmp).
+ */
+int udfenv_config_tmp_root(const udfenv_config *cfg, char **out);
+
 /* Iterate: the i-th key and value (in first-set order); 0 past the end. */
 int udfenv_config_entry(const udfenv_config *cfg, size_t i, const char **key, const char **value);
 

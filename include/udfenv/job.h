@@ -45,7 +45,8 @@ typedef struct {
 typedef void (*udfenv_job_progress_fn)(const udfenv_job_progress *p, void *payload);
 
 typedef struct {
-	udfenv_env_opts env;            /* temp root, install timeout; env.cancel is ignored: */
+	udfenv_env_opts env;            /* temp root (NULL: the config's io.tmp.dirs, else the
+					   default), install timeout; env.cancel is ignored: */
 	const volatile int *cancel;     /* cancels setup and the job (UDFENV_ECANCELED) */
 	udfenv_job_progress_fn progress;
 	void *progress_payload;

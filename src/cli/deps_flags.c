@@ -162,11 +162,10 @@ done:
 
 char *cli_tmp_root(const char *given, const udfenv_config *cfg)
 {
-	const char *dirs = udfenv_config_get(cfg, "io.tmp.dirs");
+	char *root = NULL;
 
 	if (given)
 		return strdup(given);
-	if (dirs == NULL)
-		return NULL;
-	return strndup(dirs, strcspn(dirs, ",:"));
+	udfenv_config_tmp_root(cfg, &root);
+	return root;
 }

@@ -187,3 +187,16 @@ int udfenv_config_define(udfenv_config *cfg, const char *key_value)
 	udfenv_buf_dispose(&key);
 	return error;
 }
+
+int udfenv_config_tmp_root(const udfenv_config *cfg, char **out)
+{
+	const char *dirs = cfg ? udfenv_config_get(cfg, "io.tmp.dirs") : NULL;
+	size_t n = dirs ? strcspn(dirs, ",:") : 0;
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((*out = strndup(dirs, n)) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	return 0;
+}

@@ -746,18 +746,26 @@ static int allocate(job *j)
 	return 0;
 }
 
-static int setup(job *j, const udfenv_deps *deps)
+static int setup(job *j, const udfenv_deps *deps, const udfenv_config *cfg)
 {
 	udfenv_env_opts eo = j->opts->env;
 	udfenv_deps *empty = NULL;
+	char *root = NULL;
 	double t = udfenv_now();
 	int error;
 
 	eo.cancel = j->opts->cancel;
-	if (deps == NULL && (error = udfenv_deps_new(&empty)) < 0)
+	if (eo.tmp_root == NULL && (error = udfenv_config_tmp_root(cfg, &root)) < 0)
 		return error;
+	if (root)
+		eo.tmp_root = root;
+	if (deps == NULL && (error = udfenv_deps_new(&empty)) < 0) {
+		free(root);
+		return error;
+	}
 	error = udfenv_env_prepare_deps(&j->env, deps ? deps : empty, &eo);
 	udfenv_deps_free(empty);
+	free(root);
 	j->setup_seconds = udfenv_now() - t;
 	if (error == 0)
 		udfenv_log(UDFENV_LOG_INFO, "setup: environment ready in %.3f s: %s", j->setup_seconds,
@@ -780,7 +788,7 @@ static int run(job *j, const char *text, size_t len, const udfenv_deps *deps, co
 		return error;
 
 	enter(j, UDFENV_JOB_SETUP);
-	if ((error = setup(j, deps)) < 0 || (error = check_cancel(j)) < 0)
+	if ((error = setup(j, deps, cfg)) < 0 || (error = check_cancel(j)) < 0)
 		return error;
 
 	enter(j, UDFENV_JOB_STARTING);

@@ -415,3 +415,23 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_output(udfenv_bin, udfenv_env, tmp
     assert "KeyboardInterrupt" in err, err
     assert not out.exists()
     assert not [n for n in listing(tmp_path) if n.startswith(".")], listing(tmp_path)
+
+
+def test_workers_live_under_io_tmp_dirs(run_job, tmp_path, numbers_csv):
+    root = tmp_path / "my-tmp"
+    root.mkdir()
+    body = '''
+    @udf(result_type=DataTypes.STRING())
+    def where_am_i(x):
+        return os.getcwd()
+
+    if __name__ == "__main__":
+        t_env = TableEnvironment.create()
+        t = t_env.from_csv(sys.argv[1])
+        print("cwd", sorted(set(r[0] for r in t.select(where_am_i(t.id)).execute().collect())))
+    '''
+    proc = run_job(body, "-D", "io.tmp.dirs=%s,/elsewhere" % root, args=(numbers_csv,))
+    assert proc.returncode == 0, str(proc)
+    cwds = eval(proc.stdout.split("cwd", 1)[1])
+    assert len(cwds) == 1 and cwds[0].startswith(str(root) + "/"), str(proc)
+    assert os.listdir(str(root)) == [], "the job left its private dir behind"
