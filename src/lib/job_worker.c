@@ -55,17 +55,6 @@ static int set_nonblock(int fd)
 	return flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ? -1 : 0;
 }
 
-static int open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	/* Close-on-exec by definition. Without it (old kernel, seccomp) the pipes still tell. */
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	return -1;
-#endif
-}
-
 /* The command line, shell-quoted where needed, for the log. */
 static void log_command(const job_worker *w, char *const *argv)
 {
@@ -127,7 +116,7 @@ int udfenv_job__worker_start(job_worker *w, unsigned nworkers, const udfenv_env 
 		goto done;
 	}
 	w->pid = udfenv_proc_pid(w->proc);
-	w->pidfd = open_pidfd(w->pid);
+	w->pidfd = udfenv_proc_pidfd_open(w->pid);
 	w->to_fd = in[1];
 	w->from_fd = out[0];
 	in[1] = out[0] = -1;

@@ -382,8 +382,7 @@ static void forward_end(forward_state *st)
 
 /* --- waiting ------------------------------------------------------------ */
 
-/* A pidfd becomes readable when the process exits; -1 if the kernel has none. */
-static int open_pidfd(pid_t pid)
+int udfenv_proc_pidfd_open(pid_t pid)
 {
 #ifdef SYS_pidfd_open
 	/* Always close-on-exec. ENOSYS (old kernels, valgrind), EPERM (seccomp): poll. */
@@ -446,7 +445,7 @@ static int wait_exit(udfenv_proc *p, double deadline, int pidfd, int *exited)
 
 static int wait_with_timeout(udfenv_proc *p, int *timed_out)
 {
-	int pidfd = open_pidfd(p->pid);
+	int pidfd = udfenv_proc_pidfd_open(p->pid);
 	int error, exited;
 
 	*timed_out = 0;

@@ -48,6 +48,13 @@ int udfenv_proc_spawn(udfenv_proc **out, char *const *argv, const udfenv_proc_op
 pid_t udfenv_proc_pid(const udfenv_proc *p);
 
 /*
+ * A pidfd for `pid` (close-on-exec; readable once the process exits), or
+ * -1 where the kernel gives none (old kernels, valgrind, seccomp): then
+ * callers fall back to polling.
+ */
+int udfenv_proc_pidfd_open(pid_t pid);
+
+/*
  * Wait for the child (forwarding signals / applying the timeout as opts
  * said), reap it and free `p`, whatever the outcome. `*status` (`status` may
  * be NULL): the exit code, or 128 + the signal number when a signal ended it
