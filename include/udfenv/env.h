@@ -31,6 +31,13 @@ typedef struct {
 typedef struct udfenv_env udfenv_env;
 
 /*
+ * The temp root for `given` (NULL or "": $UDFENV_TMPDIR, $TMPDIR, /tmp):
+ * checked (a ':' would split PATH and PYTHONPATH) and created if missing.
+ * `*out` is `given`, a getenv() string or a literal: not to be freed.
+ */
+int udfenv_env_tmp_root(const char *given, const char **out);
+
+/*
  * Build the environment of `m` (artifacts read from `store`, each verified
  * against its digest) in a fresh private directory under opts->tmp_root.
  * On failure nothing is left behind. Free with udfenv_env_free, which

@@ -12,8 +12,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static PyObject *JobError;
+
+/* A str of the library's UTF-8 text; a stray byte (a file name) becomes U+FFFD, never an exception. */
+static PyObject *text(const char *s)
+{
+	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
 
 /* Raise the library's last error as the matching Python exception. */
 static PyObject *raise_last(void)
@@ -30,7 +37,7 @@ static PyObject *raise_last(void)
 	case UDFENV_ELIMIT: type = PyExc_ValueError; break;
 	default: type = PyExc_RuntimeError; break;
 	}
-	PyErr_SetString(type, e->message);
+	PyErr_SetObject(type, text(e->message));
 	return NULL;
 }
 
@@ -116,15 +123,31 @@ static PyObject *check_config(PyObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/* FileNotFoundError unless `path` exists: the API checks at declaration, not when the job runs. */
+static int must_exist(const char *what, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) == 0)
+		return 0;
+	PyErr_Format(PyExc_FileNotFoundError, "%s '%s' does not exist", what, path);
+	return -100;
+}
+
 /* Apply one declaration of the Python API to `deps`. */
 static int apply_op(udfenv_deps *deps, const char *op, const char *a, const char *b)
 {
+	int error;
+
 	if (strcmp(op, "add_python_file") == 0 && a)
-		return udfenv_deps_add_python_file(deps, a);
+		return (error = must_exist("python file", a)) < 0 ? error : udfenv_deps_add_python_file(deps, a);
 	if (strcmp(op, "set_python_requirements") == 0 && a)
-		return udfenv_deps_set_requirements(deps, a, b);
+		return (error = must_exist("requirements file", a)) < 0 ||
+				       (error = must_exist("requirements cache dir", b)) < 0
+			       ? error
+			       : udfenv_deps_set_requirements(deps, a, b);
 	if (strcmp(op, "add_python_archive") == 0 && a)
-		return udfenv_deps_add_archive(deps, a, b);
+		return (error = must_exist("archive", a)) < 0 ? error : udfenv_deps_add_archive(deps, a, b);
 	if (strcmp(op, "set_python_executable") == 0 && a)
 		return udfenv_deps_set_executable(deps, a);
 	if (strcmp(op, "normalize") == 0)
@@ -212,17 +235,26 @@ static PyObject *infer_schema(PyObject *self, PyObject *args)
 /* --- execute ---------------------------------------------------------- */
 
 /* Set by our SIGINT/SIGTERM handler while a job runs; the job's cancel flag. */
-static volatile int cancel_flag;
+/*
+ * Signals reach the main thread's job only (Python's rule too): its cancel
+ * flag is published here while it runs. Jobs in other threads have their
+ * own flags, raised only by their own progress callables.
+ */
+static volatile int *volatile signal_cancel;
 static volatile sig_atomic_t caught_signal;
 
 static void on_stop_signal(int sig)
 {
+	volatile int *flag = signal_cancel;
+
 	if (caught_signal == 0)
 		caught_signal = sig;
-	cancel_flag = 1;
+	if (flag)
+		*flag = 1;
 }
 
 typedef struct {
+	volatile int cancel;  /* this job's cancel flag */
 	PyObject *callable;   /* None or the progress callable */
 	PyObject *exc_type, *exc_value, *exc_tb; /* what it raised, re-raised after the job */
 } progress_ctx;
@@ -264,7 +296,7 @@ static void on_progress(const udfenv_job_progress *p, void *payload)
 	}
 	if (PyErr_Occurred()) {
 		PyErr_Fetch(&ctx->exc_type, &ctx->exc_value, &ctx->exc_tb);
-		cancel_flag = 1;
+		ctx->cancel = 1;
 	}
 	PyGILState_Release(g);
 }
@@ -296,12 +328,15 @@ static PyObject *report_stats(const udfenv_job_report *rep)
 static PyObject *raise_job_error(const udfenv_job_report *rep)
 {
 	const udfenv_error *e = udfenv_error_last();
-	PyObject *exc = PyObject_CallFunction(JobError, "s", e->message), *detail;
+	PyObject *msg = text(e->message), *exc, *detail;
 
+	if (msg == NULL)
+		return NULL;
+	exc = PyObject_CallFunctionObjArgs(JobError, msg, NULL);
+	Py_DECREF(msg);
 	if (exc == NULL)
 		return NULL;
-	detail = rep->detail ? PyUnicode_DecodeUTF8(rep->detail, (Py_ssize_t)strlen(rep->detail), "replace")
-			     : (Py_INCREF(Py_None), Py_None);
+	detail = rep->detail ? text(rep->detail) : (Py_INCREF(Py_None), Py_None);
 	if (detail == NULL || PyObject_SetAttrString(exc, "detail", detail) < 0) {
 		Py_XDECREF(detail);
 		Py_DECREF(exc);
@@ -313,6 +348,38 @@ static PyObject *raise_job_error(const udfenv_job_report *rep)
 	return NULL;
 }
 
+extern char **environ;
+
+/*
+ * The environment workers build on: ours, except that under `udfenv run`
+ * PYTHONPATH is the one udfenv run was given ($UDFENV_RUN_PYTHONPATH), not
+ * the client's, which also holds the shipped files' original dirs. The
+ * strings are environ's; free() only the array.
+ */
+static char **worker_base_env(void)
+{
+	static const char run_var[] = "UDFENV_RUN_PYTHONPATH=";
+	const size_t prefix = sizeof("UDFENV_RUN_") - 1;
+	int under_run = getenv("UDFENV_RUN_PYTHONPATH") != NULL;
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!under_run)
+			env[k++] = environ[i];
+		else if (strncmp(environ[i], run_var, sizeof(run_var) - 1) == 0) {
+			if (environ[i][sizeof(run_var) - 1] != '\0')
+				env[k++] = environ[i] + prefix; /* "PYTHONPATH=<what udfenv run was given>" */
+		} else if (strncmp(environ[i], "PYTHONPATH=", 11) != 0)
+			env[k++] = environ[i];
+	}
+	return env;
+}
+
 static PyObject *execute(PyObject *self, PyObject *args)
 {
 	const char *plan;
@@ -322,9 +389,11 @@ static PyObject *execute(PyObject *self, PyObject *args)
 	udfenv_deps *deps = NULL;
 	udfenv_job_opts opts = UDFENV_JOB_OPTS_INIT;
 	udfenv_job_report rep;
-	progress_ctx ctx = {NULL, NULL, NULL, NULL};
-	struct sigaction sa, old_int, old_term;
-	int error, handlers;
+	progress_ctx ctx = {0, NULL, NULL, NULL, NULL};
+	static const int stop_signals[] = {SIGINT, SIGTERM};
+	struct sigaction sa, old[2];
+	int error, handlers, hooked[2] = {0, 0};
+	char **base_env = NULL;
 
 	(void)self;
 	memset(&rep, 0, sizeof(rep));
@@ -341,11 +410,14 @@ static PyObject *execute(PyObject *self, PyObject *args)
 		goto done;
 	}
 	ctx.callable = callable;
-	opts.cancel = &cancel_flag;
+	if ((base_env = worker_base_env()) == NULL) {
+		PyErr_NoMemory();
+		goto done;
+	}
+	opts.env.base_env = base_env;
+	opts.cancel = &ctx.cancel;
 	opts.progress = on_progress;
 	opts.progress_payload = &ctx;
-	cancel_flag = 0;
-	caught_signal = 0;
 
 	/*
 	 * Python's own handlers only run when the interpreter gets control
@@ -355,18 +427,25 @@ static PyObject *execute(PyObject *self, PyObject *args)
 	 */
 	handlers = in_main_thread();
 	if (handlers) {
+		caught_signal = 0;
+		signal_cancel = &ctx.cancel;
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_stop_signal;
 		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
+		for (int i = 0; i < 2; i++) {
+			/* A signal the program ignores (a background job's SIGINT) stays ignored. */
+			if (sigaction(stop_signals[i], NULL, &old[i]) == 0 && old[i].sa_handler != SIG_IGN)
+				hooked[i] = sigaction(stop_signals[i], &sa, NULL) == 0;
+		}
 	}
 	Py_BEGIN_ALLOW_THREADS
 	error = udfenv_job_run(&rep, plan, (size_t)plan_len, deps, cfg, &opts);
 	Py_END_ALLOW_THREADS
 	if (handlers) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
+		for (int i = 0; i < 2; i++)
+			if (hooked[i])
+				sigaction(stop_signals[i], &old[i], NULL);
+		signal_cancel = NULL;
 		if (caught_signal)
 			raise(caught_signal); /* to Python's handler: KeyboardInterrupt for SIGINT */
 	}
@@ -375,7 +454,7 @@ static PyObject *execute(PyObject *self, PyObject *args)
 		PyErr_Restore(ctx.exc_type, ctx.exc_value, ctx.exc_tb);
 		goto done;
 	}
-	if (caught_signal && PyErr_CheckSignals() < 0)
+	if (handlers && caught_signal && PyErr_CheckSignals() < 0)
 		goto done;
 	if (error < 0) {
 		raise_job_error(&rep);
@@ -391,6 +470,7 @@ static PyObject *execute(PyObject *self, PyObject *args)
 	Py_XDECREF(collected);
 	Py_XDECREF(stats);
 done:
+	free(base_env);
 	udfenv_job_report_dispose(&rep);
 	udfenv_deps_free(deps);
 	udfenv_config_free(cfg);

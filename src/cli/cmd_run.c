@@ -33,8 +33,9 @@ static const char help[] =
 	"  -v, --verbose            setup timings and worker command lines (-vv: more)\n"
 	"  -h, --help               this text\n"
 	"\n"
-	"Options end at the first argument that is not one, or at '--'; the rest\n"
-	"goes to the job program.\n"
+	"Options end at '--', at the first argument that is not an option, or, once\n"
+	"-py/-pym was given, at the first option udfenv does not know: the rest goes\n"
+	"to the job program (`udfenv run -py wc.py --input in.csv`).\n"
 	"\n"
 	"%s"
 	"\n"
@@ -77,8 +78,9 @@ static int parse(run_args *a, int argc, char **argv)
 			   (r = cli_option(argc, argv, &i, "--pyModule", &a->module)) != 0) {
 			if (r < 0)
 				return cli_usage_error("run", "%s needs a value", argv[i]);
-		} else if (argv[i][0] == '-') {
-			return cli_usage_error("run", "unknown option '%s'", argv[i]);
+		} else if (argv[i][0] == '-' && !a->script && !a->module) {
+			return cli_usage_error("run", "unknown option '%s' (the job's own options go after "
+					       "-py/-pym)", argv[i]);
 		} else {
 			break;
 		}
@@ -158,29 +160,31 @@ static char *client_pythonpath(const char *pkg, const udfenv_deps *deps)
 	return out;
 }
 
-/* Write the effective config as {"config": {...}} to a new temp file; its path in *path. */
+/* Write the effective config as {"config": {...}} to a new temp file; its path in *path. Errors printed. */
 static int write_config(const udfenv_config *cfg, const char *root, char **path)
 {
-	json_t *obj = json_object(), *entries = json_object();
-	const char *key, *value, *dir = root ? root : getenv("UDFENV_TMPDIR");
+	json_t *obj = json_object(), *entries = json_object(), *v;
+	const char *key, *value, *dir;
 	char *text = NULL;
 	int fd = -1, error = -1;
 
-	if (dir == NULL || *dir == '\0')
-		dir = getenv("TMPDIR");
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
 	*path = NULL;
-	if (obj == NULL || entries == NULL)
+	if (udfenv_env_tmp_root(root, &dir) < 0) {
+		cli_error();
 		goto done;
-	for (size_t i = 0; udfenv_config_entry(cfg, i, &key, &value); i++)
-		if (json_object_set_new(entries, key, json_string(value)) < 0)
+	}
+	for (size_t i = 0; obj && entries && udfenv_config_entry(cfg, i, &key, &value); i++) {
+		if ((v = json_string(value)) == NULL) {
+			fprintf(stderr, "udfenv: error: config key '%s': the value is not valid UTF-8\n", key);
 			goto done;
-	if (json_object_set(obj, "config", entries) < 0 || (text = json_dumps(obj, JSON_INDENT(1))) == NULL)
-		goto done;
-	if (asprintf(path, "%s/udfenv-run-XXXXXX", dir) < 0) {
+		}
+		if (json_object_set_new(entries, key, v) < 0)
+			goto oom;
+	}
+	if (obj == NULL || entries == NULL || json_object_set(obj, "config", entries) < 0 ||
+	    (text = json_dumps(obj, JSON_INDENT(1))) == NULL || asprintf(path, "%s/udfenv-run-XXXXXX", dir) < 0) {
 		*path = NULL;
-		goto done;
+		goto oom;
 	}
 	if ((fd = mkostemp(*path, O_CLOEXEC)) < 0) {
 		fprintf(stderr, "udfenv: error: cannot create a file in the temp dir '%s': %s\n", dir,
@@ -194,6 +198,9 @@ static int write_config(const udfenv_config *cfg, const char *root, char **path)
 		goto done;
 	}
 	error = 0;
+	goto done;
+oom:
+	fprintf(stderr, "udfenv: error: out of memory\n");
 done:
 	if (fd >= 0)
 		close(fd);
@@ -202,34 +209,54 @@ done:
 		free(*path);
 		*path = NULL;
 	}
-	if (error < 0 && fd < 0 && *path == NULL && text == NULL)
-		fprintf(stderr, "udfenv: error: out of memory\n");
 	free(text);
 	json_decref(entries);
 	json_decref(obj);
 	return error;
 }
 
-/* Our environment with PYTHONPATH, UDFENV_RUN_CONFIG and UDFENV_VERBOSE replaced. */
+/* The variables we set for the client program (and how many of them). */
+static const char *const set_vars[] = {"PYTHONPATH=", "UDFENV_RUN_PYTHONPATH=", "UDFENV_RUN_CONFIG=",
+				       "UDFENV_VERBOSE="};
+#define NSET (sizeof(set_vars) / sizeof(set_vars[0]))
+
+static int is_set_var(const char *entry)
+{
+	for (size_t i = 0; i < NSET; i++)
+		if (strncmp(entry, set_vars[i], strlen(set_vars[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Our environment with those replaced. UDFENV_RUN_PYTHONPATH keeps the
+ * PYTHONPATH we were given: the job's workers get that one, not the
+ * client's (the client's holds the shipped files' original dirs, which
+ * workers must not see).
+ */
 static char **client_env(const char *pythonpath, const char *config, int verbosity)
 {
-	size_t n = 0, k = 0;
-	char **env;
+	const char *inherited = getenv("PYTHONPATH");
+	char level[16], *mine[NSET] = {NULL, NULL, NULL, NULL}, **env = NULL;
+	const char *values[NSET] = {pythonpath, inherited ? inherited : "", config, level};
+	size_t n = 0, k = 0, made;
 
+	snprintf(level, sizeof(level), "%d", verbosity);
+	for (made = 0; made < NSET; made++)
+		if (asprintf(&mine[made], "%s%s", set_vars[made], values[made]) < 0)
+			break;
 	while (environ[n])
 		n++;
-	if ((env = calloc(n + 4, sizeof(*env))) == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "PYTHONPATH=", 11) && strncmp(environ[i], "UDFENV_RUN_CONFIG=", 18) &&
-		    strncmp(environ[i], "UDFENV_VERBOSE=", 15))
-			env[k++] = environ[i];
-	if (asprintf(&env[k++], "PYTHONPATH=%s", pythonpath) < 0 ||
-	    asprintf(&env[k++], "UDFENV_RUN_CONFIG=%s", config) < 0 ||
-	    asprintf(&env[k++], "UDFENV_VERBOSE=%d", verbosity) < 0) {
-		free(env);
+	if (made < NSET || (env = calloc(n + NSET + 1, sizeof(*env))) == NULL) {
+		for (size_t i = 0; i < made; i++)
+			free(mine[i]);
 		return NULL;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (!is_set_var(environ[i]))
+			env[k++] = environ[i];
+	/* Ours go last, so free_client_env knows which to free. */
+	memcpy(env + k, mine, sizeof(mine));
 	return env;
 }
 
@@ -241,7 +268,7 @@ static void free_client_env(char **env)
 		return;
 	while (env[n])
 		n++;
-	for (size_t i = n - 3; i < n; i++) /* the three we allocated */
+	for (size_t i = n - NSET; i < n; i++)
 		free(env[i]);
 	free(env);
 }

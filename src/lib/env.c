@@ -126,13 +126,9 @@ static int make_dir(builder *b, const char *rel)
 	return 0;
 }
 
-/*
- * The temp root: opts->tmp_root, $UDFENV_TMPDIR, $TMPDIR or /tmp; checked
- * (a ':' would split PATH and PYTHONPATH) and created if missing.
- */
-static int tmp_root(const udfenv_env_opts *opts, const char **out)
+int udfenv_env_tmp_root(const char *given, const char **out)
 {
-	const char *root = opts->tmp_root;
+	const char *root = given;
 
 	if (root == NULL || root[0] == '\0')
 		root = getenv("UDFENV_TMPDIR");
@@ -155,7 +151,7 @@ static int make_workdir(builder *b)
 	udfenv_buf dir = UDFENV_BUF_INIT;
 	int error;
 
-	if ((error = tmp_root(b->opts, &root)) < 0 ||
+	if ((error = udfenv_env_tmp_root(b->opts->tmp_root, &root)) < 0 ||
 	    (error = udfenv_fs_mkdtemp(&dir, root, "udfenv-")) < 0)
 		goto done;
 	/* Canonical, so no symlink sits in the paths the worker and extraction see. */
@@ -525,14 +521,13 @@ done:
 
 int udfenv_env_prepare_deps(udfenv_env **out, const udfenv_deps *deps, const udfenv_env_opts *opts)
 {
-	static const udfenv_env_opts defaults = UDFENV_ENV_OPTS_INIT;
 	const char *root;
 	udfenv_buf store = UDFENV_BUF_INIT;
 	udfenv_manifest *m = NULL;
 	int error;
 
 	*out = NULL;
-	if ((error = tmp_root(opts ? opts : &defaults, &root)) < 0 ||
+	if ((error = udfenv_env_tmp_root(opts ? opts->tmp_root : NULL, &root)) < 0 ||
 	    (error = udfenv_fs_mkdtemp(&store, root, "udfenv-stage-")) < 0)
 		goto done;
 	if ((error = udfenv_stage(&m, deps, store.ptr, NULL)) == 0)

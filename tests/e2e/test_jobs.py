@@ -435,3 +435,65 @@ def test_workers_live_under_io_tmp_dirs(run_job, tmp_path, numbers_csv):
     cwds = eval(proc.stdout.split("cwd", 1)[1])
     assert len(cwds) == 1 and cwds[0].startswith(str(root) + "/"), str(proc)
     assert os.listdir(str(root)) == [], "the job left its private dir behind"
+
+
+def test_workers_see_only_what_was_shipped(run_job, tmp_path, numbers_csv):
+    # udfenv run puts helpers.py's dir on the client's PYTHONPATH; the
+    # workers must not inherit that: sibling.py next to it was never shipped.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "helpers.py").write_text("def f():\n    import sibling\n    return sibling.X\n")
+    (lib / "sibling.py").write_text("X = 1\n")
+    body = '''
+    import helpers
+
+    @udf(result_type=DataTypes.BIGINT())
+    def probe(x):
+        return helpers.f()
+
+    if __name__ == "__main__":
+        assert helpers.f() == 1  # the client sees the original dir
+        t_env = TableEnvironment.create()
+        t = t_env.from_csv(sys.argv[1])
+        list(t.select(probe(t.id)).execute().collect())
+    '''
+    proc = run_job(body, "-pyfs", lib / "helpers.py", args=(numbers_csv,))
+    assert proc.returncode != 0, str(proc)
+    assert "No module named 'sibling'" in proc.stderr, str(proc)
+
+
+def test_job_options_after_the_program_go_to_the_program(run_job, tmp_path):
+    body = '''
+    print("args", sys.argv[1:])
+    '''
+    proc = run_job(body, args=("--input", "in.csv", "-v"))
+    assert proc.returncode == 0, str(proc)
+    assert "args ['--input', 'in.csv', '-v']" in proc.stdout, str(proc)
+
+
+def test_missing_dependencies_are_refused_when_declared(run_job, tmp_path):
+    body = '''
+    t_env = TableEnvironment.create()
+    for call in (lambda: t_env.add_python_file("nope.py"),
+                 lambda: t_env.add_python_archive("nope.zip", "x"),
+                 lambda: t_env.set_python_requirements("nope.txt"),
+                 lambda: t_env.set_python_requirements(__file__, "no-cache-dir")):
+        try:
+            call()
+        except FileNotFoundError as e:
+            print("refused:", e)
+    print("config", sorted(k for k in t_env.get_config().to_dict() if k.startswith("python.")))
+    '''
+    proc = run_job(body)
+    assert proc.returncode == 0, str(proc)
+    out = proc.stdout
+    assert out.count("refused:") == 4, str(proc)
+    assert "python file" in out and "nope.py" in out and "no-cache-dir" in out, str(proc)
+    assert "config []" in out, str(proc)
+
+
+def test_run_creates_a_missing_io_tmp_dirs(run_job, tmp_path):
+    root = tmp_path / "not" / "yet"
+    proc = run_job('print("ran")\n', "-D", "io.tmp.dirs=%s" % root)
+    assert proc.returncode == 0, str(proc)
+    assert "ran" in proc.stdout and root.is_dir() and os.listdir(str(root)) == [], str(proc)
