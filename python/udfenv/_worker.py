@@ -763,6 +763,9 @@ def serve(chan):
             if isinstance(enc, Fail):
                 enc.row = st.input_row(enc.row)
                 raise enc
+            if len(enc) + 10 > MAX_FRAME:
+                raise Fail("type", "the result of batch %d is %d bytes, over the protocol's 1 GiB frame limit: "
+                                   "lower python.fn-execution.bundle.size" % (seq, len(enc)))
             chan.send("R", enc, struct.pack(">QB", seq, 1 if st.idx is not None else 0))
     except Fail as f:
         chan.send("E", _error_payload(f, seq if f.kind not in ("import", "program") else None))
