@@ -497,3 +497,31 @@ def test_run_creates_a_missing_io_tmp_dirs(run_job, tmp_path):
     proc = run_job('print("ran")\n', "-D", "io.tmp.dirs=%s" % root)
     assert proc.returncode == 0, str(proc)
     assert "ran" in proc.stdout and root.is_dir() and os.listdir(str(root)) == [], str(proc)
+
+
+def test_an_ignored_sigint_stays_ignored(udfenv_bin, udfenv_env, tmp_path, numbers_csv):
+    # A program started with SIGINT ignored (a shell's background job) must
+    # not have its job cancelled by one.
+    body = '''
+    import time
+    @udf(result_type=DataTypes.BIGINT())
+    def slow(x):
+        time.sleep(0.002)
+        return x
+
+    if __name__ == "__main__":
+        t_env = TableEnvironment.create()
+        t = t_env.from_csv(sys.argv[1])
+        print("rows", t.select(slow(t.value)).write_csv(sys.argv[2]).rows_out)
+    '''
+    job = write_job(tmp_path, body)
+    env = dict(udfenv_env, PYTHONPATH=str(udfenv_bin.parent / "python"))
+    p = subprocess.Popen(["/usr/bin/python3", str(job), str(numbers_csv), str(tmp_path / "out.csv")],
+                         cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, out + err
+    assert "rows 1000" in out, out + err
