@@ -30,6 +30,16 @@ typedef struct udfenv_manifest udfenv_manifest;
 int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *store,
 		 const char *manifest_path);
 
+/*
+ * What the *client* of a job puts on its PYTHONPATH to import the modules
+ * the spec ships, without staging anything: python.pythonpath, then each
+ * python file as the workers will see it where that is possible in place
+ * (a directory itself, a wheel/egg/.zip itself through zipimport, any other
+ * file its directory; a tar cannot be imported unextracted and is left
+ * out). `*out` (malloc'd) is a ':'-joined list, "" when empty.
+ */
+int udfenv_stage_client_pythonpath(char **out, const udfenv_deps *deps);
+
 /* Write the manifest as JSON to `path`, atomically. */
 int udfenv_manifest_save(const udfenv_manifest *m, const char *path);
 

@@ -123,40 +123,20 @@ static char *package_dir(void)
 	return NULL;
 }
 
-/*
- * The client's PYTHONPATH: the udfenv package, python.pythonpath, each
- * shipped python file the way a worker sees it (a .py file's dir, a
- * directory, a zip-importable archive itself), then the inherited one.
- */
+/* The client's PYTHONPATH: the udfenv package, what the spec ships (as the library says), the inherited one. */
 static char *client_pythonpath(const char *pkg, const udfenv_deps *deps)
 {
-	const char *inherited = getenv("PYTHONPATH"), *pp = udfenv_deps_pythonpath(deps);
-	char *out = NULL;
-	size_t size;
-	FILE *f = open_memstream(&out, &size);
+	const char *inherited = getenv("PYTHONPATH");
+	char *shipped = NULL, *out = NULL;
 
-	if (f == NULL)
-		return NULL;
-	fputs(pkg, f);
-	if (pp)
-		fprintf(f, ":%s", pp);
-	for (size_t i = 0; i < udfenv_deps_file_count(deps); i++) {
-		const char *file = udfenv_deps_file(deps, i), *ext = strrchr(file, '.');
-		struct stat st;
-		if (stat(file, &st) == 0 && S_ISDIR(st.st_mode))
-			fprintf(f, ":%s", file);
-		else if (ext && strcmp(ext, ".py") == 0)
-			fprintf(f, ":%.*s", (int)(strrchr(file, '/') - file), file);
-		else if (ext && (!strcmp(ext, ".zip") || !strcmp(ext, ".whl") || !strcmp(ext, ".egg")))
-			fprintf(f, ":%s", file);
-		/* a tar: the client cannot import from it unextracted */
-	}
-	if (inherited && *inherited)
-		fprintf(f, ":%s", inherited);
-	if (fclose(f) != 0) {
-		free(out);
+	if (udfenv_stage_client_pythonpath(&shipped, deps) < 0) {
+		cli_error();
 		return NULL;
 	}
+	if (asprintf(&out, "%s%s%s%s%s", pkg, *shipped ? ":" : "", shipped, inherited && *inherited ? ":" : "",
+		     inherited && *inherited ? inherited : "") < 0)
+		out = NULL;
+	free(shipped);
 	return out;
 }
 

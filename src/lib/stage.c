@@ -230,3 +230,42 @@ done:
 	free(kinds);
 	return error;
 }
+
+int udfenv_stage_client_pythonpath(char **out, const udfenv_deps *deps)
+{
+	udfenv_buf pp = UDFENV_BUF_INIT, dir = UDFENV_BUF_INIT;
+	const char *raw = udfenv_deps_pythonpath(deps);
+	int error = 0;
+
+	*out = NULL;
+	if (raw)
+		error = udfenv_buf_puts(&pp, raw);
+	for (size_t i = 0; i < udfenv_deps_file_count(deps) && error == 0; i++) {
+		const char *f = udfenv_deps_file(deps, i), *entry = f;
+		struct stat st;
+
+		if (stat(f, &st) < 0)
+			continue; /* staging will say so */
+		switch (python_file_kind(f, &st)) {
+		case UDFENV_KIND_ARCHIVE:
+			if (!udfenv_path_has_suffix(f, ".zip"))
+				continue;
+			break;
+		case UDFENV_KIND_FILE:
+			udfenv_buf_clear(&dir);
+			if ((error = udfenv_buf_put(&dir, f, (size_t)(strrchr(f, '/') - f))) < 0)
+				continue;
+			entry = dir.ptr;
+			break;
+		default:
+			break;
+		}
+		if ((pp.size == 0 || (error = udfenv_buf_putc(&pp, ':')) == 0))
+			error = udfenv_buf_puts(&pp, entry);
+	}
+	if (error == 0 && (*out = strdup(udfenv_buf_cstr(&pp))) == NULL)
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	udfenv_buf_dispose(&pp);
+	udfenv_buf_dispose(&dir);
+	return error;
+}

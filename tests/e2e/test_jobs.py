@@ -525,3 +525,21 @@ def test_an_ignored_sigint_stays_ignored(udfenv_bin, udfenv_env, tmp_path, numbe
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, out + err
     assert "rows 1000" in out, out + err
+
+
+def test_client_imports_shipped_zip_and_directory(run_job, tmp_path):
+    import zipfile
+    with zipfile.ZipFile(str(tmp_path / "zipped.zip"), "w") as z:
+        z.writestr("zmod.py", "WHO = 'zip'\n")
+    (tmp_path / "dirlib").mkdir()
+    (tmp_path / "dirlib" / "dmod.py").write_text("WHO = 'dir'\n")
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "pmod.py").write_text("WHO = 'pythonpath'\n")
+    body = '''
+    import zmod, dmod, pmod
+    print("client", zmod.WHO, dmod.WHO, pmod.WHO)
+    '''
+    proc = run_job(body, "-pyfs", "%s,%s" % (tmp_path / "zipped.zip", tmp_path / "dirlib"),
+                   "-pypath", tmp_path / "extra")
+    assert proc.returncode == 0, str(proc)
+    assert "client zip dir pythonpath" in proc.stdout, str(proc)
