@@ -486,6 +486,17 @@ int rows_decode_columns(rows_batch *b, const rows_schema *schema, const char *js
 							UDFENV_ELIMIT,
 							"column '%s' has more than %zu rows",
 							schema->cols[c].name, max_rows);
+					/*
+					 * Each value takes at least two bytes ("0,"), so a
+					 * column-0 length the text cannot hold in every
+					 * column is refused before rows are reserved for it.
+					 */
+					if ((r + 1) * ncols > len / 2 + ncols)
+						return udfenv_error_set(
+							UDFENV_EINVALID,
+							"column '%s': %zu rows of %zu columns cannot fit "
+							"in %zu bytes",
+							schema->cols[c].name, r + 1, ncols, len);
 					if (r >= b->cap &&
 					    (error = rows__batch_reserve(b, r + 1, 0)) < 0)
 						return error;

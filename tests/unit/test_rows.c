@@ -819,6 +819,9 @@ static void test_decode_refuses(void **state)
 	(void)state;
 	expect_decode_error("n:BIGINT", "[[1,2,3,\"x\"]]", UDFENV_EINVALID,
 	                    "column 'n' row 3: expected BIGINT, got a string");
+	/* A long first column the rest of the text cannot match is refused before rows are reserved. */
+	expect_decode_error("a:BIGINT,b:BIGINT,c:BIGINT", "[[0,0,0,0,0,0,0,0],[0]]", UDFENV_EINVALID,
+	                    "column 'a': 5 rows of 3 columns cannot fit in 23 bytes");
 	expect_decode_error("n:BIGINT", "[[1.5]]", UDFENV_EINVALID,
 	                    "column 'n' row 0: expected BIGINT, got 1.5");
 	expect_decode_error("n:BIGINT", "[[1e3]]", UDFENV_EINVALID, "expected BIGINT, got 1e3");
