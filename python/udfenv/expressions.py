@@ -150,11 +150,7 @@ class _Op(Expression):
         return None
 
     def _resolve(self, ctx):
-        nodes, types = [], []
-        for a in self.args:
-            n, t = a._resolve(ctx)
-            nodes.append(n)
-            types.append(t)
+        nodes, types = _resolve_all(self.args, ctx)
         op = self.op
         if op in ("is_null", "is_not_null"):
             t = "BOOLEAN"
@@ -194,8 +190,8 @@ class _Alias(Expression):
         return self.expr._resolve(ctx)
 
 
-class _Call(Expression):
-    """A call of a scalar UDF (functions.UserDefinedFunction)."""
+class _FnCall(Expression):
+    """f(args...) of a UDF: what a scalar call and a table-function call share."""
 
     def __init__(self, fn, args):
         self.fn = fn
@@ -207,18 +203,28 @@ class _Call(Expression):
     def _name(self):
         return None
 
+
+class _Call(_FnCall):
+    """A call of a scalar UDF (functions.UserDefinedFunction)."""
+
     def _resolve(self, ctx):
-        nodes, types = [], []
-        for a in self.args:
-            n, t = a._resolve(ctx)
-            nodes.append(n)
-            types.append(t)
+        nodes, types = _resolve_all(self.args, ctx)
         self.fn._check_args(types, str(self))
         rt = self.fn.result_type
         if not isinstance(rt, AtomicType):
             raise ExpressionError("%s: %s has a ROW result; give it to Table.map() (or a table function "
                                   "to Table.flat_map()) instead of using it in an expression" % (self, self.fn.name))
         return {"call": ctx.udf_index(self.fn, str(self)), "args": nodes, "type": rt.wire}, rt.wire
+
+
+def _resolve_all(exprs, ctx):
+    """The plan nodes and the types of `exprs`, in order."""
+    nodes, types = [], []
+    for e in exprs:
+        n, t = e._resolve(ctx)
+        nodes.append(n)
+        types.append(t)
+    return nodes, types
 
 
 def _paren(e):

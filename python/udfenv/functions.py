@@ -14,7 +14,7 @@ import functools
 import os
 import sys
 
-from .expressions import Expression, ExpressionError, _Call, _expr
+from .expressions import Expression, ExpressionError, _Call, _FnCall
 from .datatypes import AtomicType, RowType, to_data_type
 
 SCRIPT_MODULE = "__udfenv_main__"  # the job script's module name in a worker
@@ -146,18 +146,8 @@ class UserDefinedFunction(object):
                          % self.name)
 
 
-class _TableCall(Expression):
+class _TableCall(_FnCall):
     """tf(args...) of a table function: only Table.flat_map takes it."""
-
-    def __init__(self, fn, args):
-        self.fn = fn
-        self.args = [_expr(a) for a in args]
-
-    def __str__(self):
-        return "%s(%s)" % (self.fn.name, ", ".join(str(a) for a in self.args))
-
-    def _name(self):
-        return None
 
     def _resolve(self, ctx):
         raise ExpressionError("%s: %s is a table function: give it to Table.flat_map()" % (self, self.fn.name))

@@ -37,7 +37,7 @@ The plan itself is strict JSON (no NaN), UTF-8.
 
 import os
 
-from .expressions import ExpressionError, _Call, _Col, _expr
+from .expressions import ExpressionError, _Call, _Col, _expr, _resolve_all
 from .functions import UserDefinedFunction, _TableCall
 from .datatypes import AtomicType, RowType, WIRE_TYPES, to_data_type
 
@@ -210,11 +210,7 @@ def function_step(op, schema, udfs, f):
     ctx = Context(schema, udfs)
     nodes = None
     if args is not None:
-        nodes, types = [], []
-        for a in args:
-            n, t = a._resolve(ctx)
-            nodes.append(n)
-            types.append(t)
+        nodes, types = _resolve_all(args, ctx)
         fn._check_args(types, where)
     elif fn.input_types is not None and len(fn.input_types) != 1:
         raise ExpressionError("%s: %s is given one Row of the columns, but its input_types list %d arguments"
