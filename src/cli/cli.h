@@ -16,13 +16,18 @@ typedef struct {
 	char **defines;          /* -D key=value, in order */
 	int ndefines;
 	int given;               /* whether any dependency flag (-py...) was seen */
+	const char *help;        /* the command's --help text (a format taking cli_deps_help) */
+	int verbosity;           /* -v (1), -vv (2), ... */
+	int help_shown;          /* -h/--help was given and printed: exit 0 */
 } cli_deps;
 
-int cli_deps_init(cli_deps *d, const char *cmd, int argc);
+/* `help`: the command's --help text, printf'd with cli_deps_help. */
+int cli_deps_init(cli_deps *d, const char *cmd, int argc, const char *help);
 void cli_deps_dispose(cli_deps *d);
 
 /*
- * If argv[*i] is a dependency or config flag, consume it and its values
+ * If argv[*i] is a dependency or config flag, or one every command takes
+ * (-v/--verbose, -vv, -h/--help: prints the help and sets help_shown), consume it and its values
  * (advancing *i to the last one used) and return 1; return 0 if it is not
  * one; -1 for a flag with a bad or missing value (the error is printed).
  */

@@ -64,7 +64,6 @@ typedef struct {
 	const char *store;
 	const char *tmp_root;
 	double install_timeout;
-	int verbosity;
 	char **command;
 } exec_args;
 
@@ -82,16 +81,12 @@ static int parse(exec_args *a, int argc, char **argv)
 		}
 		if ((r = cli_deps_parse(&a->deps, argc, argv, &i)) < 0)
 			return EXIT_SETUP;
-		if (r > 0)
+		if (r > 0) {
+			if (a->deps.help_shown)
+				return -1;
 			continue;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf(help, cli_deps_help);
-			return -1;
-		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
-			a->verbosity++;
-		} else if (strcmp(argv[i], "-vv") == 0) {
-			a->verbosity += 2;
-		} else if ((r = cli_option(argc, argv, &i, "--manifest", &a->manifest)) != 0 ||
+		}
+		if ((r = cli_option(argc, argv, &i, "--manifest", &a->manifest)) != 0 ||
 			   (r = cli_option(argc, argv, &i, "--store", &a->store)) != 0 ||
 			   (r = cli_option(argc, argv, &i, "--tmp-root", &a->tmp_root)) != 0) {
 			if (r < 0)
@@ -155,13 +150,13 @@ int cmd_exec(int argc, char **argv)
 	int status = EXIT_SETUP, r, error;
 
 	memset(&a, 0, sizeof(a));
-	if (cli_deps_init(&a.deps, "exec", argc) < 0)
+	if (cli_deps_init(&a.deps, "exec", argc, help) < 0)
 		return EXIT_SETUP;
 	if ((r = parse(&a, argc, argv)) != 0) {
 		status = r < 0 ? 0 : r;
 		goto done;
 	}
-	cli_log_init(a.verbosity);
+	cli_log_init(a.deps.verbosity);
 	catch_stop_signals();
 	if (cli_deps_resolve(&a.deps, &cfg, &deps) < 0) {
 		cli_error();

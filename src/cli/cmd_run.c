@@ -48,7 +48,6 @@ typedef struct {
 	cli_deps deps;
 	const char *script;  /* -py */
 	const char *module;  /* -pym */
-	int verbosity;
 	char **job_args;
 } run_args;
 
@@ -63,16 +62,12 @@ static int parse(run_args *a, int argc, char **argv)
 		}
 		if ((r = cli_deps_parse(&a->deps, argc, argv, &i)) < 0)
 			return CLI_EXIT_USAGE;
-		if (r > 0)
+		if (r > 0) {
+			if (a->deps.help_shown)
+				return -1;
 			continue;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf(help, cli_deps_help);
-			return -1;
-		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
-			a->verbosity++;
-		} else if (strcmp(argv[i], "-vv") == 0) {
-			a->verbosity += 2;
-		} else if ((r = cli_option(argc, argv, &i, "-py", &a->script)) != 0 ||
+		}
+		if ((r = cli_option(argc, argv, &i, "-py", &a->script)) != 0 ||
 			   (r = cli_option(argc, argv, &i, "--python", &a->script)) != 0 ||
 			   (r = cli_option(argc, argv, &i, "-pym", &a->module)) != 0 ||
 			   (r = cli_option(argc, argv, &i, "--pyModule", &a->module)) != 0) {
@@ -265,13 +260,13 @@ int cmd_run(int argc, char **argv)
 	struct stat st;
 
 	memset(&a, 0, sizeof(a));
-	if (cli_deps_init(&a.deps, "run", argc) < 0)
+	if (cli_deps_init(&a.deps, "run", argc, help) < 0)
 		return CLI_EXIT_FAILED;
 	if ((r = parse(&a, argc, argv)) != 0) {
 		status = r < 0 ? 0 : r;
 		goto done;
 	}
-	cli_log_init(a.verbosity);
+	cli_log_init(a.deps.verbosity);
 	if (a.script && stat(a.script, &st) != 0) {
 		fprintf(stderr, "udfenv: error: job program '%s': %s\n", a.script, strerror(errno));
 		goto done;
@@ -292,7 +287,7 @@ int cmd_run(int argc, char **argv)
 		client = "python3";
 	root = cli_tmp_root(NULL, cfg);
 	if ((pythonpath = client_pythonpath(pkg, deps)) == NULL || write_config(cfg, root, &config_path) < 0 ||
-	    (env = client_env(pythonpath, config_path, a.verbosity)) == NULL)
+	    (env = client_env(pythonpath, config_path, a.deps.verbosity)) == NULL)
 		goto done;
 
 	while (a.job_args[nargs])
@@ -307,7 +302,7 @@ int cmd_run(int argc, char **argv)
 		cargv[k++] = (char *)a.script;
 	}
 	memcpy(cargv + k, a.job_args, nargs * sizeof(*cargv));
-	if (a.verbosity)
+	if (a.deps.verbosity)
 		fprintf(stderr, "udfenv: client: %s %s (PYTHONPATH=%s)\n", client, a.module ? a.module : a.script,
 			pythonpath);
 	if (udfenv_run_program(cargv, env, &status) < 0) {

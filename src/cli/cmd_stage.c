@@ -47,27 +47,24 @@ int cmd_stage(int argc, char **argv)
 	udfenv_manifest *m = NULL;
 	const char *out = NULL;
 	char *store = NULL, *manifest = NULL;
-	int verbosity = 0, created = 0, status = CLI_EXIT_FAILED, r;
+	int created = 0, status = CLI_EXIT_FAILED, r;
 	struct stat st;
 
-	if (cli_deps_init(&d, "stage", argc) < 0)
+	if (cli_deps_init(&d, "stage", argc, help) < 0)
 		return CLI_EXIT_FAILED;
 	for (int i = 1; i < argc; i++) {
 		if ((r = cli_deps_parse(&d, argc, argv, &i)) < 0) {
 			status = CLI_EXIT_USAGE;
 			goto done;
 		}
-		if (r > 0)
+		if (r > 0) {
+			if (d.help_shown) {
+				status = 0;
+				goto done;
+			}
 			continue;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf(help, cli_deps_help);
-			status = 0;
-			goto done;
-		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
-			verbosity++;
-		} else if (strcmp(argv[i], "-vv") == 0) {
-			verbosity += 2;
-		} else if ((r = cli_option(argc, argv, &i, "--out", &out)) != 0) {
+		}
+		if ((r = cli_option(argc, argv, &i, "--out", &out)) != 0) {
 			if (r < 0) {
 				status = cli_usage_error("stage", "--out needs a directory");
 				goto done;
@@ -81,7 +78,7 @@ int cmd_stage(int argc, char **argv)
 		status = cli_usage_error("stage", "--out DIR is required");
 		goto done;
 	}
-	cli_log_init(verbosity);
+	cli_log_init(d.verbosity);
 	if (cli_deps_resolve(&d, &cfg, &deps) < 0)
 		goto fail;
 	if (stat(out, &st) < 0) {

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 const char cli_deps_help[] =
@@ -46,10 +47,11 @@ static const struct {
 	{{"-D", NULL, NULL}, F_DEFINE},
 };
 
-int cli_deps_init(cli_deps *d, const char *cmd, int argc)
+int cli_deps_init(cli_deps *d, const char *cmd, int argc, const char *help)
 {
 	memset(d, 0, sizeof(*d));
 	d->cmd = cmd;
+	d->help = help;
 	if ((d->defines = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
 		return UDFENV_ENOMEM;
 	return udfenv_deps_new(&d->flags);
@@ -108,6 +110,20 @@ static int apply(cli_deps *d, enum flag_kind kind, int argc, char **argv, int *i
 int cli_deps_parse(cli_deps *d, int argc, char **argv, int *i)
 {
 	const char *arg = argv[*i], *value = NULL;
+
+	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+		/* d->help is one of the commands' static help texts, with one %s for ours. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		printf(d->help, cli_deps_help);
+#pragma GCC diagnostic pop
+		d->help_shown = 1;
+		return 1;
+	}
+	if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0 || strcmp(arg, "-vv") == 0) {
+		d->verbosity += strcmp(arg, "-vv") == 0 ? 2 : 1;
+		return 1;
+	}
 
 	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
 		for (size_t n = 0; n < 3 && flags[f].names[n]; n++) {
