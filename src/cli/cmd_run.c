@@ -95,7 +95,7 @@ static int parse(run_args *a, int argc, char **argv)
 /* Where the udfenv Python package is: build/python beside build/udfenv. */
 static char *package_dir(void)
 {
-	char exe[PATH_MAX], *slash, *dir = NULL;
+	char exe[PATH_MAX], init[PATH_MAX + 32], *slash;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct stat st;
 
@@ -105,17 +105,11 @@ static char *package_dir(void)
 	if ((slash = strrchr(exe, '/')) == NULL)
 		return NULL;
 	*slash = '\0';
-	if (asprintf(&dir, "%s/python", exe) < 0)
+	snprintf(init, sizeof(init), "%s/python/udfenv/__init__.py", exe);
+	if (stat(init, &st) != 0)
 		return NULL;
-	{
-		char *init = NULL;
-		int ok = asprintf(&init, "%s/udfenv/__init__.py", dir) >= 0 && stat(init, &st) == 0;
-		free(init);
-		if (ok)
-			return dir;
-	}
-	free(dir);
-	return NULL;
+	init[strlen(exe) + strlen("/python")] = '\0';
+	return strdup(init);
 }
 
 /* The client's PYTHONPATH: the udfenv package, what the spec ships (as the library says), the inherited one. */
