@@ -25,6 +25,7 @@ enum {
 	UDFENV_ECONFLICT = -7, /* two declarations clash (same target name, ...) */
 	UDFENV_EINSTALL = -8,  /* installing requirements failed */
 	UDFENV_ECANCELED = -9, /* the caller's cancel flag was raised */
+	UDFENV_EBUSY = -10,    /* another process holds what is needed (a cache GC) */
 };
 
 typedef struct udfenv_error {

@@ -15,10 +15,15 @@ struct udfenv_config {
 	udfenv_strvec values;
 };
 
+/* Keys of the namespaces udfenv owns: any other key there is a typo. */
 static const char *const python_keys[] = {
 	"python.files",      "python.requirements",      "python.archives",
 	"python.executable", "python.client.executable", "python.pythonpath",
-	"python.fn-execution.bundle.size",
+	"python.fn-execution.bundle.size", NULL,
+};
+
+static const char *const udfenv_keys[] = {
+	"udfenv.cache.dir", "udfenv.cache.max-size", "udfenv.cache.copy-archives", NULL,
 };
 
 int udfenv_config_new(udfenv_config **out)
@@ -47,16 +52,23 @@ static int check_key(const char *key)
 			return udfenv_error_set(UDFENV_EINVALID,
 						"config key '%s' has a character other than "
 						"letters, digits, '.', '_' and '-'", key);
-	if (strncmp(key, "python.", 7) != 0)
+	const char *const *known = strncmp(key, "python.", 7) == 0   ? python_keys
+				   : strncmp(key, "udfenv.", 7) == 0 ? udfenv_keys
+								     : NULL;
+	udfenv_buf list = UDFENV_BUF_INIT;
+	int error;
+
+	if (known == NULL)
 		return 0;
-	for (i = 0; i < sizeof(python_keys) / sizeof(python_keys[0]); i++)
-		if (strcmp(key, python_keys[i]) == 0)
+	for (i = 0; known[i]; i++)
+		if (strcmp(key, known[i]) == 0)
 			return 0;
-	return udfenv_error_set(UDFENV_EINVALID,
-				"unknown config key '%s' (python keys: python.files, "
-				"python.requirements, python.archives, python.executable, "
-				"python.client.executable, python.pythonpath, "
-				"python.fn-execution.bundle.size)", key);
+	for (i = 0; known[i]; i++)
+		udfenv_buf_printf(&list, "%s%s", i ? ", " : "", known[i]);
+	error = udfenv_error_set(UDFENV_EINVALID, "unknown config key '%s' (%.6s keys: %s)", key, key,
+				 udfenv_buf_cstr(&list));
+	udfenv_buf_dispose(&list);
+	return error;
 }
 
 int udfenv_config_set(udfenv_config *cfg, const char *key, const char *value)

@@ -1,17 +1,17 @@
 /*
- * Materialization: a private working dir per worker, built from a manifest
- * and its store (REFERENCE.md section 2):
+ * Materialization: lease the node-cache entries an environment needs
+ * (env_entries.c builds the missing ones), then give each worker a private
+ * dir that points into them (REFERENCE.md sections 2 and 4):
  *
- *   W/python-files/<i>/...     the python files, in PYTHONPATH order
- *   W/python-archives/<target> the extracted archives; the worker's cwd
- *   W/python-requirements/     the pip --prefix of the requirements
- *   W/.udfenv/                 udfenv's own: python shims, sitecustomize,
- *                              requirements/<file>, its cache dir, pip.log
+ *   E/.udfenv/lock            held (flock) by every process using E
+ *   E/.udfenv/bin/            the python / python3 shims
+ *   E/worker-<i>/python-archives/<target>   -> the archive's cache entry
+ *                             (a private copy in copy mode); the worker's cwd
+ *
+ * PYTHONPATH and PATH point into the cache: the python files' entries, the
+ * requirements' site-packages and bin dirs.
  */
-#include "udfenv/env.h"
-#include "lib/extract.h"
-#include "lib/install.h"
-#include "lib/manifest.h"
+#include "lib/env_int.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -19,66 +19,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
 
-struct udfenv_env {
-	udfenv_buf workdir;
-	udfenv_buf cwd;
-	udfenv_buf python;
-	udfenv_strvec envp;
-};
-
-typedef struct {
-	udfenv_env *env;
-	const udfenv_manifest *m;
-	const char *store;
-	const udfenv_env_opts *opts;
-	char *const *base;          /* the environment we build on */
-	udfenv_strvec files_path;   /* PYTHONPATH entries of the python files */
-	udfenv_strvec site_dirs;    /* requirements' site-packages */
-	udfenv_strvec bin_dirs;     /* requirements' bin dirs */
-	udfenv_buf tmp;             /* scratch path */
-} builder;
-
 /* Names of variables udfenv sets: any inherited value is replaced. */
 static const char *const own_vars[] = {"PYTHONPATH", "PATH", "UDFENV_WORKDIR", "UDFENV_PYTHON",
 				       "UDFENV_SITE_DIRS", NULL};
-
-/*
- * Chained sitecustomize: makes the .pth files of the requirements' site dirs
- * take effect (PYTHONPATH entries skip them), then steps aside for the
- * sitecustomize it shadows, if any. Runs on Python 3.6 and later.
- */
-static const char sitecustomize_py[] =
-	"# Written by udfenv. See docs/environment.md.\n"
-	"import os\n"
-	"import sys\n"
-	"\n"
-	"\n"
-	"def _udfenv_site():\n"
-	"    import site\n"
-	"    for d in os.environ.get('UDFENV_SITE_DIRS', '').split(os.pathsep):\n"
-	"        if d:\n"
-	"            site.addsitedir(d)\n"
-	"    here = os.path.dirname(os.path.abspath(__file__))\n"
-	"    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]\n"
-	"    this = sys.modules.pop('sitecustomize')\n"
-	"    try:\n"
-	"        import sitecustomize  # noqa: F401  the one this file shadows\n"
-	"    except ImportError:\n"
-	"        # None to chain to: the import machinery expects this module back.\n"
-	"        sys.modules['sitecustomize'] = this\n"
-	"\n"
-	"\n"
-	"_udfenv_site()\n";
 
 /* The value of `entry` ("KEY=value") if its key is `key`, else NULL. */
 static const char *env_value(const char *entry, const char *key)
@@ -87,7 +40,7 @@ static const char *env_value(const char *entry, const char *key)
 	return strncmp(entry, key, len) == 0 && entry[len] == '=' ? entry + len + 1 : NULL;
 }
 
-static const char *env_get(char *const *envp, const char *key)
+const char *udfenv_env__get(char *const *envp, const char *key)
 {
 	const char *v = NULL;
 	for (; *envp && v == NULL; envp++)
@@ -95,35 +48,16 @@ static const char *env_get(char *const *envp, const char *key)
 	return v;
 }
 
-static int sub_path(builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* b->tmp = W "/" (fmt ...). */
-static int sub_path(builder *b, const char *fmt, ...)
-{
-	char rel[PATH_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	return udfenv_path_join(&b->tmp, b->env->workdir.ptr, rel);
-}
-
-static int check_cancel(const builder *b)
+int udfenv_env__check_cancel(const builder *b)
 {
 	if (b->opts->cancel && *b->opts->cancel)
 		return udfenv_error_set(UDFENV_ECANCELED, "setup was stopped");
 	return 0;
 }
 
-static int make_dir(builder *b, const char *rel)
+int udfenv_env_opts_from_config(udfenv_env_opts *opts, const udfenv_config *cfg)
 {
-	int error;
-	if ((error = sub_path(b, "%s", rel)) < 0)
-		return error;
-	if (mkdir(b->tmp.ptr, 0755) < 0)
-		return udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", b->tmp.ptr);
-	return 0;
+	return udfenv_cache_config(cfg, &opts->cache_dir, &opts->cache_max_size, &opts->copy_archives);
 }
 
 int udfenv_env_tmp_root(const char *given, const char **out)
@@ -144,11 +78,24 @@ int udfenv_env_tmp_root(const char *given, const char **out)
 	return udfenv_fs_mkdir_p(root, 0700);
 }
 
-static int make_workdir(builder *b)
+static int make_subdir(const udfenv_buf *parent, const char *rel)
 {
+	udfenv_buf p = UDFENV_BUF_INIT;
+	int error;
+
+	if ((error = udfenv_path_join(&p, parent->ptr, rel)) == 0 && mkdir(p.ptr, 0755) < 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", p.ptr);
+	udfenv_buf_dispose(&p);
+	return error;
+}
+
+/* E: made, locked for as long as it is used, and registered for GC should we die. */
+static int make_private_dir(builder *b)
+{
+	udfenv_env *env = b->env;
 	const char *root;
 	char real[PATH_MAX];
-	udfenv_buf dir = UDFENV_BUF_INIT;
+	udfenv_buf dir = UDFENV_BUF_INIT, lock = UDFENV_BUF_INIT;
 	int error;
 
 	if ((error = udfenv_env_tmp_root(b->opts->tmp_root, &root)) < 0 ||
@@ -160,103 +107,19 @@ static int make_workdir(builder *b)
 		rmdir(dir.ptr);
 		goto done;
 	}
-	if ((error = udfenv_buf_sets(&b->env->workdir, real)) < 0 ||
-	    (error = make_dir(b, "python-files")) < 0 || (error = make_dir(b, "python-archives")) < 0 ||
-	    (error = make_dir(b, ".udfenv")) < 0 || (error = make_dir(b, ".udfenv/bin")) < 0)
+	if ((error = udfenv_buf_sets(&env->dir, real)) < 0 || (error = make_subdir(&env->dir, ".udfenv")) < 0 ||
+	    (error = make_subdir(&env->dir, ".udfenv/bin")) < 0 ||
+	    (error = udfenv_path_join(&lock, real, ".udfenv/lock")) < 0)
 		goto done;
-	error = udfenv_path_join(&b->env->cwd, real, "python-archives");
+	if ((env->lock_fd = open(lock.ptr, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+	    flock(env->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot lock '%s'", lock.ptr);
+		goto done;
+	}
+	error = udfenv_cache__register_work(env->cache, real);
 done:
 	udfenv_buf_dispose(&dir);
-	return error;
-}
-
-/* Copy the blob of `a` to the new file b->tmp, verifying it on the way. */
-static int copy_artifact(builder *b, const udfenv_artifact *a, mode_t mode)
-{
-	int out, in = -1, error;
-
-	if ((out = open(b->tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0)
-		return udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", b->tmp.ptr);
-	error = udfenv_manifest__open_blob(b->store, a, out, b->tmp.ptr, &in);
-	if (in >= 0)
-		close(in);
-	if (close(out) < 0 && error == 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", b->tmp.ptr);
-	if (error < 0)
-		unlink(b->tmp.ptr);
-	return error;
-}
-
-/*
- * Verify the blob of `a`, then extract from that same open file (through
- * /proc/self/fd, which the extraction helper shares) to b->tmp.
- */
-static int extract_artifact(builder *b, const udfenv_artifact *a)
-{
-	udfenv_extract_stats st = {0, 0};
-	double t0 = udfenv_now();
-	char fd_path[64];
-	int fd, error;
-
-	if ((error = udfenv_manifest__open_blob(b->store, a, -1, NULL, &fd)) < 0)
-		return error;
-	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
-	if ((error = udfenv_extract__archive(fd_path, b->tmp.ptr, a->name, NULL, &st)) == 0)
-		udfenv_log(UDFENV_LOG_INFO, "extract: '%s' -> %s: %llu entries, %llu bytes in %.3f s",
-			   a->name, b->tmp.ptr + b->env->workdir.size + 1,
-			   (unsigned long long)st.entries, (unsigned long long)st.bytes,
-			   udfenv_now() - t0);
-	close(fd);
-	return error;
-}
-
-/* python.files: each under python-files/<i>/, its PYTHONPATH entry by kind. */
-static int place_files(builder *b)
-{
-	int error = 0;
-
-	for (size_t i = 0; i < b->m->nfiles && (error = check_cancel(b)) == 0; i++) {
-		const udfenv_artifact *a = &b->m->files[i];
-		udfenv_buf dir = UDFENV_BUF_INIT;
-
-		if ((error = udfenv_buf_printf(&dir, "python-files/%zu", i)) < 0 ||
-		    (error = make_dir(b, dir.ptr)) < 0 || (error = udfenv_buf_sets(&dir, b->tmp.ptr)) < 0 ||
-		    (error = udfenv_path_join(&b->tmp, dir.ptr, a->name)) < 0)
-			goto next;
-		switch (a->kind) {
-		case UDFENV_KIND_FILE: /* its directory goes on the path */
-			if ((error = copy_artifact(b, a, 0644)) == 0)
-				error = udfenv_strvec_push(&b->files_path, dir.ptr);
-			break;
-		case UDFENV_KIND_ZIPIMPORT: /* the file itself goes on the path */
-			if ((error = copy_artifact(b, a, 0644)) == 0)
-				error = udfenv_strvec_push(&b->files_path, b->tmp.ptr);
-			break;
-		case UDFENV_KIND_DIR:     /* the directory itself goes on the path */
-		case UDFENV_KIND_ARCHIVE: /* the extraction root goes on the path */
-			if ((error = extract_artifact(b, a)) == 0)
-				error = udfenv_strvec_push(&b->files_path, b->tmp.ptr);
-			break;
-		}
-	next:
-		udfenv_buf_dispose(&dir);
-		if (error < 0)
-			break;
-	}
-	return error;
-}
-
-static int place_archives(builder *b)
-{
-	int error = 0;
-
-	for (size_t i = 0; i < b->m->narchives && (error = check_cancel(b)) == 0; i++) {
-		const udfenv_artifact *a = &b->m->archives[i];
-		if ((error = sub_path(b, "python-archives/%s", a->target)) == 0)
-			error = extract_artifact(b, a);
-		if (error < 0)
-			break;
-	}
+	udfenv_buf_dispose(&lock);
 	return error;
 }
 
@@ -270,17 +133,20 @@ static void describe_archives(const udfenv_manifest *m, udfenv_buf *out)
 		udfenv_buf_puts(out, "none");
 }
 
-/* Make an interpreter inside W executable; refuse one outside that is not. */
+/* Make an interpreter inside an archive entry executable; refuse one elsewhere that is not. */
 static int ensure_executable(builder *b, const char *path, const char *given)
 {
-	char real[PATH_MAX];
+	char real[PATH_MAX], root[PATH_MAX];
 	struct stat st;
-	size_t wlen = b->env->workdir.size;
+	size_t len;
 
 	if (access(path, X_OK) == 0)
 		return 0;
-	if (realpath(path, real) != NULL && strncmp(real, b->env->workdir.ptr, wlen) == 0 &&
-	    real[wlen] == '/' && stat(real, &st) == 0 && chmod(real, (st.st_mode & 07777) | 0111) == 0)
+	/* An archive made on another system may have lost the bit: the same fix for every user. */
+	snprintf(root, sizeof(root), "%s/v1/entries/", udfenv_cache_dir(b->env->cache));
+	len = strlen(root);
+	if (realpath(path, real) != NULL && strncmp(real, root, len) == 0 && stat(real, &st) == 0 &&
+	    chmod(real, (st.st_mode & 07777) | 0111) == 0)
 		return 0;
 	return udfenv_error_set(UDFENV_EINVALID,
 				"python executable '%s' is not executable: chmod +x it, or choose "
@@ -288,131 +154,82 @@ static int ensure_executable(builder *b, const char *path, const char *given)
 				given);
 }
 
-static int resolve_python(builder *b)
+/*
+ * A relative interpreter path starts at the archives dir: its first
+ * component names an archive, whose cache entry holds the rest. Workers
+ * run it from the cache (in copy mode too); so do installs.
+ */
+static int resolve_in_archives(builder *b, const char *given, udfenv_buf *py)
 {
-	const char *given = b->m->executable ? b->m->executable : "python3";
-	udfenv_buf *py = &b->env->python;
+	const char *cursor = given, *c, *rest;
+	size_t len;
 	udfenv_buf archives = UDFENV_BUF_INIT;
-	struct stat st;
 	int error = 0;
 
-	if (strchr(given, '/') == NULL) {
-		if (udfenv_path_which(py, given, env_get(b->base, "PATH")) < 0)
-			error = udfenv_error_set(UDFENV_ENOTFOUND,
-						 "python executable '%s' is not in PATH: install it, or "
-						 "give its path with -pyexec / python.executable", given);
-		goto done;
-	}
-	if (given[0] != '/') {
-		const char *cursor = given, *c;
-		size_t len;
-		while ((c = udfenv_path_next(&cursor, &len)) != NULL)
-			if (UDFENV_PATH_IS_DOTDOT(c, len)) {
-				error = udfenv_error_set(UDFENV_EINVALID,
-							 "python executable '%s' leaves the archives dir: "
-							 "give a path inside it or an absolute one", given);
-				goto done;
-			}
-	}
-	if ((error = udfenv_path_join(py, b->env->cwd.ptr, given)) < 0)
-		goto done;
-	if (stat(py->ptr, &st) < 0) {
-		if (given[0] == '/')
-			error = udfenv_error_set_os(UDFENV_ENOTFOUND, "python executable '%s'", given);
-		else {
-			describe_archives(b->m, &archives);
-			error = udfenv_error_set(UDFENV_ENOTFOUND,
-						 "python executable '%s' does not exist in the archives "
-						 "dir (archives: %s); relative paths start at the "
-						 "archives dir, e.g. venv/bin/python",
-						 given, udfenv_buf_cstr(&archives));
+	while ((c = udfenv_path_next(&cursor, &len)) != NULL)
+		if (UDFENV_PATH_IS_DOTDOT(c, len))
+			return udfenv_error_set(UDFENV_EINVALID,
+						"python executable '%s' leaves the archives dir: "
+						"give a path inside it or an absolute one", given);
+	cursor = given;
+	c = udfenv_path_next(&cursor, &len);
+	rest = cursor;
+	for (size_t i = 0; c && i < b->env->targets.count; i++) {
+		const char *t = b->env->targets.items[i];
+		if (strlen(t) == len && strncmp(t, c, len) == 0) {
+			const char *data = b->env->leases[b->env->target_lease[i]].data.ptr;
+			return *rest ? udfenv_buf_printf(py, "%s%s", data, rest) : udfenv_buf_sets(py, data);
 		}
-		goto done;
 	}
-	if (!S_ISREG(st.st_mode))
-		error = udfenv_error_set(UDFENV_EINVALID, "python executable '%s' is not a file", given);
-	else
-		error = ensure_executable(b, py->ptr, given);
-done:
+	describe_archives(b->m, &archives);
+	error = udfenv_error_set(UDFENV_ENOTFOUND,
+				 "python executable '%s' does not exist in the archives dir (archives: "
+				 "%s); relative paths start at the archives dir, e.g. venv/bin/python",
+				 given, udfenv_buf_cstr(&archives));
 	udfenv_buf_dispose(&archives);
 	return error;
 }
 
-/*
- * pip's environment: the base one without PYTHONPATH (a user module must not
- * shadow one of pip's). Offline, also without PIP_* variables and pip's
- * config files, so the cache dir is the only source (a PIP_FIND_LINKS or a
- * pip.conf index would otherwise join in).
- */
-static int pip_envp(builder *b, udfenv_strvec *out)
+static int resolve_python(builder *b)
 {
-	int offline = b->m->cache_dir != NULL, error = 0;
-
-	for (char *const *e = b->base; *e && error == 0; e++)
-		if (!env_value(*e, "PYTHONPATH") && !(offline && strncmp(*e, "PIP_", 4) == 0))
-			error = udfenv_strvec_push(out, *e);
-	if (error == 0 && offline)
-		error = udfenv_strvec_push(out, "PIP_CONFIG_FILE=/dev/null");
-	return error;
-}
-
-static int install_requirements(builder *b)
-{
-	const udfenv_artifact *req = b->m->requirements, *cache = b->m->cache_dir;
-	udfenv_install_request r = {0};
-	udfenv_buf req_path = UDFENV_BUF_INIT, cache_path = UDFENV_BUF_INIT, prefix = UDFENV_BUF_INIT,
-		   log = UDFENV_BUF_INIT;
-	udfenv_strvec envp = UDFENV_STRVEC_INIT;
-	double t0 = udfenv_now();
+	const char *given = b->m->executable ? b->m->executable : "python3";
+	udfenv_buf *py = &b->env->python;
+	struct stat st;
 	int error;
 
-	if ((error = make_dir(b, ".udfenv/requirements")) < 0 ||
-	    (error = sub_path(b, ".udfenv/requirements/%s", req->name)) < 0 || (error = copy_artifact(b, req, 0644)) < 0 ||
-	    (error = udfenv_buf_sets(&req_path, b->tmp.ptr)) < 0)
-		goto done;
-	if (cache && ((error = sub_path(b, ".udfenv/requirements-cache")) < 0 ||
-		      (error = extract_artifact(b, cache)) < 0 ||
-		      (error = udfenv_buf_sets(&cache_path, b->tmp.ptr)) < 0))
-		goto done;
-	if ((error = check_cancel(b)) < 0 ||
-	    (error = udfenv_path_join(&prefix, b->env->workdir.ptr, "python-requirements")) < 0 ||
-	    (error = udfenv_path_join(&log, b->env->workdir.ptr, ".udfenv/pip.log")) < 0 ||
-	    (error = pip_envp(b, &envp)) < 0)
-		goto done;
-	r.python = b->env->python.ptr;
-	r.requirements = req_path.ptr;
-	r.cache_dir = cache ? cache_path.ptr : NULL;
-	r.prefix = prefix.ptr;
-	r.log_path = log.ptr;
-	r.cwd = b->env->cwd.ptr;
-	r.envp = envp.items;
-	r.req_name = req->name;
-	r.cache_name = cache ? cache->name : NULL;
-	r.timeout = b->opts->install_timeout;
-	r.cancel = b->opts->cancel;
-	if ((error = udfenv_install__requirements(&r)) < 0 ||
-	    (error = udfenv_install__layout(prefix.ptr, &b->site_dirs, &b->bin_dirs)) < 0)
-		goto done;
-	udfenv_log(UDFENV_LOG_INFO, "install: '%s'%s with pip in %.3f s", req->name,
-		   cache ? " (offline)" : "", udfenv_now() - t0);
-	if ((error = make_dir(b, ".udfenv/site")) == 0 &&
-	    (error = sub_path(b, ".udfenv/site/sitecustomize.py")) == 0)
-		error = udfenv_fs_write_new(b->tmp.ptr, sitecustomize_py, sizeof(sitecustomize_py) - 1,
-					       0644);
-done:
-	udfenv_strvec_dispose(&envp);
-	udfenv_buf_dispose(&req_path);
-	udfenv_buf_dispose(&cache_path);
-	udfenv_buf_dispose(&prefix);
-	udfenv_buf_dispose(&log);
-	return error;
+	if (strchr(given, '/') == NULL) {
+		if (udfenv_path_which(py, given, udfenv_env__get(b->base, "PATH")) < 0)
+			return udfenv_error_set(UDFENV_ENOTFOUND,
+						"python executable '%s' is not in PATH: install it, or "
+						"give its path with -pyexec / python.executable", given);
+	} else if ((error = given[0] == '/' ? udfenv_buf_sets(py, given) : resolve_in_archives(b, given, py)) < 0) {
+		return error;
+	}
+	if (stat(py->ptr, &st) < 0) {
+		if (given[0] == '/' || strchr(given, '/') == NULL)
+			return udfenv_error_set_os(UDFENV_ENOTFOUND, "python executable '%s'", given);
+		udfenv_buf archives = UDFENV_BUF_INIT;
+		describe_archives(b->m, &archives);
+		error = udfenv_error_set(UDFENV_ENOTFOUND,
+					 "python executable '%s' does not exist in the archives dir "
+					 "(archives: %s); relative paths start at the archives dir, e.g. "
+					 "venv/bin/python",
+					 given, udfenv_buf_cstr(&archives));
+		udfenv_buf_dispose(&archives);
+		return error;
+	}
+	if (!S_ISREG(st.st_mode))
+		return udfenv_error_set(UDFENV_EINVALID, "python executable '%s' is not a file", given);
+	if ((error = ensure_executable(b, py->ptr, given)) < 0)
+		return error;
+	return udfenv_buf_sets(&b->python_install, py->ptr);
 }
 
 /* `python` and `python3` on the worker's PATH run the worker interpreter. */
 static int write_shims(builder *b)
 {
 	static const char *const names[] = {"python", "python3", NULL};
-	udfenv_buf script = UDFENV_BUF_INIT;
+	udfenv_buf script = UDFENV_BUF_INIT, path = UDFENV_BUF_INIT;
 	int error;
 
 	if ((error = udfenv_buf_puts(&script, "#!/bin/sh\nexec '")) < 0)
@@ -421,11 +238,14 @@ static int write_shims(builder *b)
 		error = *p == '\'' ? udfenv_buf_puts(&script, "'\\''") : udfenv_buf_putc(&script, *p);
 	if (error < 0 || (error = udfenv_buf_puts(&script, "' \"$@\"\n")) < 0)
 		goto done;
-	for (size_t i = 0; names[i] && error == 0; i++)
-		if ((error = sub_path(b, ".udfenv/bin/%s", names[i])) == 0)
-			error = udfenv_fs_write_new(b->tmp.ptr, script.ptr, script.size, 0755);
+	for (size_t i = 0; names[i] && error == 0; i++) {
+		udfenv_buf_clear(&path);
+		if ((error = udfenv_buf_printf(&path, "%s/.udfenv/bin/%s", b->env->dir.ptr, names[i])) == 0)
+			error = udfenv_fs_write_new(path.ptr, script.ptr, script.size, 0755);
+	}
 done:
 	udfenv_buf_dispose(&script);
+	udfenv_buf_dispose(&path);
 	return error;
 }
 
@@ -438,11 +258,13 @@ static int join_into(udfenv_buf *out, const udfenv_strvec *parts)
 	return error;
 }
 
+/* Every worker's variables, but UDFENV_WORKDIR. */
 static int build_envp(builder *b)
 {
 	udfenv_strvec *envp = &b->env->envp;
 	udfenv_buf pp = UDFENV_BUF_INIT, path = UDFENV_BUF_INIT;
-	const char *inherited_pp = env_get(b->base, "PYTHONPATH"), *inherited_path = env_get(b->base, "PATH");
+	const char *inherited_pp = udfenv_env__get(b->base, "PYTHONPATH"),
+		   *inherited_path = udfenv_env__get(b->base, "PATH");
 	int error = 0;
 
 	for (char *const *e = b->base; *e && error == 0; e++) {
@@ -453,8 +275,8 @@ static int build_envp(builder *b)
 			error = udfenv_strvec_push(envp, *e);
 	}
 	/* PYTHONPATH: requirements, python.pythonpath, python files, inherited. */
-	if (error == 0 && b->site_dirs.count)
-		error = udfenv_buf_printf(&pp, "%s/.udfenv/site", b->env->workdir.ptr);
+	if (error == 0 && b->site_custom.size)
+		error = udfenv_buf_puts(&pp, b->site_custom.ptr);
 	if (error == 0)
 		error = join_into(&pp, &b->site_dirs);
 	if (error == 0 && b->m->pythonpath && b->m->pythonpath[0])
@@ -465,7 +287,7 @@ static int build_envp(builder *b)
 		error = udfenv_buf_printf(&pp, "%s%s", pp.size ? ":" : "", inherited_pp);
 	/* PATH: python shims, requirements' bin dirs, inherited. */
 	if (error == 0)
-		error = udfenv_buf_printf(&path, "%s/.udfenv/bin", b->env->workdir.ptr);
+		error = udfenv_buf_printf(&path, "%s/.udfenv/bin", b->env->dir.ptr);
 	if (error == 0)
 		error = join_into(&path, &b->bin_dirs);
 	if (error == 0)
@@ -473,7 +295,6 @@ static int build_envp(builder *b)
 	if (error == 0 && pp.size)
 		error = udfenv_strvec_pushf(envp, "PYTHONPATH=%s", pp.ptr);
 	if (error == 0 && (error = udfenv_strvec_pushf(envp, "PATH=%s", path.ptr)) == 0 &&
-	    (error = udfenv_strvec_pushf(envp, "UDFENV_WORKDIR=%s", b->env->workdir.ptr)) == 0 &&
 	    (error = udfenv_strvec_pushf(envp, "UDFENV_PYTHON=%s", b->env->python.ptr)) == 0 &&
 	    b->site_dirs.count) {
 		udfenv_buf_clear(&pp);
@@ -485,69 +306,165 @@ static int build_envp(builder *b)
 	return error;
 }
 
-int udfenv_env_prepare(udfenv_env **out, const udfenv_manifest *m, const char *store,
-		       const udfenv_env_opts *opts)
+static int collect_hold_fds(udfenv_env *env)
+{
+	if ((env->hold_fds = calloc(env->nleases + 1, sizeof(int))) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	env->hold_fds[env->nhold_fds++] = env->lock_fd;
+	for (size_t i = 0; i < env->nleases; i++)
+		env->hold_fds[env->nhold_fds++] = env->leases[i].fd;
+	return 0;
+}
+
+static void log_phase(const char *name, const udfenv_env_phase *p)
+{
+	udfenv_log(UDFENV_LOG_INFO, "setup: %-7s %8.3f ms  cache: %u hit, %u waited, %u built", name,
+		   p->seconds * 1e3, p->hits, p->waited, p->built);
+}
+
+static int prepare(udfenv_env **out, const udfenv_manifest *m, const udfenv_deps *deps, const char *store,
+		   const udfenv_env_opts *opts)
 {
 	static const udfenv_env_opts defaults = UDFENV_ENV_OPTS_INIT;
-	builder b = {0};
+	udfenv_manifest *local = NULL;
+	unsigned index0 = 0;
+	builder b;
 	double t0 = udfenv_now();
 	int error;
 
 	*out = NULL;
+	memset(&b, 0, sizeof(b));
 	b.m = m;
 	b.store = store;
 	b.opts = opts ? opts : &defaults;
 	b.base = b.opts->base_env ? b.opts->base_env : environ;
 	if ((b.env = calloc(1, sizeof(*b.env))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	if ((error = make_workdir(&b)) < 0 || (error = place_files(&b)) < 0 ||
-	    (error = place_archives(&b)) < 0 || (error = resolve_python(&b)) < 0 ||
-	    (m->requirements && (error = install_requirements(&b)) < 0) ||
-	    (error = write_shims(&b)) < 0 || (error = build_envp(&b)) < 0 ||
-	    (error = check_cancel(&b)) < 0)
+	b.env->lock_fd = -1;
+	b.env->copy_archives = b.opts->copy_archives;
+	if ((b.env->entries = json_array()) == NULL) {
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		goto done;
-	udfenv_log(UDFENV_LOG_INFO, "env: ready in %.3f s: %s (python %s)", udfenv_now() - t0,
-		   b.env->workdir.ptr, b.env->python.ptr);
+	}
+	if ((error = udfenv_cache_open(&b.env->cache, b.opts->cache_dir)) < 0 ||
+	    (deps && (error = udfenv_stage__local(&local, deps, udfenv_env__digest_local, &b)) < 0))
+		goto done;
+	if (local)
+		b.m = local;
+	if ((error = make_private_dir(&b)) < 0 || (error = udfenv_env__files(&b)) < 0 ||
+	    (error = udfenv_env__archives(&b)) < 0 || (error = resolve_python(&b)) < 0 ||
+	    (b.m->requirements && (error = udfenv_env__requirements(&b)) < 0) ||
+	    (error = udfenv_env__check_cancel(&b)) < 0 || (error = write_shims(&b)) < 0 ||
+	    (error = build_envp(&b)) < 0 || (error = collect_hold_fds(b.env)) < 0 ||
+	    (error = udfenv_env_worker(b.env, index0, NULL, NULL)) < 0)
+		goto done;
+	if (b.built)
+		udfenv_cache__auto_gc(b.env->cache, b.opts->cache_max_size);
+	b.env->report.seconds = udfenv_now() - t0;
+	if (udfenv_log_enabled(UDFENV_LOG_INFO)) {
+		udfenv_log(UDFENV_LOG_INFO, "setup: cache %s", udfenv_cache_dir(b.env->cache));
+		log_phase("fetch", &b.env->report.fetch);
+		log_phase("extract", &b.env->report.extract);
+		log_phase("install", &b.env->report.install);
+		udfenv_log(UDFENV_LOG_INFO, "setup: ready in %.3f ms: %s (python %s)",
+			   b.env->report.seconds * 1e3, b.env->dir.ptr, b.env->python.ptr);
+	}
 	*out = b.env;
 	b.env = NULL;
 done:
 	udfenv_env_free(b.env);
+	udfenv_manifest_free(local);
 	udfenv_strvec_dispose(&b.files_path);
 	udfenv_strvec_dispose(&b.site_dirs);
 	udfenv_strvec_dispose(&b.bin_dirs);
-	udfenv_buf_dispose(&b.tmp);
+	udfenv_buf_dispose(&b.site_custom);
+	udfenv_buf_dispose(&b.python_install);
 	return error;
+}
+
+int udfenv_env_prepare(udfenv_env **out, const udfenv_manifest *m, const char *store,
+		       const udfenv_env_opts *opts)
+{
+	return prepare(out, m, NULL, store, opts);
 }
 
 int udfenv_env_prepare_deps(udfenv_env **out, const udfenv_deps *deps, const udfenv_env_opts *opts)
 {
-	const char *root;
-	udfenv_buf store = UDFENV_BUF_INIT;
-	udfenv_manifest *m = NULL;
+	return prepare(out, NULL, deps, NULL, opts);
+}
+
+/* E/worker-<i>/python-archives with each archive linked (or copied) in. */
+static int make_worker(udfenv_env *env, env_worker *w, unsigned index)
+{
+	udfenv_buf at = UDFENV_BUF_INIT;
 	int error;
 
-	*out = NULL;
-	if ((error = udfenv_env_tmp_root(opts ? opts->tmp_root : NULL, &root)) < 0 ||
-	    (error = udfenv_fs_mkdtemp(&store, root, "udfenv-stage-")) < 0)
+	if ((error = udfenv_buf_printf(&w->dir, "%s/worker-%u", env->dir.ptr, index)) < 0 ||
+	    (error = udfenv_path_join(&w->cwd, w->dir.ptr, "python-archives")) < 0)
 		goto done;
-	if ((error = udfenv_stage(&m, deps, store.ptr, NULL)) == 0)
-		error = udfenv_env_prepare(out, m, store.ptr, opts);
+	if (mkdir(w->dir.ptr, 0700) < 0 || mkdir(w->cwd.ptr, 0755) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", w->cwd.ptr);
+		goto done;
+	}
+	for (size_t i = 0; i < env->targets.count && error == 0; i++) {
+		const char *data = env->leases[env->target_lease[i]].data.ptr;
+		udfenv_buf_clear(&at);
+		if ((error = udfenv_path_join(&at, w->cwd.ptr, env->targets.items[i])) < 0)
+			break;
+		if (env->copy_archives)
+			error = udfenv_fs_copy_tree(data, at.ptr);
+		else if (symlink(data, at.ptr) < 0)
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot link '%s' to '%s'", at.ptr, data);
+	}
+	for (size_t i = 0; i < env->envp.count && error == 0; i++)
+		error = udfenv_strvec_push(&w->envp, env->envp.items[i]);
+	if (error == 0)
+		error = udfenv_strvec_pushf(&w->envp, "UDFENV_WORKDIR=%s", w->dir.ptr);
 done:
-	if (store.size)
-		udfenv_fs_rmtree_quiet(store.ptr);
-	udfenv_manifest_free(m);
-	udfenv_buf_dispose(&store);
+	udfenv_buf_dispose(&at);
 	return error;
+}
+
+static void dispose_worker(env_worker *w)
+{
+	udfenv_buf_dispose(&w->dir);
+	udfenv_buf_dispose(&w->cwd);
+	udfenv_strvec_dispose(&w->envp);
+}
+
+int udfenv_env_worker(udfenv_env *env, unsigned index, const char **cwd, char *const **envp)
+{
+	int error;
+
+	if (index > 1u << 20)
+		return udfenv_error_set(UDFENV_EINVALID, "worker index %u is out of range", index);
+	if (index >= env->nworkers) {
+		env_worker *grown = realloc(env->workers, (index + 1) * sizeof(*grown));
+		if (grown == NULL)
+			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		memset(grown + env->nworkers, 0, (index + 1 - env->nworkers) * sizeof(*grown));
+		env->workers = grown;
+		env->nworkers = index + 1;
+	}
+	if (env->workers[index].dir.size == 0 && (error = make_worker(env, &env->workers[index], index)) < 0) {
+		dispose_worker(&env->workers[index]);
+		return error;
+	}
+	if (cwd)
+		*cwd = env->workers[index].cwd.ptr;
+	if (envp)
+		*envp = env->workers[index].envp.items;
+	return 0;
 }
 
 const char *udfenv_env_workdir(const udfenv_env *env)
 {
-	return udfenv_buf_cstr(&env->workdir);
+	return udfenv_buf_cstr(&env->workers[0].dir);
 }
 
 const char *udfenv_env_cwd(const udfenv_env *env)
 {
-	return udfenv_buf_cstr(&env->cwd);
+	return udfenv_buf_cstr(&env->workers[0].cwd);
 }
 
 const char *udfenv_env_python(const udfenv_env *env)
@@ -557,17 +474,69 @@ const char *udfenv_env_python(const udfenv_env *env)
 
 char *const *udfenv_env_envp(const udfenv_env *env)
 {
-	return env->envp.items;
+	return env->workers[0].envp.items;
+}
+
+const int *udfenv_env_hold_fds(const udfenv_env *env, size_t *count)
+{
+	*count = env->nhold_fds;
+	return env->hold_fds;
+}
+
+const udfenv_env_report *udfenv_env_get_report(const udfenv_env *env)
+{
+	return &env->report;
+}
+
+void udfenv_env_note_spawn(udfenv_env *env, double seconds)
+{
+	env->report.spawn.seconds += seconds;
+	env->report.spawn.built++;
+}
+
+static json_t *phase_json(const udfenv_env_phase *p)
+{
+	return json_pack("{s:f, s:i, s:i, s:i}", "seconds", p->seconds, "hit", p->hits, "waited", p->waited,
+			 "built", p->built);
+}
+
+int udfenv_env_report_json(const udfenv_env *env, char **out)
+{
+	const udfenv_env_report *r = &env->report;
+	json_t *j = json_pack("{s:i, s:s, s:s, s:f, s:{s:o, s:o, s:o, s:{s:f, s:i}}, s:O}", "udfenv_env_report", 1,
+			      "cache", udfenv_cache_dir(env->cache), "python", env->python.ptr, "seconds",
+			      r->seconds, "phases", "fetch", phase_json(&r->fetch), "extract",
+			      phase_json(&r->extract), "install", phase_json(&r->install), "spawn", "seconds",
+			      r->spawn.seconds, "workers", r->spawn.built, "entries", env->entries);
+
+	*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return *out ? 0 : udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 }
 
 void udfenv_env_free(udfenv_env *env)
 {
 	if (env == NULL)
 		return;
-	if (env->workdir.size)
-		udfenv_fs_rmtree_quiet(env->workdir.ptr);
-	udfenv_buf_dispose(&env->workdir);
-	udfenv_buf_dispose(&env->cwd);
+	if (env->dir.size) {
+		udfenv_fs_rmtree_quiet(env->dir.ptr);
+		if (env->cache)
+			udfenv_cache__unregister_work(env->cache, env->dir.ptr);
+	}
+	if (env->lock_fd >= 0)
+		close(env->lock_fd);
+	for (size_t i = 0; i < env->nworkers; i++)
+		dispose_worker(&env->workers[i]);
+	free(env->workers);
+	for (size_t i = 0; i < env->nleases; i++)
+		udfenv_cache__release(&env->leases[i]);
+	free(env->leases);
+	free(env->target_lease);
+	free(env->hold_fds);
+	udfenv_strvec_dispose(&env->targets);
+	udfenv_cache_close(env->cache);
+	json_decref(env->entries);
+	udfenv_buf_dispose(&env->dir);
 	udfenv_buf_dispose(&env->python);
 	udfenv_strvec_dispose(&env->envp);
 	free(env);

@@ -13,6 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Bumped whenever a change to the policy or the extraction could change
+ * what an archive extracts to: it is part of every node-cache key of an
+ * extracted artifact, so entries built under an older policy are not reused.
+ */
+#define UDFENV_EXTRACT_POLICY_VERSION 1
+
 typedef struct {
 	uint64_t max_entries;        /* entries in one archive */
 	uint64_t max_bytes;          /* bytes actually written, all entries */

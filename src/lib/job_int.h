@@ -129,7 +129,7 @@ void udfenv_job__worker_init(job_worker *w, unsigned index);
  * Start worker `w->index` of `nworkers` in `env`, with the command line of
  * docs/protocol.md, pipes on its stdin and stdout, stderr inherited.
  */
-int udfenv_job__worker_start(job_worker *w, unsigned nworkers, const udfenv_env *env,
+int udfenv_job__worker_start(job_worker *w, unsigned nworkers, udfenv_env *env,
 			     const char *runtime);
 
 /*

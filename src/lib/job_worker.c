@@ -81,7 +81,7 @@ static void log_command(const job_worker *w, char *const *argv)
 	udfenv_buf_dispose(&line);
 }
 
-int udfenv_job__worker_start(job_worker *w, unsigned nworkers, const udfenv_env *env,
+int udfenv_job__worker_start(job_worker *w, unsigned nworkers, udfenv_env *env,
 			     const char *runtime)
 {
 	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
@@ -106,8 +106,10 @@ int udfenv_job__worker_start(job_worker *w, unsigned nworkers, const udfenv_env 
 		error = udfenv_error_set_os(UDFENV_ERROR, "worker %u: cannot set up its pipes", w->index);
 		goto done;
 	}
-	opts.cwd = udfenv_env_cwd(env);
-	opts.envp = udfenv_env_envp(env);
+	/* Each worker in its own dir; each holds the env's leases while it lives. */
+	if ((error = udfenv_env_worker(env, w->index, &opts.cwd, &opts.envp)) < 0)
+		goto done;
+	opts.keep_fds = udfenv_env_hold_fds(env, &opts.nkeep_fds);
 	opts.stdin_fd = in[0];
 	opts.stdout_fd = out[1];
 	if ((error = udfenv_proc_spawn(&w->proc, argv, &opts)) < 0) {

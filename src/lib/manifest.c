@@ -3,6 +3,7 @@
  * filesystem, another user's client): load validates every field and
  * refuses anything it does not expect.
  */
+#include "lib/extract.h"
 #include "lib/manifest.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -12,6 +13,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define MANIFEST_MAX_BYTES (16u << 20)
@@ -30,7 +32,10 @@ void udfenv_manifest__artifact_dispose(udfenv_artifact *a)
 		return;
 	free(a->name);
 	free(a->target);
-	a->name = a->target = NULL;
+	if (a->source && a->packed_fd >= 0)
+		close(a->packed_fd);
+	free(a->source);
+	a->name = a->target = a->source = NULL;
 }
 
 void udfenv_manifest_free(udfenv_manifest *m)
@@ -59,6 +64,38 @@ int udfenv_manifest__blob_path(udfenv_buf *out, const char *store, const udfenv_
 	return udfenv_buf_printf(out, "%s/%s", store, a->digest);
 }
 
+int udfenv_manifest__pack(const char *dir, const char *name, int *fd)
+{
+	if ((*fd = memfd_create("udfenv-pack", MFD_CLOEXEC)) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot pack '%s'", dir);
+	if (udfenv_pack__dir(dir, *fd) < 0) {
+		close(*fd);
+		*fd = -1;
+		return udfenv_error_prefix("python file '%s': ", name);
+	}
+	if (lseek(*fd, 0, SEEK_SET) < 0) {
+		close(*fd);
+		*fd = -1;
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot rewind the packed '%s'", dir);
+	}
+	return 0;
+}
+
+/* A fresh fd on the bytes of a local artifact: the file, or the directory packed. */
+static int open_source(const udfenv_artifact *a, int *fd)
+{
+	if (a->kind != UDFENV_KIND_DIR) {
+		if ((*fd = open(a->source, O_RDONLY | O_CLOEXEC)) < 0)
+			return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot read '%s'", a->source);
+		return 0;
+	}
+	if (a->packed_fd < 0)
+		return udfenv_manifest__pack(a->source, a->name, fd);
+	if ((*fd = fcntl(a->packed_fd, F_DUPFD_CLOEXEC, 3)) < 0 || lseek(*fd, 0, SEEK_SET) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot reopen the packed '%s'", a->source);
+	return 0;
+}
+
 int udfenv_manifest__open_blob(const char *store, const udfenv_artifact *a, int copy_fd,
 			       const char *copy_name, int *fd)
 {
@@ -68,23 +105,31 @@ int udfenv_manifest__open_blob(const char *store, const udfenv_artifact *a, int 
 	int error;
 
 	*fd = -1;
-	if ((error = udfenv_manifest__blob_path(&path, store, a)) < 0)
-		goto done;
-	if ((*fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0) {
-		error = udfenv_error_set_os(udfenv_error_from_errno(errno),
-					    "artifact '%s' (sha256 %.12s...) cannot be read from the "
-					    "store '%s'", a->name, a->digest, store);
-		goto done;
+	if (store == NULL) {
+		if ((error = open_source(a, fd)) < 0 || (error = udfenv_buf_sets(&path, a->source)) < 0)
+			goto done;
+	} else {
+		if ((error = udfenv_manifest__blob_path(&path, store, a)) < 0)
+			goto done;
+		if ((*fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0) {
+			error = udfenv_error_set_os(udfenv_error_from_errno(errno),
+						    "artifact '%s' (sha256 %.12s...) cannot be read from the "
+						    "store '%s'", a->name, a->digest, store);
+			goto done;
+		}
 	}
 	if ((error = udfenv_sha256_fd(*fd, path.ptr, copy_fd, copy_name, hex, &size)) < 0)
 		goto done;
 	if (size != a->size || strcmp(hex, a->digest) != 0) {
-		error = udfenv_error_set(UDFENV_EUNSAFE,
-					 "artifact '%s': store blob '%s' does not match its digest "
-					 "(sha256 %s, %llu bytes expected; found sha256 %s, %llu bytes): "
-					 "the store is corrupt or was tampered with",
-					 a->name, path.ptr, a->digest, (unsigned long long)a->size, hex,
-					 (unsigned long long)size);
+		error = store ? udfenv_error_set(UDFENV_EUNSAFE,
+						 "artifact '%s': store blob '%s' does not match its digest "
+						 "(sha256 %s, %llu bytes expected; found sha256 %s, %llu bytes): "
+						 "the store is corrupt or was tampered with",
+						 a->name, path.ptr, a->digest, (unsigned long long)a->size, hex,
+						 (unsigned long long)size)
+			      : udfenv_error_set(UDFENV_ECONFLICT,
+						 "'%s' changed while udfenv was using it: run again once "
+						 "it stays the same", a->source);
 		goto done;
 	}
 	if (lseek(*fd, 0, SEEK_SET) < 0)

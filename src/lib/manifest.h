@@ -21,6 +21,14 @@ typedef struct {
 	udfenv_kind kind;
 	char *name;   /* the original file or directory name */
 	char *target; /* archives: the directory to extract to; NULL otherwise */
+	/*
+	 * Artifacts read in place instead of from a store (udfenv_stage__local):
+	 * the absolute path of the input, and for a directory, when it was
+	 * packed to be hashed, that packed tar (a memfd) or -1. Both unset
+	 * (NULL) for store artifacts.
+	 */
+	char *source;
+	int packed_fd;
 } udfenv_artifact;
 
 struct udfenv_manifest {
@@ -43,7 +51,8 @@ struct udfenv_manifest {
 int udfenv_manifest__blob_path(udfenv_buf *out, const char *store, const udfenv_artifact *a);
 
 /*
- * Open the blob of `a` in `store` and check it has the recorded size and
+ * Open the blob of `a` in `store` (NULL: `a` is read from its source, a
+ * directory packed first) and check it has the recorded size and
  * digest (a mismatch is UDFENV_EUNSAFE naming the artifact and both
  * digests), writing it to `copy_fd` on the way when that is >= 0. On
  * success `*fd` is the blob, open and rewound, for the caller to use and
@@ -54,6 +63,20 @@ int udfenv_manifest__open_blob(const char *store, const udfenv_artifact *a, int 
 			       const char *copy_name, int *fd);
 
 void udfenv_manifest__artifact_dispose(udfenv_artifact *a);
+
+/* Pack the directory `dir` into a new memfd, rewound (`name` labels errors). */
+int udfenv_manifest__pack(const char *dir, const char *name, int *fd);
+
+/*
+ * Staging without a store, for an environment prepared on this machine:
+ * the manifest of `deps` with each artifact's source set and its digest
+ * from `digest` (which fills a->digest and a->size, and may leave a
+ * packed directory in a->packed_fd). Inputs are checked as udfenv_stage
+ * checks them.
+ */
+typedef int (*udfenv_stage_digest_fn)(void *ctx, udfenv_artifact *a);
+int udfenv_stage__local(udfenv_manifest **out, const udfenv_deps *deps, udfenv_stage_digest_fn digest,
+			void *ctx);
 const char *udfenv_manifest__kind_name(udfenv_kind kind);
 
 #endif

@@ -48,8 +48,10 @@ static int check_input(const char *what, const char *path, int dir_ok, int file_
 }
 
 typedef struct {
-	const char *store;
+	const char *store;     /* NULL: no store, artifacts are read in place */
 	udfenv_strvec created; /* blobs this staging added, removed again on failure */
+	udfenv_stage_digest_fn digest; /* without a store: gives each artifact's digest */
+	void *digest_ctx;
 } stager;
 
 /* Publish the finished temp file `tmp` as the blob of `a`; an existing blob is kept. */
@@ -117,6 +119,14 @@ static int stage_one(stager *s, const char *path, udfenv_kind kind, const char *
 	a->name = udfenv_buf_detach(&name);
 	if (target && (a->target = strdup(target)) == NULL) {
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (s->store == NULL) {
+		a->packed_fd = -1;
+		if ((error = udfenv_path_absolute(&tmp, path)) == 0) {
+			a->source = udfenv_buf_detach(&tmp);
+			error = s->digest(s->digest_ctx, a);
+		}
 		goto done;
 	}
 	error = kind == UDFENV_KIND_DIR ? pack_hashing(s, path, &tmp, a) : copy_hashing(s, path, &tmp, a);
@@ -197,10 +207,8 @@ static int stage_all(stager *s, const udfenv_deps *deps, const udfenv_kind *kind
 	return error;
 }
 
-int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *store,
-		 const char *manifest_path)
+static int stage(udfenv_manifest **out, const udfenv_deps *deps, stager *s, const char *manifest_path)
 {
-	stager s = {store, UDFENV_STRVEC_INIT};
 	udfenv_kind *kinds = NULL;
 	udfenv_manifest *m = NULL;
 	double t0 = udfenv_now();
@@ -212,23 +220,39 @@ int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *sto
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((error = check_inputs(deps, kinds)) < 0 || (error = udfenv_fs_mkdir_p(store, 0755)) < 0 ||
-	    (error = stage_all(&s, deps, kinds, m)) < 0 ||
+	if ((error = check_inputs(deps, kinds)) < 0 ||
+	    (s->store && (error = udfenv_fs_mkdir_p(s->store, 0755)) < 0) ||
+	    (error = stage_all(s, deps, kinds, m)) < 0 ||
 	    (manifest_path && (error = udfenv_manifest_save(m, manifest_path)) < 0))
 		goto done;
-	udfenv_log(UDFENV_LOG_INFO, "stage: %zu python files, %zu archives%s into '%s' in %.3f s",
-		   m->nfiles, m->narchives, m->requirements ? ", requirements" : "", store,
-		   udfenv_now() - t0);
+	if (s->store)
+		udfenv_log(UDFENV_LOG_INFO, "stage: %zu python files, %zu archives%s into '%s' in %.3f s",
+			   m->nfiles, m->narchives, m->requirements ? ", requirements" : "", s->store,
+			   udfenv_now() - t0);
 	*out = m;
 	m = NULL;
 done:
 	if (error < 0)
-		for (size_t i = 0; i < s.created.count; i++)
-			unlink(s.created.items[i]);
-	udfenv_strvec_dispose(&s.created);
+		for (size_t i = 0; i < s->created.count; i++)
+			unlink(s->created.items[i]);
+	udfenv_strvec_dispose(&s->created);
 	udfenv_manifest_free(m);
 	free(kinds);
 	return error;
+}
+
+int udfenv_stage(udfenv_manifest **out, const udfenv_deps *deps, const char *store,
+		 const char *manifest_path)
+{
+	stager s = {store, UDFENV_STRVEC_INIT, NULL, NULL};
+	return stage(out, deps, &s, manifest_path);
+}
+
+int udfenv_stage__local(udfenv_manifest **out, const udfenv_deps *deps, udfenv_stage_digest_fn digest,
+			void *ctx)
+{
+	stager s = {NULL, UDFENV_STRVEC_INIT, digest, ctx};
+	return stage(out, deps, &s, NULL);
 }
 
 int udfenv_stage_client_pythonpath(char **out, const udfenv_deps *deps)

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,6 +184,104 @@ done:
 	if (out >= 0 && close(out) < 0 && error == 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", dst);
 	return error;
+}
+
+/* Clone or copy the open regular file `in` into the open `out`. */
+static int copy_fd(int in, int out)
+{
+	char block[65536];
+	ssize_t n;
+
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	while ((n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0)) > 0)
+		;
+	if (n == 0)
+		return 0;
+	if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -1;
+	while ((n = read(in, block, sizeof(block))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || udfenv_fs_write_all(out, block, (size_t)n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int copy_tree_at(int sfd, int dfd, const char *src, const char *dst)
+{
+	DIR *d = fdopendir(sfd);
+	struct dirent *de;
+	int error = 0;
+
+	if (d == NULL) {
+		close(sfd);
+		close(dfd);
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot read directory '%s'", src);
+	}
+	while (error == 0 && (de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		char target[PATH_MAX];
+		struct stat st;
+		ssize_t len;
+		int in, out;
+
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot stat '%s/%s'", src, n);
+		} else if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dfd, n, 0700) < 0 ||
+			    (in = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+				error = udfenv_error_set_os(UDFENV_ERROR, "cannot copy '%s/%s' to '%s'", src, n, dst);
+			else if ((out = openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+				close(in);
+				error = udfenv_error_set_os(UDFENV_ERROR, "cannot copy '%s/%s' to '%s'", src, n, dst);
+			} else if ((error = copy_tree_at(in, out, src, dst)) == 0 &&
+				   fchmodat(dfd, n, st.st_mode & 07777, 0) < 0)
+				error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s/%s'", dst, n);
+		} else if (S_ISLNK(st.st_mode)) {
+			if ((len = readlinkat(dirfd(d), n, target, sizeof(target) - 1)) < 0 ||
+			    (target[len] = '\0', symlinkat(target, dfd, n) < 0))
+				error = udfenv_error_set_os(UDFENV_ERROR, "cannot copy the link '%s/%s' to '%s'", src, n,
+							    dst);
+		} else if (S_ISREG(st.st_mode)) {
+			in = openat(dirfd(d), n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			out = openat(dfd, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+			if (in < 0 || out < 0 || copy_fd(in, out) < 0 || fchmod(out, st.st_mode & 07777) < 0)
+				error = udfenv_error_set_os(UDFENV_ERROR, "cannot copy '%s/%s' to '%s'", src, n, dst);
+			if (in >= 0)
+				close(in);
+			if (out >= 0 && close(out) < 0 && error == 0)
+				error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s/%s'", dst, n);
+		} else {
+			error = udfenv_error_set(UDFENV_EUNSAFE, "'%s/%s' is not a file, directory or link", src, n);
+		}
+	}
+	closedir(d);
+	close(dfd);
+	return error;
+}
+
+int udfenv_fs_copy_tree(const char *src, const char *dst)
+{
+	int sfd, dfd;
+	struct stat st;
+
+	if ((sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", src);
+	if (fstat(sfd, &st) < 0 || mkdir(dst, 0700) < 0 ||
+	    (dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		close(sfd);
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot create '%s'", dst);
+	}
+	if (fchmod(dfd, st.st_mode & 07777) < 0) {
+		close(sfd);
+		close(dfd);
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s'", dst);
+	}
+	return copy_tree_at(sfd, dfd, src, dst);
 }
 
 int udfenv_fs_read_file(udfenv_buf *out, const char *path, size_t max)

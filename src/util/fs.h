@@ -34,6 +34,14 @@ int udfenv_fs_mkstemp(udfenv_buf *out, const char *dir, int *fd_out);
 /* Copy the regular file `src` to the new file `dst` (must not exist) with `mode`. */
 int udfenv_fs_copy_file(const char *src, const char *dst, mode_t mode);
 
+/*
+ * Copy the tree `src` to `dst` (which must not exist): directories, regular
+ * files (cloned where the filesystem can, else copied) and symlinks, with
+ * their permission bits; nothing else is expected (a cache entry holds no
+ * devices or FIFOs) and anything else is an error.
+ */
+int udfenv_fs_copy_tree(const char *src, const char *dst);
+
 /* Write all of `len` bytes, retrying on EINTR and short writes. */
 int udfenv_fs_write_all(int fd, const void *data, size_t len);
 

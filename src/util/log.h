@@ -11,4 +11,7 @@ void udfenv_log(udfenv_log_level level, const char *fmt, ...) __attribute__((for
 /* Monotonic clock in seconds, for timing setup phases. */
 double udfenv_now(void);
 
+/* Wall-clock time in seconds since the Unix epoch, for timestamps that are stored. */
+double udfenv_wall_now(void);
+
 #endif

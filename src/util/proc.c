@@ -164,6 +164,10 @@ static __attribute__((noreturn)) void child_exec(const char *file, char *const *
 			child_fail(report_fd, STAGE_STDIO);
 	}
 
+	for (size_t k = 0; k < opts->nkeep_fds; k++)
+		if (opts->keep_fds[k] > STDERR_FILENO && fcntl(opts->keep_fds[k], F_SETFD, 0) < 0)
+			child_fail(report_fd, STAGE_STDIO);
+
 	if (opts->cwd && chdir(opts->cwd) < 0)
 		child_fail(report_fd, STAGE_CHDIR);
 

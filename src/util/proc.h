@@ -20,9 +20,11 @@ typedef struct {
 	int foreground;     /* if stdin is our controlling tty and we are in the foreground,
 			       hand the terminal to the child's group while it runs */
 	double timeout;     /* seconds; 0 = none. On expiry: SIGTERM to the group, SIGKILL 2 s later */
+	const int *keep_fds; /* more fds the child inherits (at the same numbers), despite FD_CLOEXEC */
+	size_t nkeep_fds;
 } udfenv_proc_opts;
 
-#define UDFENV_PROC_OPTS_INIT {NULL, NULL, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, 0, 0, 0}
+#define UDFENV_PROC_OPTS_INIT {NULL, NULL, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, 0, 0, 0, NULL, 0}
 
 typedef struct udfenv_proc udfenv_proc;
 

@@ -293,7 +293,8 @@ def test_manifest_takes_config_but_not_python_keys(run_udfenv, src, tmp_path, ex
     proc = run_udfenv("exec", "--manifest", out / "manifest.json", "-D", "io.tmp.dirs=%s" % root,
                       "--", "sh", "-c", 'echo "$UDFENV_WORKDIR"', add_tmp_root=False)
     assert proc.returncode == 0, str(proc)
-    assert os.path.dirname(proc.stdout.strip()) == str(root)
+    # UDFENV_WORKDIR is the worker's dir inside the private dir made under the root.
+    assert os.path.dirname(os.path.dirname(proc.stdout.strip())) == str(root)
     assert list(root.iterdir()) == []
     proc = run_udfenv("exec", "--manifest", out / "manifest.json", "-D", "python.files=/x",
                       "--", "true")

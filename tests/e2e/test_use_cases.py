@@ -385,6 +385,8 @@ VENV_PROBE = textwrap.dedent("""\
         "prefix": os.path.realpath(sys.prefix),
         "base_prefix": os.path.realpath(sys.base_prefix),
         "cwd": os.path.realpath(os.getcwd()),
+        # Resolved here: the archive's link into the node cache goes with the private dir.
+        "venv_dirs": {n: os.path.realpath(os.path.join("venv", n)) for n in os.listdir("venv")},
         "udfenv_python": os.path.realpath(os.environ.get("UDFENV_PYTHON", "")),
         "python3_on_path": p3,
     }))
@@ -392,7 +394,7 @@ VENV_PROBE = textwrap.dedent("""\
 
 
 def check_venv_probe(out, v):
-    venv_dir = os.path.join(out["cwd"], "venv", v["name"])
+    venv_dir = out["venv_dirs"][v["name"]]
     assert out["version"] == v["version"]
     assert out["prefix"] == os.path.realpath(venv_dir), "sys.prefix is not the extracted venv"
     assert out["prefix"] != out["base_prefix"]
