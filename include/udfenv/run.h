@@ -17,8 +17,10 @@ extern "C" {
  * the group gets the foreground while it runs. `*status` is the exit code,
  * or 128 + N when signal N ended it. A command that cannot be started is
  * UDFENV_ENOTFOUND (not found) or UDFENV_ERROR (not executable, ...).
+ * The command inherits the env's leases (udfenv_env_hold_fds) and its
+ * start is counted in the env's report (spawn).
  */
-int udfenv_run_command(const udfenv_env *env, char *const *argv, int *status);
+int udfenv_run_command(udfenv_env *env, char *const *argv, int *status);
 
 /*
  * The same outside any prepared environment, in our cwd with `envp`

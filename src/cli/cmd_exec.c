@@ -1,11 +1,13 @@
 /* udfenv exec: prepare a worker environment and run a command in it. */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* env(1)'s convention: the tool failed / the command can't run / not found. */
 #define EXIT_SETUP 125
@@ -28,6 +30,13 @@ static const char help[] =
 	"  --tmp-root DIR           make the private dir under DIR [io.tmp.dirs]; default\n"
 	"                           $UDFENV_TMPDIR, else $TMPDIR, else /tmp\n"
 	"  --install-timeout SECS   give up installing requirements after SECS seconds\n"
+	"  --cache-dir DIR          the node cache [udfenv.cache.dir]; default\n"
+	"                           $UDFENV_CACHE_DIR, else ~/.cache/udfenv\n"
+	"  --copy-archives          give the command a private, writable copy of the\n"
+	"                           archives instead of links into the cache\n"
+	"                           [udfenv.cache.copy-archives]\n"
+	"  --report FILE            write the setup report (each phase's time, each cache\n"
+	"                           entry hit or built) to FILE as JSON when CMD ends\n"
 	"  -v, --verbose            show the setup phases and their times (-vv: more)\n"
 	"  -h, --help               this text\n"
 	"\n"
@@ -63,6 +72,9 @@ typedef struct {
 	const char *manifest;
 	const char *store;
 	const char *tmp_root;
+	const char *cache_dir;
+	const char *report;
+	int copy_archives;
 	double install_timeout;
 	char **command;
 } exec_args;
@@ -88,9 +100,13 @@ static int parse(exec_args *a, int argc, char **argv)
 		}
 		if ((r = cli_option(argc, argv, &i, "--manifest", &a->manifest)) != 0 ||
 			   (r = cli_option(argc, argv, &i, "--store", &a->store)) != 0 ||
-			   (r = cli_option(argc, argv, &i, "--tmp-root", &a->tmp_root)) != 0) {
+			   (r = cli_option(argc, argv, &i, "--tmp-root", &a->tmp_root)) != 0 ||
+			   (r = cli_option(argc, argv, &i, "--cache-dir", &a->cache_dir)) != 0 ||
+			   (r = cli_option(argc, argv, &i, "--report", &a->report)) != 0) {
 			if (r < 0)
 				return cli_usage_error("exec", "%s needs a value", argv[i]), EXIT_SETUP;
+		} else if (strcmp(argv[i], "--copy-archives") == 0) {
+			a->copy_archives = 1;
 		} else if ((r = cli_option(argc, argv, &i, "--install-timeout", &v)) != 0) {
 			if (r < 0 || !((a->install_timeout = strtod(v, &end)) > 0) || *end ||
 			    !isfinite(a->install_timeout))
@@ -139,6 +155,33 @@ static int prepare_manifest(const exec_args *a, const udfenv_config *cfg, udfenv
 	return error;
 }
 
+/* The setup report as JSON, to `path` (whole or not at all); errors printed. */
+static int write_report(const udfenv_env *env, const char *path)
+{
+	char *json = NULL, *tmp = NULL;
+	FILE *f = NULL;
+	int ok;
+
+	if (udfenv_env_report_json(env, &json) < 0) {
+		cli_error();
+		return -1;
+	}
+	ok = asprintf(&tmp, "%s.tmp-%d", path, (int)getpid()) >= 0 && (f = fopen(tmp, "w")) != NULL &&
+	     fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (ok && rename(tmp, path) < 0)
+		ok = 0;
+	if (!ok) {
+		fprintf(stderr, "udfenv: error: cannot write the report '%s': %s\n", path, strerror(errno));
+		if (tmp)
+			unlink(tmp);
+	}
+	free(tmp);
+	free(json);
+	return ok ? 0 : -1;
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	exec_args a;
@@ -162,6 +205,13 @@ int cmd_exec(int argc, char **argv)
 		cli_error();
 		goto done;
 	}
+	if (udfenv_env_opts_from_config(&opts, cfg) < 0) {
+		cli_error();
+		goto done;
+	}
+	if (a.cache_dir)
+		opts.cache_dir = a.cache_dir;
+	opts.copy_archives |= a.copy_archives;
 	root = cli_tmp_root(a.tmp_root, cfg);
 	opts.tmp_root = root;
 	opts.install_timeout = a.install_timeout;
@@ -187,6 +237,8 @@ int cmd_exec(int argc, char **argv)
 					"cwd, the archives dir: give an absolute path\n");
 		status = error == UDFENV_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
 	}
+	if (a.report && write_report(env, a.report) < 0)
+		status = status ? status : EXIT_SETUP;
 done:
 	udfenv_env_free(env);
 	udfenv_deps_free(deps);
