@@ -46,7 +46,9 @@ typedef void (*udfenv_job_progress_fn)(const udfenv_job_progress *p, void *paylo
 
 typedef struct {
 	udfenv_env_opts env;            /* temp root (NULL: the config's io.tmp.dirs, else the
-					   default), install timeout; env.cancel is ignored: */
+					   default), install timeout; the cache settings (when
+					   env.cache_dir is NULL: the config's udfenv.cache.*);
+					   env.cancel is ignored: */
 	const volatile int *cancel;     /* cancels setup and the job (UDFENV_ECANCELED) */
 	udfenv_job_progress_fn progress;
 	void *progress_payload;
@@ -59,6 +61,8 @@ typedef struct {
 	char *collected;        /* JSON Lines of a collect sink (malloc'd, NUL-terminated), else NULL */
 	size_t collected_len;
 	char *detail;           /* on failure: more lines (input row, traceback), else NULL */
+	char *setup_report;     /* the environment's report (udfenv_env_report_json, each
+				   worker's start counted in spawn), once it was prepared */
 	uint64_t rows_in, rows_out;
 	double seconds, setup_seconds;
 	unsigned workers;

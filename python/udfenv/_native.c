@@ -320,9 +320,10 @@ static int in_main_thread(void)
 
 static PyObject *report_stats(const udfenv_job_report *rep)
 {
-	return Py_BuildValue("{s:K,s:K,s:d,s:d,s:I}", "rows_in", (unsigned long long)rep->rows_in, "rows_out",
-			     (unsigned long long)rep->rows_out, "seconds", rep->seconds, "setup_seconds",
-			     rep->setup_seconds, "workers", rep->workers);
+	return Py_BuildValue("{s:K,s:K,s:d,s:d,s:I,s:z}", "rows_in", (unsigned long long)rep->rows_in,
+			     "rows_out", (unsigned long long)rep->rows_out, "seconds", rep->seconds,
+			     "setup_seconds", rep->setup_seconds, "workers", rep->workers, "setup_report",
+			     rep->setup_report);
 }
 
 static PyObject *raise_job_error(const udfenv_job_report *rep)

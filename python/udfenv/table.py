@@ -365,6 +365,11 @@ class TableResult(object):
         self.seconds = stats.get("seconds", 0.0)
         self.setup_seconds = stats.get("setup_seconds", 0.0)
         self.workers = stats.get("workers", 0)
+        report = stats.get("setup_report")
+        #: How the environment was prepared: each phase's time (fetch,
+        #: extract, install, spawn) and each node-cache entry's outcome (hit,
+        #: waited, built); docs/cache.md.
+        self.setup_report = json.loads(report) if report else None
 
     def wait(self, timeout_ms=None):
         """The job has finished when a TableResult exists: a no-op, as in PyFlink."""

@@ -210,6 +210,8 @@ static int on_hello(job *j, job_worker *w, const char *payload, size_t len)
 			   py ? py : "?", exe ? exe : "?", udfenv_now() - j->t0 - j->setup_seconds);
 		w->hello = 1;
 		j->hellos++;
+		/* A worker's start: from its spawn to its hello. */
+		udfenv_env_note_spawn(j->env, udfenv_now() - w->started);
 	}
 	json_decref(root);
 	return error;
@@ -755,6 +757,8 @@ static int setup(job *j, const udfenv_deps *deps, const udfenv_config *cfg)
 	int error;
 
 	eo.cancel = j->opts->cancel;
+	if (eo.cache_dir == NULL && (error = udfenv_env_opts_from_config(&eo, cfg)) < 0)
+		return error;
 	if (eo.tmp_root == NULL && (error = udfenv_config_tmp_root(cfg, &root)) < 0)
 		return error;
 	if (root)
@@ -864,6 +868,8 @@ int udfenv_job_run(udfenv_job_report *report, const char *plan, size_t len, cons
 	report->rows_out = j.rows_out;
 	report->setup_seconds = j.setup_seconds;
 	report->workers = j.nworkers;
+	if (j.env && udfenv_env_report_json(j.env, &report->setup_report) < 0)
+		udfenv_error_clear();
 	cleanup(&j);
 	udfenv_job__sigpipe_restore(&j.sigpipe);
 	report->seconds = udfenv_now() - j.t0;
@@ -876,6 +882,7 @@ void udfenv_job_report_dispose(udfenv_job_report *report)
 		return;
 	free(report->collected);
 	free(report->detail);
+	free(report->setup_report);
 	memset(report, 0, sizeof(*report));
 }
 

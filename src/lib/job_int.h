@@ -111,6 +111,7 @@ typedef struct {
 	udfenv_buf in;          /* bytes received; in_off of them consumed as frames */
 	size_t in_off;
 	int hello;              /* its H frame came */
+	double started;         /* when it was spawned (udfenv_now) */
 	size_t queue[JOB_IN_FLIGHT]; /* slots of its batches in flight, oldest first */
 	unsigned nqueue;
 	uint64_t rows_done;     /* input rows it answered */

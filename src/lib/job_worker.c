@@ -116,6 +116,7 @@ int udfenv_job__worker_start(job_worker *w, unsigned nworkers, udfenv_env *env,
 		udfenv_error_prefix("worker %u: ", w->index);
 		goto done;
 	}
+	w->started = udfenv_now();
 	w->pid = udfenv_proc_pid(w->proc);
 	w->pidfd = udfenv_proc_pidfd_open(w->pid);
 	w->to_fd = in[1];
