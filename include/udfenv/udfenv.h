@@ -3,6 +3,7 @@
 #define UDFENV_H
 
 #include "udfenv/common.h"
+#include "udfenv/cache.h"
 #include "udfenv/config.h"
 #include "udfenv/deps.h"
 #include "udfenv/stage.h"

@@ -60,5 +60,6 @@ int cli_option(int argc, char **argv, int *i, const char *name, const char **val
 int cmd_exec(int argc, char **argv);
 int cmd_stage(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

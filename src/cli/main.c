@@ -16,13 +16,14 @@ static const char usage[] =
 	"           get these dependencies\n"
 	"  exec     prepare a worker environment and run a command in it\n"
 	"  stage    hash the dependencies into a store and write a job manifest\n"
+	"  cache    list, shrink or clear the node cache of built environments\n"
 	"\n"
 	"  udfenv <command> --help   the options of a command\n"
 	"  udfenv --version          the version\n"
 	"\n"
 	"docs: docs/cli.md (flags and config keys), docs/jobs.md (the Python API),\n"
-	"docs/environment.md (what a worker sees), docs/archive-safety.md (what\n"
-	"archives may hold).\n";
+	"docs/environment.md (what a worker sees), docs/cache.md (the node cache),\n"
+	"docs/archive-safety.md (what archives may hold).\n";
 
 static void log_to_stderr(udfenv_log_level level, const char *line, void *payload)
 {
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
 		return cmd_stage(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cache") == 0)
+		return cmd_cache(argc - 1, argv + 1);
 	fprintf(stderr, "udfenv: '%s' is not a command\n\n%s", argv[1], usage);
 	return CLI_EXIT_USAGE;
 }
