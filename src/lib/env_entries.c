@@ -548,13 +548,16 @@ done:
 
 typedef struct {
 	udfenv_sha256 *h;
-	time_t newest;
+	double newest;
 	udfenv_buf rel;
 } tree_walk;
 
-static time_t newest_of(const struct stat *st)
+/* The later of the last modification and the last inode change, in seconds. */
+static double newest_of(const struct stat *st)
 {
-	return st->st_mtim.tv_sec > st->st_ctim.tv_sec ? st->st_mtim.tv_sec : st->st_ctim.tv_sec;
+	double m = (double)st->st_mtim.tv_sec + (double)st->st_mtim.tv_nsec / 1e9,
+	       c = (double)st->st_ctim.tv_sec + (double)st->st_ctim.tv_nsec / 1e9;
+	return m > c ? m : c;
 }
 
 /* Feed every entry's name and stat signature under the open dir `fd` (closed here). */
@@ -629,7 +632,7 @@ static int input_sig(const udfenv_artifact *a, udfenv_buf *sig, int *stable)
 		udfenv_sha256_free(w.h);
 		udfenv_buf_dispose(&w.rel);
 	}
-	*stable = w.newest < time(NULL) - RACY_SECONDS;
+	*stable = w.newest < udfenv_wall_now() - RACY_SECONDS;
 	return error;
 }
 
