@@ -1,0 +1,300 @@
+/*
+ * The node cache's protocol in one process (flock locks belong to open
+ * files, so two opens in one process contend like two processes do), and in
+ * forked children for the one-build-per-key rule.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "lib/cache.h"
+#include "lib/cache_int.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static udfenv_buf tmpdir = UDFENV_BUF_INIT;
+static int counter;
+
+static int group_setup(void **state)
+{
+	const char *base = getenv("TMPDIR");
+	(void)state;
+	return udfenv_fs_mkdtemp(&tmpdir, base && *base ? base : "/tmp", "udfenv-test-cache-");
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	return udfenv_fs_rmtree(udfenv_buf_cstr(&tmpdir));
+}
+
+static udfenv_cache *fresh_cache(void)
+{
+	udfenv_buf dir = UDFENV_BUF_INIT;
+	udfenv_cache *c = NULL;
+
+	assert_int_equal(udfenv_buf_printf(&dir, "%s/c%d", tmpdir.ptr, counter++), 0);
+	assert_int_equal(udfenv_cache_open(&c, dir.ptr), 0);
+	udfenv_buf_dispose(&dir);
+	return c;
+}
+
+/* Writes data/f holding "x", counting its calls in the file named by ctx (appending a byte). */
+static int build_ok(void *ctx, const char *data, const char *scratch, json_t *extra)
+{
+	udfenv_buf f = UDFENV_BUF_INIT;
+	int fd;
+
+	(void)scratch;
+	if (ctx && (fd = open(ctx, O_WRONLY | O_APPEND | O_CREAT, 0600)) >= 0) {
+		assert_int_equal(write(fd, "b", 1), 1);
+		close(fd);
+	}
+	usleep(100000); /* long enough for others to pile up on the build lock */
+	assert_int_equal(mkdir(data, 0755), 0);
+	assert_int_equal(udfenv_buf_printf(&f, "%s/f", data), 0);
+	assert_int_equal(udfenv_fs_write_new(f.ptr, "x", 1, 0644), 0);
+	json_object_set_new(extra, "answer", json_integer(42));
+	udfenv_buf_dispose(&f);
+	return 0;
+}
+
+static int build_fails(void *ctx, const char *data, const char *scratch, json_t *extra)
+{
+	(void)ctx, (void)scratch, (void)extra;
+	assert_int_equal(mkdir(data, 0755), 0);
+	return udfenv_error_set(UDFENV_ERROR, "deliberate failure");
+}
+
+static udfenv_cache_request request(const char *text, udfenv_cache_build_fn fn, void *ctx, char *key)
+{
+	udfenv_cache_request r = {key, "archive", "test.zip", NULL, fn, ctx, NULL};
+	udfenv_cache__key(text, key);
+	return r;
+}
+
+static void test_parse_size(void **state)
+{
+	uint64_t v;
+	(void)state;
+	assert_int_equal(udfenv_parse_size("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(udfenv_parse_size("1048576", &v), 0);
+	assert_int_equal(v, 1048576);
+	assert_int_equal(udfenv_parse_size("500M", &v), 0);
+	assert_int_equal(v, 500ull << 20);
+	assert_int_equal(udfenv_parse_size("1.5G", &v), 0);
+	assert_int_equal(v, 3ull << 29);
+	assert_int_equal(udfenv_parse_size("2GiB", &v), 0);
+	assert_int_equal(v, 2ull << 30);
+	assert_int_equal(udfenv_parse_size("10k", &v), 0);
+	assert_int_equal(v, 10240);
+	assert_int_equal(udfenv_parse_size("", &v), UDFENV_EINVALID);
+	assert_int_equal(udfenv_parse_size("-1", &v), UDFENV_EINVALID);
+	assert_int_equal(udfenv_parse_size("12Q", &v), UDFENV_EINVALID);
+	assert_int_equal(udfenv_parse_size("1GX", &v), UDFENV_EINVALID);
+	assert_int_equal(udfenv_parse_size("nan", &v), UDFENV_EINVALID);
+	assert_int_equal(udfenv_parse_size("99999999P", &v), UDFENV_EINVALID);
+}
+
+static void test_build_then_hit(void **state)
+{
+	udfenv_cache *c = fresh_cache();
+	udfenv_cache_lease a = UDFENV_CACHE_LEASE_INIT, b = UDFENV_CACHE_LEASE_INIT;
+	char key[UDFENV_SHA256_HEX];
+	udfenv_cache_request r = request("one", build_ok, NULL, key);
+	udfenv_buf f = UDFENV_BUF_INIT;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(udfenv_cache__acquire(c, &r, &a), 0);
+	assert_int_equal(a.outcome, UDFENV_CACHE_BUILT);
+	assert_int_equal(json_integer_value(json_object_get(a.extra, "answer")), 42);
+	assert_int_equal(udfenv_buf_printf(&f, "%s/f", a.data.ptr), 0);
+	assert_int_equal(stat(f.ptr, &st), 0);
+	assert_int_equal(udfenv_cache__acquire(c, &r, &b), 0);
+	assert_int_equal(b.outcome, UDFENV_CACHE_HIT);
+	assert_string_equal(a.data.ptr, b.data.ptr);
+	assert_int_equal(json_integer_value(json_object_get(b.extra, "answer")), 42);
+	udfenv_cache__release(&a);
+	udfenv_cache__release(&b);
+	udfenv_buf_dispose(&f);
+	udfenv_cache_close(c);
+}
+
+static int count_tmp(udfenv_cache *c)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/tmp", c->root.ptr);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void test_failed_build_leaves_nothing(void **state)
+{
+	udfenv_cache *c = fresh_cache();
+	udfenv_cache_lease l = UDFENV_CACHE_LEASE_INIT;
+	udfenv_cache_entry *e;
+	char key[UDFENV_SHA256_HEX];
+	udfenv_cache_request r = request("fails", build_fails, NULL, key);
+	size_t n;
+
+	(void)state;
+	assert_int_equal(udfenv_cache__acquire(c, &r, &l), UDFENV_ERROR);
+	assert_string_equal(udfenv_error_last()->message, "deliberate failure");
+	assert_int_equal(l.fd, -1);
+	assert_int_equal(udfenv_cache_list(c, &e, &n), 0);
+	assert_int_equal(n, 0);
+	udfenv_cache_list_free(e, n);
+	/* And its temp dir went too. */
+	assert_int_equal(count_tmp(c), 0);
+	udfenv_cache_close(c);
+}
+
+static void test_gc_never_takes_a_leased_entry(void **state)
+{
+	udfenv_cache *c = fresh_cache();
+	udfenv_cache_lease held = UDFENV_CACHE_LEASE_INIT, other = UDFENV_CACHE_LEASE_INIT;
+	udfenv_cache_gc_report rep;
+	udfenv_cache_entry *e;
+	char k1[UDFENV_SHA256_HEX], k2[UDFENV_SHA256_HEX];
+	udfenv_cache_request r1 = request("held", build_ok, NULL, k1), r2 = request("free", build_ok, NULL, k2);
+	size_t n;
+
+	(void)state;
+	assert_int_equal(udfenv_cache__acquire(c, &r1, &held), 0);
+	assert_int_equal(udfenv_cache__acquire(c, &r2, &other), 0);
+	udfenv_cache__release(&other);
+	assert_int_equal(udfenv_cache_list(c, &e, &n), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(e[i].leased, strcmp(e[i].key, k1) == 0);
+	udfenv_cache_list_free(e, n);
+	assert_int_equal(udfenv_cache_gc(c, 0, 1, &rep), 0);
+	assert_int_equal(rep.removed, 1);
+	assert_int_equal(rep.kept_leased, 1);
+	assert_int_equal(rep.entries_left, 1);
+	assert_int_equal(udfenv_cache_list(c, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].key, k1);
+	udfenv_cache_list_free(e, n);
+	/* Released: now it goes, and the next acquire builds it again. */
+	udfenv_cache__release(&held);
+	assert_int_equal(udfenv_cache_clear(c, &rep), 0);
+	assert_int_equal(rep.removed, 1);
+	assert_int_equal(udfenv_cache__acquire(c, &r1, &held), 0);
+	assert_int_equal(held.outcome, UDFENV_CACHE_BUILT);
+	udfenv_cache__release(&held);
+	udfenv_cache_close(c);
+}
+
+static void test_one_build_per_key_among_processes(void **state)
+{
+	udfenv_cache *c = fresh_cache();
+	char key[UDFENV_SHA256_HEX], count_file[4096];
+	udfenv_cache_request r;
+	pid_t pids[8];
+	struct stat st;
+	int status;
+
+	(void)state;
+	snprintf(count_file, sizeof(count_file), "%s/builds-%d", tmpdir.ptr, counter);
+	r = request("herd", build_ok, count_file, key);
+	for (int i = 0; i < 8; i++) {
+		if ((pids[i] = fork()) == 0) {
+			udfenv_cache_lease l = UDFENV_CACHE_LEASE_INIT;
+			_exit(udfenv_cache__acquire(c, &r, &l) == 0 && l.fd >= 0 ? 0 : 1);
+		}
+		assert_true(pids[i] > 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(stat(count_file, &st), 0);
+	assert_int_equal(st.st_size, 1); /* built exactly once */
+	udfenv_cache_close(c);
+}
+
+static void test_entry_without_marker_is_rebuilt(void **state)
+{
+	udfenv_cache *c = fresh_cache();
+	udfenv_cache_lease l = UDFENV_CACHE_LEASE_INIT;
+	char key[UDFENV_SHA256_HEX], marker[4096];
+	udfenv_cache_request r = request("marker", build_ok, NULL, key);
+
+	(void)state;
+	assert_int_equal(udfenv_cache__acquire(c, &r, &l), 0);
+	udfenv_cache__release(&l);
+	snprintf(marker, sizeof(marker), "%s/entries/%s/" UDFENV_CACHE_MARKER, c->root.ptr, key);
+	assert_int_equal(unlink(marker), 0);
+	assert_int_equal(udfenv_cache__acquire(c, &r, &l), 0);
+	assert_int_equal(l.outcome, UDFENV_CACHE_BUILT);
+	udfenv_cache__release(&l);
+	udfenv_cache_close(c);
+}
+
+static void test_remembered_values(void **state)
+{
+	udfenv_cache *c = fresh_cache();
+	udfenv_buf v = UDFENV_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(udfenv_cache__recall(c, "digests", "/a/b", "sig1", &v), 0);
+	udfenv_cache__remember(c, "digests", "/a/b", "sig1", "abc 3");
+	assert_int_equal(udfenv_cache__recall(c, "digests", "/a/b", "sig1", &v), 1);
+	assert_string_equal(v.ptr, "abc 3");
+	assert_int_equal(udfenv_cache__recall(c, "digests", "/a/b", "sig2", &v), 0);
+	assert_int_equal(udfenv_cache__recall(c, "digests", "/a/c", "sig1", &v), 0);
+	udfenv_buf_dispose(&v);
+	udfenv_cache_close(c);
+}
+
+static void test_a_cache_others_can_write_is_refused(void **state)
+{
+	udfenv_buf dir = UDFENV_BUF_INIT;
+	udfenv_cache *c = NULL;
+
+	(void)state;
+	assert_int_equal(udfenv_buf_printf(&dir, "%s/open", tmpdir.ptr), 0);
+	assert_int_equal(mkdir(dir.ptr, 0700), 0);
+	assert_int_equal(chmod(dir.ptr, 0777), 0);
+	assert_int_equal(udfenv_cache_open(&c, dir.ptr), UDFENV_EUNSAFE);
+	assert_non_null(strstr(udfenv_error_last()->message, "writable by others"));
+	assert_null(c);
+	udfenv_buf_dispose(&dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_build_then_hit),
+		cmocka_unit_test(test_failed_build_leaves_nothing),
+		cmocka_unit_test(test_gc_never_takes_a_leased_entry),
+		cmocka_unit_test(test_one_build_per_key_among_processes),
+		cmocka_unit_test(test_entry_without_marker_is_rebuilt),
+		cmocka_unit_test(test_remembered_values),
+		cmocka_unit_test(test_a_cache_others_can_write_is_refused),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
