@@ -331,13 +331,29 @@ static int explain_build_failure(udfenv_cache *c, const udfenv_cache_request *r,
 	return error;
 }
 
+char *udfenv_cache__printable(const char *s)
+{
+	char *out = strdup(s);
+	json_t *probe = out ? json_string(out) : NULL;
+
+	if (out && probe == NULL)
+		for (char *p = out; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	json_decref(probe);
+	return out;
+}
+
 static int write_marker(int dirfd, const udfenv_cache_request *r, json_t *extra, uint64_t size,
 			uint64_t files, double seconds)
 {
-	json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:O}", "udfenv_cache_entry", 1,
-			      "key", r->key, "kind", r->kind, "name", r->name, "info",
-			      r->info ? r->info : "", "size", (json_int_t)size, "files", (json_int_t)files,
-			      "created", udfenv_wall_now(), "build_seconds", seconds, "extra", extra);
+	char *name = udfenv_cache__printable(r->name), *info = udfenv_cache__printable(r->info ? r->info : "");
+	json_t *m = name && info ? json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:O}",
+					     "udfenv_cache_entry", 1, "key", r->key, "kind", r->kind, "name",
+					     name, "info", info, "size", (json_int_t)size, "files",
+					     (json_int_t)files, "created", udfenv_wall_now(), "build_seconds",
+					     seconds, "extra", extra)
+				 : NULL;
 	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
 	int fd = -1, error = 0;
 
@@ -351,6 +367,8 @@ static int write_marker(int dirfd, const udfenv_cache_request *r, json_t *extra,
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write the completion marker of %s '%s'",
 					    r->kind, r->name);
 	free(text);
+	free(name);
+	free(info);
 	json_decref(m);
 	return error;
 }

@@ -70,6 +70,9 @@ typedef struct {
 int udfenv_cache__acquire(udfenv_cache *c, const udfenv_cache_request *r, udfenv_cache_lease *out);
 void udfenv_cache__release(udfenv_cache_lease *l);
 
+/* `s` as valid UTF-8 for JSON (each byte of an invalid sequence as '?'); malloc'd, NULL: no memory. */
+char *udfenv_cache__printable(const char *s);
+
 /* The key of `text` (everything that determines an entry, one fact per line). */
 void udfenv_cache__key(const char *text, char key[UDFENV_SHA256_HEX]);
 

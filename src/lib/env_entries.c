@@ -100,6 +100,7 @@ static int lease(builder *b, udfenv_env_phase *phase, const char *kind, const ch
 	char key[UDFENV_SHA256_HEX];
 	udfenv_cache_request r = {key, kind, name, info, build, ctx, b->opts->cancel};
 	json_t *entry;
+	char *shown;
 	int error;
 
 	if ((grown = realloc(env->leases, (env->nleases + 1) * sizeof(*grown))) == NULL)
@@ -115,8 +116,11 @@ static int lease(builder *b, udfenv_env_phase *phase, const char *kind, const ch
 	phase->seconds += l->seconds - b->fetch_seconds;
 	count(phase, l->outcome);
 	b->built |= l->outcome == UDFENV_CACHE_BUILT;
-	entry = json_pack("{s:s, s:s, s:s, s:s, s:f}", "kind", kind, "name", name, "key", key, "outcome",
-			  outcome_names[l->outcome], "seconds", l->seconds);
+	shown = udfenv_cache__printable(name);
+	entry = shown ? json_pack("{s:s, s:s, s:s, s:s, s:f}", "kind", kind, "name", shown, "key", key,
+				  "outcome", outcome_names[l->outcome], "seconds", l->seconds)
+		      : NULL;
+	free(shown);
 	if (entry == NULL || json_array_append_new(env->entries, entry) < 0)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	udfenv_log(UDFENV_LOG_DEBUG, "cache: %s '%s': %s in %.3f s (%.12s)", kind, name,

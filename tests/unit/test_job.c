@@ -339,7 +339,10 @@ static void ctx_dispose(job_ctx *c)
 
 static int run_plan(job_ctx *c, const char *plan)
 {
-	int error = udfenv_job_run(&c->report, plan, strlen(plan), c->deps, c->cfg, &c->opts);
+	int error;
+
+	udfenv_job_report_dispose(&c->report); /* a test may run several plans */
+	error = udfenv_job_run(&c->report, plan, strlen(plan), c->deps, c->cfg, &c->opts);
 	if (error < 0 && getenv("TEST_JOB_VERBOSE"))
 		fprintf(stderr, "job error: %s\n%s\n", udfenv_error_last()->message,
 			c->report.detail ? c->report.detail : "");

@@ -1,0 +1,710 @@
+"""The node cache under stress (REFERENCE.md section 4): many processes
+preparing the same environment at once, builders SIGKILLed at random points
+and while others wait for them, GC running beside a live lease, and a cache
+on a full filesystem.
+
+What must hold whatever happens:
+- each entry key is built exactly once while its entry exists (the others
+  hit it or wait for the builder);
+- an entry dir C/v1/entries/<key> is always complete: its marker is there
+  and its data tree is the same as a clean build's;
+- what dead processes leave (C/v1/tmp/<key>.XXXXXX, private dirs under the
+  temp root) is reclaimed by the next build of that key or by
+  `udfenv cache gc`; GC never takes an entry that is leased.
+
+Rounds of the SIGKILL test: $UDFENV_STRESS_ROUNDS (default 15); the kill
+points come from $UDFENV_STRESS_SEED (default: random, shown on failure).
+Helpers of `udfenv cache` are only used when the binary has that command;
+without it the parts that need it are skipped with the reason shown.
+"""
+
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import pyartifacts as pa
+
+ROUNDS = int(os.environ.get("UDFENV_STRESS_ROUNDS", "15"))
+PIP_TIMEOUT = 300
+KEY_RE = re.compile(r"[0-9a-f]{64}")
+BIG_FILES = 4000  # extraction takes ~0.2 s: long enough to be killed in the middle
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def read_json(path):
+    with open(str(path)) as f:
+        return json.load(f)
+
+
+def listdir(path):
+    try:
+        return sorted(os.listdir(str(path)))
+    except FileNotFoundError:
+        return []
+
+
+def entries_dir(cache):
+    return Path(cache) / "v1" / "entries"
+
+
+def published(cache):
+    return listdir(entries_dir(cache))
+
+
+def tmp_builds(cache):
+    return listdir(Path(cache) / "v1" / "tmp")
+
+
+def tree_snapshot(root):
+    """{relative path: what it is} for everything under `root`: a dir and
+    its mode, a link and its target, a file, its mode and sha256. Compiled
+    .pyc files count by name only: they embed the absolute path they were
+    compiled at, the build's own temp dir."""
+    snap = {}
+    root = str(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                snap[rel] = ("link", os.readlink(full))
+            elif stat.S_ISDIR(st.st_mode):
+                snap[rel] = ("dir", stat.S_IMODE(st.st_mode))
+            elif name.endswith(".pyc"):
+                snap[rel] = ("pyc",)
+            elif stat.S_ISREG(st.st_mode):
+                with open(full, "rb") as f:
+                    snap[rel] = ("file", stat.S_IMODE(st.st_mode), hashlib.sha256(f.read()).hexdigest())
+            else:
+                snap[rel] = ("other", stat.S_IFMT(st.st_mode))
+    return snap
+
+
+def snapshot_diff(want, got, limit=10):
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    changed = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+    return "missing %s; extra %s; changed %s" % (
+        missing[:limit], extra[:limit], [(k, want[k], got[k]) for k in changed[:limit]])
+
+
+def reference_entries(cache):
+    """{key: data snapshot} of every entry of a cache built by a clean run."""
+    ref = {}
+    for key in published(cache):
+        marker = entries_dir(cache) / key / "udfenv-entry.json"
+        assert marker.is_file(), "the reference cache has an entry without its marker: %s" % key
+        ref[key] = tree_snapshot(entries_dir(cache) / key / "data")
+    return ref
+
+
+def check_entries(cache, reference, context=""):
+    """Every published entry is complete (its marker names it) and its data
+    is exactly the reference build's. Returns the keys present."""
+    keys = published(cache)
+    for key in keys:
+        where = entries_dir(cache) / key
+        assert KEY_RE.fullmatch(key), "%sa stray name in the entries dir: %s" % (context, key)
+        marker = where / "udfenv-entry.json"
+        assert marker.is_file(), "%sentry %s is visible without its completion marker: %s" % (
+            context, key, listdir(where))
+        m = read_json(marker)
+        assert m.get("key") == key, "%sthe marker of %s names %r" % (context, key, m.get("key"))
+        assert key in reference, "%sentry %s (%s '%s') is not one a clean run builds: %s" % (
+            context, key, m.get("kind"), m.get("name"), sorted(reference))
+        got = tree_snapshot(where / "data")
+        assert got == reference[key], "%sentry %s (%s '%s') differs from a clean build: %s" % (
+            context, key, m.get("kind"), m.get("name"), snapshot_diff(reference[key], got))
+    return keys
+
+
+def drop_entries(cache):
+    """Remove every entry (nothing runs: nobody leases them)."""
+    for key in published(cache):
+        shutil.rmtree(str(entries_dir(cache) / key))
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[-1][0] != "Z"  # a zombie is as good as dead
+    except OSError:
+        return False
+
+
+def processes_naming(text):
+    """{pid: command line} of the live processes whose command line holds
+    `text` (a test's private path): what is still working on its cache."""
+    found = {}
+    needle = str(text).encode()
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if needle in cmd and alive(int(d)):
+            found[int(d)] = cmd.replace(b"\0", b" ").decode("utf-8", "replace")[:300]
+    return found
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.time() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.time() > deadline:
+            pytest.fail("%s: not within %s s" % (what, timeout))
+        time.sleep(0.005)
+
+
+def wait_gone(text, timeout):
+    """Wait for the processes naming `text` to end; returns those seen at first."""
+    first = processes_naming(text)
+    deadline = time.time() + timeout
+    left = first
+    while left and time.time() < deadline:
+        time.sleep(0.05)
+        left = processes_naming(text)
+    assert not left, "still running after %s s: %s" % (timeout, left)
+    return first
+
+
+def kill_group(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
+def extracting(cache):
+    """The archive extractions under way in `cache`: data.tmp-* in a build dir."""
+    found = []
+    for build in tmp_builds(cache):
+        found += [Path(cache) / "v1" / "tmp" / build / n for n in listdir(Path(cache) / "v1" / "tmp" / build)
+                  if n.startswith("data.tmp-")]
+    return found
+
+
+def build_lock_waiters(cache, key):
+    """Pids blocked on taking the build lock of `key` (from /proc/locks)."""
+    st = os.stat(str(Path(cache) / "v1" / "locks" / (key + ".build")))
+    dev = "%02x:%02x:%d" % (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    pids = set()
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 5 and fields[1] == "->" and fields[2] == "FLOCK" and fields[6] == dev:
+                pids.add(int(fields[5]))
+    return pids
+
+
+_cli = {}
+
+
+def cache_cli(udfenv_bin):
+    """Whether this binary has `udfenv cache` (src/cli/cmd_cache.c)."""
+    if udfenv_bin not in _cli:
+        res = subprocess.run([str(udfenv_bin), "cache", "--help"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+        _cli[udfenv_bin] = "not a command" not in res.stderr
+    return _cli[udfenv_bin]
+
+
+NO_CLI = "%s has no 'udfenv cache' command yet (src/cli/cmd_cache.c): %s"
+
+
+def leftovers(root):
+    return listdir(root)
+
+
+def reclaim_with_gc(run_udfenv, udfenv_bin, cache, tmp_root):
+    """`udfenv cache gc` must reclaim what SIGKILLed processes left: their
+    private dirs under the temp root and their temp builds. Returns the
+    private dirs there were before, or None when the binary has no
+    `udfenv cache`: then they are removed here (the temp root must be left
+    empty) and the test ends with skip_unchecked_gc once all else passed."""
+    left = leftovers(tmp_root)
+    if not cache_cli(udfenv_bin):
+        for name in left:
+            shutil.rmtree(str(Path(tmp_root) / name))
+        return None
+    proc = run_udfenv("cache", "--cache-dir", cache, "gc")
+    assert proc.returncode == 0, str(proc)
+    assert leftovers(tmp_root) == [], "gc left the private dirs of dead processes (%d before): %s\n%s" % (
+        len(left), leftovers(tmp_root), proc)
+    assert tmp_builds(cache) == [], "gc left temp builds of dead builders: %s\n%s" % (
+        tmp_builds(cache), proc)
+    return left
+
+
+def skip_unchecked_gc(udfenv_bin, what):
+    pytest.skip(NO_CLI % (udfenv_bin, "%s passed; reclaiming dead processes' leftovers with "
+                                      "'udfenv cache gc' was not checked" % what))
+
+
+@pytest.fixture
+def spawn(udfenv_bin, udfenv_env, tmp_root):
+    """spawn(*args, env=None, quiet=False) -> Popen of udfenv in a new
+    session (its pid is its process group), `exec` with --tmp-root. Any
+    still running at the end is SIGKILLed with its group."""
+    started = []
+
+    def start(*args, env=None, quiet=False):
+        argv = [str(udfenv_bin)] + [str(a) for a in args]
+        if argv[1] == "exec":
+            argv[2:2] = ["--tmp-root", str(tmp_root)]
+        full = dict(udfenv_env)
+        full.update({k: str(v) for k, v in (env or {}).items()})
+        out = subprocess.DEVNULL if quiet else subprocess.PIPE
+        p = subprocess.Popen(argv, env=full, stdout=out, stderr=out, universal_newlines=True,
+                             start_new_session=True)
+        p.argv = argv
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        if p.poll() is None:
+            kill_group(p)
+        for f in (p.stdout, p.stderr):
+            if f:
+                f.close()
+
+
+class Result(subprocess.CompletedProcess):
+    """str() is the whole story, as conftest's UdfenvResult."""
+
+    def __str__(self):
+        return "$ %s\nexit status %s\n--- stdout ---\n%s--- stderr ---\n%s--- end ---" % (
+            " ".join(self.args), self.returncode, self.stdout, self.stderr)
+
+
+def finish(p, timeout=PIP_TIMEOUT):
+    """Wait for a spawned udfenv: a result whose str() tells everything."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(p)
+        out, err = p.communicate()
+        pytest.fail("timed out after %s s: %s\nstdout: %s\nstderr: %s" % (timeout, p.argv, out, err))
+    return Result(p.argv, p.returncode, out, err)
+
+
+# --------------------------------------------------------------------------
+# artifacts, made once
+
+
+@pytest.fixture(scope="module")
+def art(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stress")
+    (root / "mod.py").write_text("VALUE = 'mod-1'\n")
+    pa.write_tree(root / "pkgdir", {"pkgmod.py": "VALUE = 'pkgdir-1'\n"})
+    pa.make_wheel(root / "wheels", "stress-dep", "1.0", {"stressdep/__init__.py": "VALUE = 'dep-1.0'\n"})
+    (root / "requirements.txt").write_text("stress-dep==1.0\n")
+    pa.make_data_zip(root / "data.zip", {"x.txt": "hello x\n"})
+    pa.make_data_zip(root / "other.zip", {"y.txt": "hello y\n"})
+    pa.make_zip(root / "big.zip", {"d%02d/f%04d.txt" % (i % 50, i): "file %d\n" % i
+                                   for i in range(BIG_FILES)})
+    return root
+
+
+@pytest.fixture(scope="module")
+def venv_zip(pythons, tmp_path_factory):
+    """A zipped venv (with pip: requirements are installed with the worker
+    interpreter) of a pyenv Python, 3.8 preferably."""
+    for want in ("3.8", "3.9", "3.10", "3.12", "3.11", "3.7"):
+        if want in pythons:
+            path, version = pythons[want], want
+            break
+    else:
+        pytest.skip("no python3.X to make a venv of (looked in pyenv and PATH): %s" % pythons)
+    name = "py" + version.replace(".", "")
+    try:
+        z = pa.make_venv_zip(path, tmp_path_factory.mktemp("venv") / "venv.zip", name, with_pip=True)
+    except RuntimeError as e:
+        pytest.skip("cannot make a venv with pip of %s: %s" % (path, e))
+    return {"zip": z, "name": name, "version": version}
+
+
+def reqs(art):
+    return "%s#%s" % (art / "requirements.txt", art / "wheels")
+
+
+# --------------------------------------------------------------------------
+# 1. many preparations of one environment at once
+
+ALL_KINDS_PROBE = textwrap.dedent("""\
+    import json, os, sys
+    import mod, pkgmod, stressdep
+    print(json.dumps([mod.VALUE, pkgmod.VALUE, stressdep.VALUE, open("data/x.txt").read(),
+                      "%d.%d" % sys.version_info[:2], os.path.realpath(sys.prefix)]))
+    """)
+
+
+def test_concurrent_preparations_build_each_entry_once(spawn, art, venv_zip, tmp_path):
+    cache, n = tmp_path / "cache", 16
+    args = ["--cache-dir", cache, "-pyfs", art / "mod.py", "-pyfs", art / "pkgdir",
+            "-pyreq", reqs(art), "-pyarch", "%s#data" % (art / "data.zip"),
+            "-pyarch", "%s#venv" % venv_zip["zip"],
+            "-pyexec", "venv/%s/bin/python" % venv_zip["name"]]
+    procs = [spawn("exec", "--report", tmp_path / ("r%02d.json" % i), *args,
+                   "--", "python", "-c", ALL_KINDS_PROBE) for i in range(n)]
+    results = [finish(p) for p in procs]
+
+    for res in results:
+        assert res.returncode == 0, str(res)
+        assert "Traceback" not in res.stderr, str(res)
+        out = json.loads(res.stdout.strip().splitlines()[-1])
+        assert out[:5] == ["mod-1", "pkgdir-1", "dep-1.0", "hello x\n", venv_zip["version"]], str(res)
+        assert out[5].startswith(str(entries_dir(cache).resolve())), \
+            "the worker interpreter does not run from the venv's cache entry: %s" % out[5]
+
+    outcomes = {}  # key -> [outcome of each run]
+    for i in range(n):
+        rep = read_json(tmp_path / ("r%02d.json" % i))
+        assert len(rep["entries"]) == 5, rep  # mod.py, pkgdir, data.zip, venv.zip, requirements
+        kinds = sorted(e["kind"] for e in rep["entries"])
+        assert kinds == ["archive", "archive", "files", "files", "requirements"], rep
+        for e in rep["entries"]:
+            outcomes.setdefault(e["key"], []).append(e["outcome"])
+        ph = rep["phases"]
+        assert sum(ph["extract"][o] for o in ("hit", "waited", "built")) == 4, ph
+        assert sum(ph["install"][o] for o in ("hit", "waited", "built")) == 1, ph
+    assert len(outcomes) == 5, outcomes
+    for key, got in outcomes.items():
+        assert len(got) == n, (key, got)
+        assert got.count("built") == 1, "entry %s built %d times across %d runs: %s" % (
+            key, got.count("built"), n, got)
+        assert set(got) <= {"built", "hit", "waited"}, got
+
+    assert published(cache) == sorted(outcomes), "the cache holds %s, the runs leased %s" % (
+        published(cache), sorted(outcomes))
+    for key in outcomes:
+        assert read_json(entries_dir(cache) / key / "udfenv-entry.json")["key"] == key
+    assert tmp_builds(cache) == []
+
+
+# --------------------------------------------------------------------------
+# 2. builders SIGKILLed at random points
+
+BIG_PROBE = textwrap.dedent("""\
+    import os, stressdep
+    n = sum(len(files) for _, files in [(d, f) for d, _, f in os.walk("big")])
+    print(stressdep.VALUE, n, open("big/d07/f0007.txt").read().strip())
+    """)
+
+
+def test_sigkill_at_random_points_leaves_no_half_built_entry(run_udfenv, spawn, udfenv_bin, art,
+                                                             tmp_path, tmp_root):
+    seed = int(os.environ.get("UDFENV_STRESS_SEED") or random.randrange(1 << 30))
+    rng = random.Random(seed)
+    deps = ["-pyarch", "%s#big" % (art / "big.zip"), "-pyreq", reqs(art)]
+    expected = "dep-1.0 %d file 7\n" % BIG_FILES
+
+    # The reference: a clean build in a cache of its own.
+    ref_cache = tmp_path / "ref-cache"
+    t0 = time.time()
+    proc = run_udfenv("exec", "--cache-dir", ref_cache, *deps, "--", "python", "-c", BIG_PROBE,
+                      timeout=PIP_TIMEOUT)
+    build_time = time.time() - t0
+    assert proc.returncode == 0 and proc.stdout == expected, str(proc)
+    reference = reference_entries(ref_cache)
+    assert len(reference) == 2, reference.keys()
+
+    cache = tmp_path / "cache"
+    outcomes = []
+    for r in range(ROUNDS):
+        ctx = "round %d (seed %d): " % (r, seed)
+        drop_entries(cache)
+        # Stratified: round r kills somewhere in the r-th slice of a build.
+        delay = build_time * (r + rng.random()) / ROUNDS
+        p = spawn("exec", "--cache-dir", cache, *deps, "--", "true", quiet=True)
+        time.sleep(delay)
+        kill_group(p)
+        outcomes.append((round(delay, 3), p.returncode))
+        check_entries(cache, reference, ctx + "after a SIGKILL at %.3f s: " % delay)
+
+        proc = run_udfenv("exec", "--cache-dir", cache, *deps, "--", "python", "-c", BIG_PROBE,
+                          timeout=PIP_TIMEOUT)
+        assert proc.returncode == 0 and proc.stdout == expected, ctx + str(proc)
+        assert check_entries(cache, reference, ctx + "after a normal run: ") == sorted(reference)
+    killed = [d for d, rc in outcomes if rc == -signal.SIGKILL]
+    assert len(killed) >= max(1, ROUNDS // 3), \
+        "most runs finished before their kill (seed %d): (delay, status) %s" % (seed, outcomes)
+
+    # pip runs in a process group of its own: it may outlive a killed udfenv
+    # (test_sigkilled_builder_leaves_no_installer_running); let it end first.
+    wait_gone(cache, timeout=60)
+    left = reclaim_with_gc(run_udfenv, udfenv_bin, cache, tmp_root)
+    if left is None:
+        skip_unchecked_gc(udfenv_bin, "%d kill rounds" % ROUNDS)
+    if any(d > 0.3 for d in killed):
+        # Killed well into setup: its private dir was made (and only GC can remove it).
+        assert left, "no private dir of a killed run was left to reclaim: %s" % outcomes
+    check_entries(cache, reference, "after gc: ")
+    assert published(cache) == sorted(reference), "gc without a size removed entries"
+
+
+# --------------------------------------------------------------------------
+# 3. GC beside a live lease
+
+
+def test_gc_never_removes_a_leased_entry(run_udfenv, spawn, udfenv_bin, art, tmp_path):
+    if not cache_cli(udfenv_bin):
+        pytest.skip(NO_CLI % (udfenv_bin, "gc, clear and ls are what this test is about"))
+    cache = tmp_path / "cache"
+    started, release = tmp_path / "started", tmp_path / "release"
+
+    # An entry nobody leases: GC takes it.
+    proc = run_udfenv("exec", "--cache-dir", cache, "-pyarch", "%s#other" % (art / "other.zip"),
+                      "--", "cat", "other/y.txt")
+    assert proc.returncode == 0 and proc.stdout == "hello y\n", str(proc)
+    unleased = published(cache)
+    assert len(unleased) == 1
+
+    holder = spawn("exec", "--cache-dir", cache, "-pyfs", art / "mod.py",
+                   "-pyarch", "%s#data" % (art / "data.zip"), "--", "sh", "-c",
+                   'touch "$1"; while [ ! -e "$2" ]; do sleep 0.02; done; cat data/x.txt; '
+                   'python -c "import mod; print(mod.VALUE)"', "sh", started, release)
+    wait_until(lambda: started.exists() or holder.poll() is not None, 60, "the command to start")
+    assert holder.poll() is None, str(finish(holder))
+    leased = sorted(set(published(cache)) - set(unleased))
+    assert len(leased) == 2, published(cache)
+
+    def ls():
+        proc = run_udfenv("cache", "--cache-dir", cache, "ls", "--json")
+        assert proc.returncode == 0, str(proc)
+        listed = json.loads(proc.stdout)
+        assert isinstance(listed, list), proc.stdout
+        for e in listed:
+            assert {"key", "kind", "name", "size", "last_used", "leased", "complete"} <= set(e), e
+        return {e["key"]: e for e in listed}
+
+    before = ls()
+    assert sorted(before) == sorted(leased + unleased)
+    assert sorted(k for k, e in before.items() if e["leased"]) == leased, before
+
+    for cmd in (["gc", "--max-size", "0"], ["clear"]):
+        proc = run_udfenv("cache", "--cache-dir", cache, *cmd)
+        assert proc.returncode == 0, str(proc)
+        now = ls()
+        assert sorted(now) == leased, "after %s: %s (leased: %s)\n%s" % (cmd, sorted(now), leased, proc)
+        for key in leased:
+            assert now[key]["leased"] is True and now[key]["complete"] is True, now[key]
+            assert (entries_dir(cache) / key / "udfenv-entry.json").is_file()
+    assert (entries_dir(cache) / [k for k in leased if before[k]["kind"] == "archive"][0] /
+            "data" / "x.txt").read_text() == "hello x\n"
+
+    release.touch()
+    res = finish(holder)
+    assert res.returncode == 0 and res.stdout == "hello x\nmod-1\n", str(res)
+
+    after = ls()
+    assert sorted(after) == leased and not any(e["leased"] for e in after.values()), after
+    proc = run_udfenv("cache", "--cache-dir", cache, "gc", "--max-size", "0")
+    assert proc.returncode == 0, str(proc)
+    assert ls() == {}
+    assert published(cache) == [] and tmp_builds(cache) == []
+
+
+# --------------------------------------------------------------------------
+# 4. a cache on a full filesystem
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 4 MiB tmpfs (mode 0700: a cache must not be writable by others)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (euid %d)" % os.geteuid())
+    mnt = tmp_path / "small-fs"
+    mnt.mkdir()
+    try:
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mnt)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, timeout=30)
+    except OSError as e:
+        pytest.skip("cannot run mount: %s" % e)
+    if res.returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here: %s" % res.stdout.strip())
+    try:
+        yield mnt
+    finally:
+        res = subprocess.run(["umount", str(mnt)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, timeout=30)
+        if res.returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], timeout=30)
+        assert res.returncode == 0, "umount %s: %s" % (mnt, res.stdout)
+
+
+def test_full_disk_fails_cleanly_and_names_the_cache(run_udfenv, small_fs, expect_error, tmp_path, art):
+    n = 8 << 20  # incompressible: the zip is as big as what it holds, twice the fs
+    blob = pa.make_zip(tmp_path / "blob.zip",
+                       {"blob.bin": random.Random(7).getrandbits(8 * n).to_bytes(n, "little")})
+    ran = tmp_path / "ran"
+    full = run_udfenv("exec", "--cache-dir", small_fs, "-pyarch", "%s#blob" % blob,
+                      "--", "touch", ran)
+    assert full.returncode == 125, str(full)
+    assert not ran.exists(), "the command ran although setup failed"
+    assert published(small_fs) == [], "an entry is visible after a failed build"
+    assert tmp_builds(small_fs) == [], "the failed build was left in the cache's tmp dir"
+    assert listdir(small_fs / "v1" / "trash") == []
+
+    proc = run_udfenv("exec", "--cache-dir", small_fs, "-pyarch", "%s#data" % (art / "data.zip"),
+                      "--", "cat", "data/x.txt")
+    assert proc.returncode == 0 and proc.stdout == "hello x\n", str(proc)
+    assert len(published(small_fs)) == 1 and tmp_builds(small_fs) == []
+    # Last, so that the checks above run whatever the message says.
+    expect_error(full, 125, line_has=["no space left", str(small_fs), "blob.zip"])
+
+
+# --------------------------------------------------------------------------
+# 5. a builder killed while others wait for it
+
+BIG_CAT = ["--", "sh", "-c", 'cat big/d07/f0007.txt; python -c "import mod; print(mod.VALUE)"']
+
+
+def test_builder_killed_while_others_wait(run_udfenv, spawn, udfenv_bin, art, tmp_path, tmp_root):
+    deps = ["-pyfs", art / "mod.py", "-pyarch", "%s#big" % (art / "big.zip")]
+    for attempt in range(3):
+        cache = tmp_path / ("cache%d" % attempt)
+        first = spawn("exec", "--cache-dir", cache, *deps, "--", "true", quiet=True)
+        # Its archive extraction under way (data.tmp-* in its build dir): freeze it there.
+        building = wait_until(
+            lambda: extracting(cache) or first.poll() is not None,
+            60, "the archive build to start")
+        os.killpg(first.pid, signal.SIGSTOP)
+        if building is True or len(published(cache)) != 1:
+            # It finished its build before it was frozen: let it end, try again.
+            os.killpg(first.pid, signal.SIGCONT)
+            first.wait()
+            continue
+        key = building[0].parent.name.split(".")[0]
+        break
+    else:
+        pytest.fail("the builder finished its build before it could be stopped, 3 times")
+
+    reports = [tmp_path / ("w%d.json" % i) for i in range(3)]
+    waiters = [spawn("exec", "--cache-dir", cache, "--report", rep, *deps, *BIG_CAT) for rep in reports]
+    pids = {w.pid for w in waiters}
+    wait_until(lambda: build_lock_waiters(cache, key) == pids or any(w.poll() is not None for w in waiters),
+               60, "the 3 others to wait for the build lock")
+    kill_group(first)
+    results = [finish(w) for w in waiters]
+    for res in results:
+        assert res.returncode == 0 and res.stdout == "file 7\nmod-1\n", str(res)
+
+    got = [{e["key"]: e["outcome"] for e in read_json(rep)["entries"]} for rep in reports]
+    assert sorted(g[key] for g in got) == ["built", "waited", "waited"], got
+    other = [k for k in got[0] if k != key]
+    assert len(other) == 1 and [g[other[0]] for g in got] == ["hit"] * 3, got
+    assert published(cache) == sorted([key] + other)
+    for k in published(cache):
+        assert read_json(entries_dir(cache) / k / "udfenv-entry.json")["key"] == k
+    # The rebuilder reclaimed the dead builder's temp build before building.
+    assert tmp_builds(cache) == []
+    assert len(list((entries_dir(cache) / key / "data").rglob("*.txt"))) == BIG_FILES
+    left = reclaim_with_gc(run_udfenv, udfenv_bin, cache, tmp_root)
+    if left is None:
+        skip_unchecked_gc(udfenv_bin, "the waiters' checks")
+    assert len(left) == 1, "the killed builder's private dir was not left to reclaim: %s" % left
+
+
+# --------------------------------------------------------------------------
+# 6. what a killed builder started dies with it
+
+HANGING_BACKEND = textwrap.dedent('''\
+    import os, time
+    def _hang():
+        with open(os.environ["STRESS_PID_FILE"] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(os.environ["STRESS_PID_FILE"] + ".tmp", os.environ["STRESS_PID_FILE"])
+        deadline = time.time() + 60
+        while not os.path.exists(os.environ["STRESS_RELEASE"]) and time.time() < deadline:
+            time.sleep(0.05)
+    def get_requires_for_build_wheel(config_settings=None):
+        _hang()
+        return []
+    build_wheel = get_requires_for_build_wheel
+    ''')
+
+
+@pytest.fixture
+def hanging_requirements(tmp_path):
+    """An offline requirement whose in-tree build backend announces its pid
+    and hangs until a release file appears (at most a minute)."""
+    import io
+    import tarfile
+    cache = tmp_path / "hang-wheels"
+    cache.mkdir()
+    files = {
+        "hangpkg-1.0/pyproject.toml": '[build-system]\nrequires = []\n'
+                                      'build-backend = "hangbackend"\nbackend-path = ["."]\n',
+        "hangpkg-1.0/hangbackend.py": HANGING_BACKEND,
+        "hangpkg-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: hangpkg\nVersion: 1.0\n",
+    }
+    with tarfile.open(str(cache / "hangpkg-1.0.tar.gz"), "w:gz") as tf:
+        for name, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    req = tmp_path / "hang-requirements.txt"
+    req.write_text("hangpkg==1.0\n")
+    release = tmp_path / "release-backend"
+    yield "%s#%s" % (req, cache), tmp_path / "backend.pid", release
+    release.touch()  # whatever happened: let a backend still hanging end
+
+
+def test_sigkilled_builder_leaves_no_installer_running(run_udfenv, spawn, udfenv_bin, tmp_path,
+                                                       tmp_root, hanging_requirements):
+    """SIGKILL of udfenv's whole process group while pip installs: nothing
+    may go on writing into the dead builder's temp build (and a hanging
+    install would otherwise outlive its --install-timeout forever)."""
+    spec, pid_file, release = hanging_requirements
+    cache = tmp_path / "cache"
+    p = spawn("exec", "--cache-dir", cache, "--install-timeout", "120", "-pyreq", spec, "--", "true",
+              env={"STRESS_PID_FILE": pid_file, "STRESS_RELEASE": release}, quiet=True)
+    wait_until(lambda: pid_file.exists() or p.poll() is not None, 60, "the build backend to start")
+    assert p.poll() is None, "udfenv ended before its install hung: %s" % p.returncode
+    backend = int(pid_file.read_text())
+    installer = processes_naming(cache)
+    kill_group(p)
+    deadline = time.time() + 5
+    while (alive(backend) or processes_naming(cache)) and time.time() < deadline:
+        time.sleep(0.05)
+    survivors = processes_naming(cache)
+    backend_alive = alive(backend)
+    release.touch()
+    wait_gone(cache, timeout=60)
+    left = reclaim_with_gc(run_udfenv, udfenv_bin, cache, tmp_root)
+    assert not backend_alive and not survivors, (
+        "5 s after udfenv's process group was SIGKILLed, its install still runs (pip is in a "
+        "process group of its own and does not die with its parent): backend pid %d %s; "
+        "processes working in %s: %s (at the kill: %s)" % (
+            backend, "alive" if backend_alive else "dead", cache, survivors, installer))
+    if left is None:
+        skip_unchecked_gc(udfenv_bin, "the installer check")
