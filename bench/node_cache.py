@@ -237,9 +237,11 @@ def make_inputs(b, venv_name):
     return p
 
 
-def exec_argv(b, p, venv_name, cache, command, report=None):
+def exec_argv(b, p, venv_name, cache, command, report=None, tmp_root=None):
     interp = "venv/%s/bin/python" % venv_name
     argv = [b.args.udfenv, "exec", "--cache-dir", cache]
+    if tmp_root:
+        argv += ["--tmp-root", tmp_root]
     if report:
         argv += ["--report", report]
     argv += ["-pyfs", p["udfs"], "-pyfs", p["lib"], "-pyreq", p["req"] + "#" + p["wheelhouse"],
@@ -300,20 +302,26 @@ def warm_start(b, p, venv_name):
         ("exec_true", exec_argv(b, p, venv_name, cache, ["/bin/true"]), b.env),
         ("py_worker_env", [python, "-c", "pass"], worker_env),
     ]
-    for _, argv, env in cases:  # page cache, interp memo
-        timed(argv, env, b.work)
-    times = {label: [] for label, _, _ in cases}
-    for i in range(b.args.runs):
-        order = cases if i % 2 == 0 else cases[::-1]  # no case always runs right after another
-        for label, argv, env in order:
-            times[label].append(timed(argv, env, b.work))
+    # The private dir's mkdir/rmdir cost depends on the file system: compare with tmpfs.
+    shm = None
+    if filesystem_of("/dev/shm").startswith("tmpfs") and os.access("/dev/shm", os.W_OK) and \
+            not filesystem_of(b.tmp_root).startswith("tmpfs"):
+        shm = tempfile.mkdtemp(prefix="udfenv-bench-", dir="/dev/shm")
+        cases.append(("exec_true_shm", exec_argv(b, p, venv_name, cache, ["/bin/true"], tmp_root=shm),
+                      b.env))
+    try:
+        times = time_cases(b, cases)
+    finally:
+        if shm:
+            b.check(not os.listdir(shm), "udfenv left private dirs behind in %s" % shm)
+            rmtree(shm)
     med = {k: statistics.median(v) for k, v in times.items()}
     overhead = med["udfenv"] - med["bare"]
     paired = statistics.median(u - r for u, r in zip(times["udfenv"], times["bare"]))
 
     say("medians of %d interleaved runs each:" % b.args.runs)
-    say("  %-58s %10s" % ("bare: <cache>/.../%s/bin/python -c pass" % venv_name, ms(med["bare"])))
-    say("  %-58s %10s" % ("udfenv exec --cache-dir C <deps> -- venv/%s/bin/python -c pass" % venv_name,
+    say("  %-66s %10s" % ("bare: <cache>/.../%s/bin/python -c pass" % venv_name, ms(med["bare"])))
+    say("  %-66s %10s" % ("udfenv exec --cache-dir C <deps> -- venv/%s/bin/python -c pass" % venv_name,
                           ms(med["udfenv"])))
     say("  overhead %s (median of paired differences %s), ratio %.2fx" % (
         ms(overhead), ms(paired), med["udfenv"] / med["bare"]))
@@ -331,17 +339,33 @@ def warm_start(b, p, venv_name):
     startup = med["help"] - med["true"]
     py_env = med["py_worker_env"] - med["bare"]
     say("where the overhead goes (same interleaved loop):")
-    say("  %-58s %10s" % ("/bin/true", ms(med["true"])))
-    say("  %-58s %10s  +%s: process start, %d shared libraries" % (
+    say("  %-66s %10s" % ("/bin/true", ms(med["true"])))
+    say("  %-66s %10s  +%s: process start, %d shared libraries" % (
         "udfenv --help", ms(med["help"]), ms(startup), count_libs(b.args.udfenv)))
-    say("  %-58s %10s  +%s: setup, spawn, cleanup" % (
+    say("  %-66s %10s  +%s: setup, spawn, cleanup" % (
         "udfenv exec --cache-dir C <deps> -- /bin/true", ms(med["exec_true"]),
         ms(med["exec_true"] - med["help"])))
-    say("  %-58s %10s  +%s over bare: PYTHONPATH, sitecustomize" % (
+    say("  %-66s %10s  +%s over bare: PYTHONPATH, sitecustomize" % (
         "python -c pass in the worker's env, without udfenv", ms(med["py_worker_env"]), ms(py_env)))
+    if "exec_true_shm" in med:
+        say("  %-66s %10s  %+.2f ms: private dir on tmpfs, not %s" % (
+            "udfenv exec --tmp-root /dev/shm/... <deps> -- /bin/true", ms(med["exec_true_shm"]),
+            (med["exec_true_shm"] - med["exec_true"]) * 1e3, filesystem_of(b.tmp_root).split()[0]))
     say("  overhead %s = udfenv's own process %s + python in the worker env %s + rest %s" % (
         ms(overhead), ms(own), ms(py_env), ms(overhead - own - py_env)))
     return {"bare": med["bare"], "udfenv": med["udfenv"], "overhead": overhead}
+
+
+def time_cases(b, cases):
+    """{label: [seconds]}: each case once to warm up, then N rounds, interleaved."""
+    for _, argv, env in cases:  # page cache, the interpreter memo
+        timed(argv, env, b.work)
+    times = {label: [] for label, _, _ in cases}
+    for i in range(b.args.runs):
+        order = cases if i % 2 == 0 else cases[::-1]  # no case always runs right after another
+        for label, argv, env in order:
+            times[label].append(timed(argv, env, b.work))
+    return times
 
 
 def outcomes(report):
@@ -372,6 +396,7 @@ def cold_herd(b, p, venv_name):
         kinds = ("single", "herd") if t % 2 == 0 else ("herd", "single")
         for kind in kinds:
             n = 1 if kind == "single" else b.args.herd
+            # Removed only at the end: deleting a cache (ext4 with discard) slows the next run.
             cache = os.path.join(root, "%d-%s-cache" % (t, kind))
             reports = [os.path.join(root, "%d-%s-%d.json" % (t, kind, i)) for i in range(n)]
             errs = [os.path.join(root, "%d-%s-%d.err" % (t, kind, i)) for i in range(n)]
@@ -397,7 +422,6 @@ def cold_herd(b, p, venv_name):
             elif table:
                 b.check(all(c["built"] == 1 for c in table.values()),
                         "trial %d single built every entry" % (t + 1))
-            rmtree(cache)
         say("trial %d: single %.2f s, herd of %d %.2f s (%.2fx)" % (
             t + 1, singles[-1], b.args.herd, herds[-1], herds[-1] / singles[-1]))
 
@@ -501,7 +525,7 @@ def summary(b, warm, herd, jobs):
         met = i2["built"] == 0 and i2["hit"] >= 1 and i2["seconds"] <= INSTALL_GOAL_S
         rows.append(("second job: install phase", "%.4f s, %d built" % (i2["seconds"], i2["built"]),
                      "%.4f s, %d built (job 1)" % (i1["seconds"], i1["built"]),
-                     "%.4fx" % (i2["seconds"] / i1["seconds"]) if i1["seconds"] else "-",
+                     "%.1ex" % (i2["seconds"] / i1["seconds"]) if i1["seconds"] else "-",
                      "0 built, <= %g s" % INSTALL_GOAL_S, "met" if met else "MISSED"))
         rows.append(("second job: wall time", "%.3f s" % jobs[1]["wall"],
                      "%.3f s (job 1)" % jobs[0]["wall"], "%.2fx" % (jobs[1]["wall"] / jobs[0]["wall"]),

@@ -8,14 +8,13 @@
  * removes the temp dir.
  */
 #include "lib/extract.h"
+#include "lib/libarchive.h"
 #include "lib/extract_int.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/path.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -661,6 +660,11 @@ int udfenv_extract__archive(const char *archive, const char *dest, const char *l
 	double t0 = udfenv_now();
 	int error;
 
+	if ((error = udfenv_libarchive__load()) < 0) {
+		if (stats)
+			*stats = st;
+		return error;
+	}
 	if (lim == NULL) {
 		udfenv_extract__defaults(&defaults);
 		lim = &defaults;

@@ -4,13 +4,12 @@
  * locale, so the digest of a packed directory identifies its content.
  */
 #include "lib/extract.h"
+#include "lib/libarchive.h"
 #include "lib/extract_int.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/path.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -282,7 +281,7 @@ int udfenv_pack__dir(const char *dir, int fd)
 	packer p = {dir, NULL, NULL, UDFENV_BUF_INIT, NULL, {0}};
 	int dfd, error;
 
-	if ((error = open_archive(&p, fd)) < 0)
+	if ((error = udfenv_libarchive__load()) < 0 || (error = open_archive(&p, fd)) < 0)
 		goto done;
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		error =

@@ -413,7 +413,7 @@ def test_concurrent_preparations_build_each_entry_once(spawn, art, venv_zip, tmp
 
 BIG_PROBE = textwrap.dedent("""\
     import os, stressdep
-    n = sum(len(files) for _, files in [(d, f) for d, _, f in os.walk("big")])
+    n = sum(len(files) for _, _, files in os.walk("big"))
     print(stressdep.VALUE, n, open("big/d07/f0007.txt").read().strip())
     """)
 

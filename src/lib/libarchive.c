@@ -1,0 +1,40 @@
+#define UDFENV_LIBARCHIVE_LOADER
+#include "lib/libarchive.h"
+#include "util/error.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+/* The soname the build was made against (CMake). */
+#ifndef UDFENV_LIBARCHIVE_SONAME
+#define UDFENV_LIBARCHIVE_SONAME "libarchive.so.13"
+#endif
+
+udfenv_libarchive udfenv_la;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static const char *failure; /* NULL: loaded */
+
+static void load(void)
+{
+	void *lib = dlopen(UDFENV_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL) {
+		failure = dlerror();
+		return;
+	}
+#define UDFENV_LIBARCHIVE_SYM(f)                                                       \
+	if (failure == NULL && (*(void **)&udfenv_la.f = dlsym(lib, #f)) == NULL) \
+		failure = #f " is missing";
+	UDFENV_LIBARCHIVE_FUNCS(UDFENV_LIBARCHIVE_SYM)
+#undef UDFENV_LIBARCHIVE_SYM
+}
+
+int udfenv_libarchive__load(void)
+{
+	pthread_once(&once, load);
+	if (failure)
+		return udfenv_error_set(UDFENV_ERROR, "cannot load %s: %s (install libarchive13)",
+					UDFENV_LIBARCHIVE_SONAME, failure);
+	return 0;
+}
