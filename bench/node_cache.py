@@ -185,8 +185,9 @@ def machine_info(args, worker_version):
                                                        platform.release()))
     say("python: worker %s (%s), job client %s (%s), bench %s" % (
         worker_version, args.python, client, args.client, platform.python_version()))
-    say("udfenv: %s; work dir %s on %s" % (args.udfenv, tempfile.gettempdir(),
-                                          filesystem_of(tempfile.gettempdir())))
+    say("udfenv: %s (built %s, %d shared libraries); work dir %s on %s" % (
+        args.udfenv, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(args.udfenv))),
+        count_libs(args.udfenv), tempfile.gettempdir(), filesystem_of(tempfile.gettempdir())))
     say("command: %s" % " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
 
 
@@ -340,8 +341,8 @@ def warm_start(b, p, venv_name):
     py_env = med["py_worker_env"] - med["bare"]
     say("where the overhead goes (same interleaved loop):")
     say("  %-66s %10s" % ("/bin/true", ms(med["true"])))
-    say("  %-66s %10s  +%s: process start, %d shared libraries" % (
-        "udfenv --help", ms(med["help"]), ms(startup), count_libs(b.args.udfenv)))
+    say("  %-66s %10s  +%s: process start, loading its shared libraries" % (
+        "udfenv --help", ms(med["help"]), ms(startup)))
     say("  %-66s %10s  +%s: setup, spawn, cleanup" % (
         "udfenv exec --cache-dir C <deps> -- /bin/true", ms(med["exec_true"]),
         ms(med["exec_true"] - med["help"])))
@@ -368,8 +369,18 @@ def time_cases(b, cases):
     return times
 
 
+def entry_name(e, cache):
+    """An entry's name, with the cache dir in it (an interpreter path) shortened."""
+    name = e["name"]
+    if cache and name.startswith(cache.rstrip("/") + "/"):
+        parts = name.split("/")
+        name = "<cache>/.../" + "/".join(parts[-3:])
+    return "%s %s" % (e["kind"], name)
+
+
 def outcomes(report):
-    return ", ".join("%s %s %s" % (e["kind"], e["name"], e["outcome"]) for e in report["entries"])
+    return ", ".join("%s %s" % (entry_name(e, report.get("cache")), e["outcome"])
+                     for e in report["entries"])
 
 
 def count_libs(binary):
@@ -428,36 +439,35 @@ def cold_herd(b, p, venv_name):
     say("outcomes per entry across the %d runs of each herd (built/waited/hit; exactly one "
         "build per key required):" % b.args.herd)
     names = sorted({k for table in tables for k in table})
-    say("  %-32s %s" % ("entry", "  ".join("trial %-6d" % (t + 1) for t in range(len(tables)))))
+    width = max([len(n) for n in names] + [5])
+    say("  %-*s  %s" % (width, "entry", "  ".join("trial %-6d" % (t + 1) for t in range(len(tables)))))
     for name in names:
         cells = []
         for table in tables:
             c = table.get(name)
             cells.append("%d/%d/%-6d" % (c["built"], c["waited"], c["hit"]) if c else "-" * 12)
-        say("  %-32s %s" % ("%s %s" % name, "  ".join("%-12s" % c for c in cells)))
+        say("  %-*s  %s" % (width, name, "  ".join("%-12s" % c for c in cells)))
     s, h = statistics.median(singles), statistics.median(herds)
     say("median of %d trials: single %.2f s, herd %.2f s, ratio %.2fx" % (len(singles), s, h, h / s))
     return {"single": s, "herd": h}
 
 
 def builds_per_key(b, reports, what):
-    """{(kind, name): {built, waited, hit}} over reports; checks one key and one build per entry."""
+    """{"kind name": {built, waited, hit}} over reports; checks one key and one build per entry."""
     table, keys = {}, {}
     for r in reports:
         for e in r["entries"]:
-            name = (e["kind"], e["name"])
+            name = entry_name(e, r.get("cache"))
             keys.setdefault(name, set()).add(e["key"])
             c = table.setdefault(name, {"built": 0, "waited": 0, "hit": 0})
-            if b.check(e["outcome"] in c, "%s: entry %s %s has outcome %r" % (
-                    what, e["kind"], e["name"], e["outcome"])):
+            if b.check(e["outcome"] in c, "%s: entry %s has outcome %r" % (what, name, e["outcome"])):
                 c[e["outcome"]] += 1
     for name, c in sorted(table.items()):
-        b.check(len(keys[name]) == 1, "%s: entry %s %s has one key across the runs, not %s" % (
-            what, name[0], name[1], sorted(keys[name])))
-        b.check(c["built"] == 1, "%s: entry %s %s built exactly once, not %d times" % (
-            what, name[0], name[1], c["built"]))
-        b.check(sum(c.values()) == len(reports), "%s: entry %s %s in every report" % (
-            what, name[0], name[1]))
+        b.check(len(keys[name]) == 1, "%s: entry %s has one key across the runs, not %s" % (
+            what, name, sorted(keys[name])))
+        b.check(c["built"] == 1, "%s: entry %s built exactly once, not %d times" % (
+            what, name, c["built"]))
+        b.check(sum(c.values()) == len(reports), "%s: entry %s in every report" % (what, name))
     return table
 
 

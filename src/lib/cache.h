@@ -91,8 +91,8 @@ void udfenv_cache__remember(udfenv_cache *c, const char *kind, const char *path,
 			    const char *value);
 
 /*
- * Register the private env dir `dir` (holding a lock at `dir`/.udfenv/lock
- * for its lifetime) so that GC can remove it once its owners are dead.
+ * Register the private env dir `dir` (flock'ed by its users for their
+ * lifetime) so that GC can remove it once they are all dead.
  */
 int udfenv_cache__register_work(udfenv_cache *c, const char *dir);
 void udfenv_cache__unregister_work(udfenv_cache *c, const char *dir);

@@ -265,11 +265,10 @@ static int reclaim_build(udfenv_cache *c, const char *name, void *payload)
 	return 0;
 }
 
-/* work/<h> -> a private env dir: removed when no process holds its lock any more. */
+/* work/<h> -> a private env dir: removed when no process holds its lock (on the dir) any more. */
 static int reclaim_work(udfenv_cache *c, const char *name, void *payload)
 {
 	char reg[NAME_MAX + 8], dir[PATH_MAX];
-	udfenv_buf lock = UDFENV_BUF_INIT;
 	ssize_t n;
 	int fd = -1;
 	struct stat st;
@@ -278,10 +277,8 @@ static int reclaim_work(udfenv_cache *c, const char *name, void *payload)
 	if ((n = readlinkat(c->fd, reg, dir, sizeof(dir) - 1)) <= 0)
 		goto done;
 	dir[n] = '\0';
-	if (udfenv_buf_printf(&lock, "%s/.udfenv/lock", dir) < 0)
-		goto done;
-	if ((fd = open(lock.ptr, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT && lstat(dir, &st) < 0)
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
 			unlinkat(c->fd, reg, 0); /* its dir is gone already */
 		goto done;
 	}
@@ -296,7 +293,6 @@ static int reclaim_work(udfenv_cache *c, const char *name, void *payload)
 done:
 	if (fd >= 0)
 		close(fd);
-	udfenv_buf_dispose(&lock);
 	udfenv_error_clear();
 	return 0;
 }

@@ -3,13 +3,13 @@
  * (env_entries.c builds the missing ones), then give each worker a private
  * dir that points into them (REFERENCE.md sections 2 and 4):
  *
- *   E/.udfenv/lock            held (flock) by every process using E
- *   E/.udfenv/bin/            the python / python3 shims
+ *   E                         flock'ed by every process using it
  *   E/worker-<i>/python-archives/<target>   -> the archive's cache entry
  *                             (a private copy in copy mode); the worker's cwd
  *
  * PYTHONPATH and PATH point into the cache: the python files' entries, the
- * requirements' site-packages and bin dirs.
+ * requirements' site-packages and bin dirs, the python shims' entry. E holds
+ * as few files as possible: each costs its creation and deletion per run.
  */
 #include "lib/env_int.h"
 #include "util/error.h"
@@ -78,24 +78,13 @@ int udfenv_env_tmp_root(const char *given, const char **out)
 	return udfenv_fs_mkdir_p(root, 0700);
 }
 
-static int make_subdir(const udfenv_buf *parent, const char *rel)
-{
-	udfenv_buf p = UDFENV_BUF_INIT;
-	int error;
-
-	if ((error = udfenv_path_join(&p, parent->ptr, rel)) == 0 && mkdir(p.ptr, 0755) < 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", p.ptr);
-	udfenv_buf_dispose(&p);
-	return error;
-}
-
 /* E: made, locked for as long as it is used, and registered for GC should we die. */
 static int make_private_dir(builder *b)
 {
 	udfenv_env *env = b->env;
 	const char *root;
 	char real[PATH_MAX];
-	udfenv_buf dir = UDFENV_BUF_INIT, lock = UDFENV_BUF_INIT;
+	udfenv_buf dir = UDFENV_BUF_INIT;
 	int error;
 
 	if ((error = udfenv_env_tmp_root(b->opts->tmp_root, &root)) < 0 ||
@@ -107,19 +96,16 @@ static int make_private_dir(builder *b)
 		rmdir(dir.ptr);
 		goto done;
 	}
-	if ((error = udfenv_buf_sets(&env->dir, real)) < 0 || (error = make_subdir(&env->dir, ".udfenv")) < 0 ||
-	    (error = make_subdir(&env->dir, ".udfenv/bin")) < 0 ||
-	    (error = udfenv_path_join(&lock, real, ".udfenv/lock")) < 0)
+	if ((error = udfenv_buf_sets(&env->dir, real)) < 0)
 		goto done;
-	if ((env->lock_fd = open(lock.ptr, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+	if ((env->lock_fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    flock(env->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot lock '%s'", lock.ptr);
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot lock '%s'", real);
 		goto done;
 	}
 	error = udfenv_cache__register_work(env->cache, real);
 done:
 	udfenv_buf_dispose(&dir);
-	udfenv_buf_dispose(&lock);
 	return error;
 }
 
@@ -225,30 +211,6 @@ static int resolve_python(builder *b)
 	return udfenv_buf_sets(&b->python_install, py->ptr);
 }
 
-/* `python` and `python3` on the worker's PATH run the worker interpreter. */
-static int write_shims(builder *b)
-{
-	static const char *const names[] = {"python", "python3", NULL};
-	udfenv_buf script = UDFENV_BUF_INIT, path = UDFENV_BUF_INIT;
-	int error;
-
-	if ((error = udfenv_buf_puts(&script, "#!/bin/sh\nexec '")) < 0)
-		goto done;
-	for (const char *p = b->env->python.ptr; *p && error == 0; p++)
-		error = *p == '\'' ? udfenv_buf_puts(&script, "'\\''") : udfenv_buf_putc(&script, *p);
-	if (error < 0 || (error = udfenv_buf_puts(&script, "' \"$@\"\n")) < 0)
-		goto done;
-	for (size_t i = 0; names[i] && error == 0; i++) {
-		udfenv_buf_clear(&path);
-		if ((error = udfenv_buf_printf(&path, "%s/.udfenv/bin/%s", b->env->dir.ptr, names[i])) == 0)
-			error = udfenv_fs_write_new(path.ptr, script.ptr, script.size, 0755);
-	}
-done:
-	udfenv_buf_dispose(&script);
-	udfenv_buf_dispose(&path);
-	return error;
-}
-
 /* Join `parts` with ':' after `out`'s current contents. */
 static int join_into(udfenv_buf *out, const udfenv_strvec *parts)
 {
@@ -287,7 +249,7 @@ static int build_envp(builder *b)
 		error = udfenv_buf_printf(&pp, "%s%s", pp.size ? ":" : "", inherited_pp);
 	/* PATH: python shims, requirements' bin dirs, inherited. */
 	if (error == 0)
-		error = udfenv_buf_printf(&path, "%s/.udfenv/bin", b->env->dir.ptr);
+		error = udfenv_buf_puts(&path, b->shims);
 	if (error == 0)
 		error = join_into(&path, &b->bin_dirs);
 	if (error == 0)
@@ -354,7 +316,7 @@ static int prepare(udfenv_env **out, const udfenv_manifest *m, const udfenv_deps
 	if ((error = make_private_dir(&b)) < 0 || (error = udfenv_env__files(&b)) < 0 ||
 	    (error = udfenv_env__archives(&b)) < 0 || (error = resolve_python(&b)) < 0 ||
 	    (b.m->requirements && (error = udfenv_env__requirements(&b)) < 0) ||
-	    (error = udfenv_env__check_cancel(&b)) < 0 || (error = write_shims(&b)) < 0 ||
+	    (error = udfenv_env__check_cancel(&b)) < 0 || (error = udfenv_env__shims(&b, &b.shims)) < 0 ||
 	    (error = build_envp(&b)) < 0 || (error = collect_hold_fds(b.env)) < 0 ||
 	    (error = udfenv_env_worker(b.env, index0, NULL, NULL)) < 0)
 		goto done;

@@ -264,6 +264,51 @@ int udfenv_env__archives(builder *b)
 	return error;
 }
 
+/* --- the python shims ------------------------------------------------------ */
+
+/* bin/python and bin/python3: `exec` the worker interpreter (a symlink would lose a venv's identity). */
+static int build_shims(void *ctx, const char *data, const char *scratch, json_t *extra)
+{
+	static const char *const names[] = {"python", "python3", NULL};
+	const char *python = ctx;
+	udfenv_buf script = UDFENV_BUF_INIT, path = UDFENV_BUF_INIT;
+	int error;
+
+	(void)scratch, (void)extra;
+	if (mkdir(data, 0755) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", data);
+	if ((error = udfenv_buf_puts(&script, "#!/bin/sh\nexec '")) < 0)
+		goto done;
+	for (const char *p = python; *p && error == 0; p++)
+		error = *p == '\'' ? udfenv_buf_puts(&script, "'\\''") : udfenv_buf_putc(&script, *p);
+	if (error < 0 || (error = udfenv_buf_puts(&script, "' \"$@\"\n")) < 0)
+		goto done;
+	for (size_t i = 0; names[i] && error == 0; i++) {
+		udfenv_buf_clear(&path);
+		if ((error = udfenv_path_join(&path, data, names[i])) == 0)
+			error = udfenv_fs_write_new(path.ptr, script.ptr, script.size, 0755);
+	}
+done:
+	udfenv_buf_dispose(&script);
+	udfenv_buf_dispose(&path);
+	return error;
+}
+
+int udfenv_env__shims(builder *b, const char **bin_dir)
+{
+	udfenv_env_phase uncounted = {0, 0, 0, 0};
+	udfenv_buf key = UDFENV_BUF_INIT;
+	size_t at;
+	int error;
+
+	if ((error = udfenv_buf_printf(&key, "udfenv shims 1\npython %s\n", b->env->python.ptr)) == 0 &&
+	    (error = lease(b, &uncounted, "shims", b->env->python.ptr, NULL, key.ptr, build_shims,
+			   b->env->python.ptr, &at)) == 0)
+		*bin_dir = b->env->leases[at].data.ptr;
+	udfenv_buf_dispose(&key);
+	return error;
+}
+
 /* --- requirements --------------------------------------------------------- */
 
 /*

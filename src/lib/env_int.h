@@ -27,7 +27,7 @@ struct udfenv_env {
 	udfenv_strvec targets;       /* archive targets, in manifest order ... */
 	size_t *target_lease;        /* ... and the lease of each */
 	int copy_archives;
-	int lock_fd;                 /* E/.udfenv/lock, exclusive while E is in use */
+	int lock_fd;                 /* E itself, flock'ed exclusively while E is in use */
 	int *hold_fds;               /* lock_fd and every lease */
 	size_t nhold_fds;
 	udfenv_env_report report;
@@ -45,6 +45,7 @@ typedef struct {
 	udfenv_strvec bin_dirs;     /* requirements' bin dirs */
 	udfenv_buf site_custom;     /* the dir of udfenv's sitecustomize (with requirements) */
 	udfenv_buf python_install;  /* the interpreter to install requirements with */
+	const char *shims;          /* the dir of the python shims (a cache entry) */
 	double fetch_seconds;       /* spent fetching inside the current phase */
 	int built;                  /* some entry was built (then GC may be due) */
 } builder;
@@ -60,6 +61,9 @@ int udfenv_env__archives(builder *b);
 
 /* Lease the requirements' entry (python resolved); fills site_dirs, bin_dirs, site_custom. */
 int udfenv_env__requirements(builder *b);
+
+/* Lease the entry of the `python`/`python3` shims of env->python; its dir in *bin_dir. */
+int udfenv_env__shims(builder *b, const char **bin_dir);
 
 /* The digest of a local input, remembered by the cache (udfenv_stage_digest_fn; ctx: builder). */
 int udfenv_env__digest_local(void *ctx, udfenv_artifact *a);

@@ -63,7 +63,9 @@ def test_second_exec_hits_every_entry(run_udfenv, inputs, tmp_path):
         runs.append(report(rep))
     first, second = runs
     assert set(outcomes(first).values()) == {"built"}, first
-    assert len(first["entries"]) == 4  # mod.py, pkgdir, data.zip, req.txt
+    # mod.py, pkgdir, data.zip, req.txt, and the python shims
+    assert sorted(e["kind"] for e in first["entries"]) == ["archive", "files", "files", "requirements",
+                                                          "shims"]
     assert set(outcomes(second).values()) == {"hit"}, second
     assert second["phases"]["install"]["built"] == 0 and second["phases"]["install"]["hit"] == 1
     assert second["phases"]["spawn"]["workers"] == 1
@@ -81,7 +83,7 @@ def test_changed_content_gets_a_new_entry_and_is_seen(run_udfenv, inputs, tmp_pa
     proc = run_udfenv(*cmd)
     assert proc.stdout.strip() == "pkg-2", str(proc)
     ls = json.loads(run_udfenv("cache", "--cache-dir", cache, "ls", "--json").stdout)
-    assert [e["name"] for e in ls] == ["pkgdir", "pkgdir"]
+    assert [e["name"] for e in ls if e["kind"] == "files"] == ["pkgdir", "pkgdir"]
 
 
 def test_digests_of_unchanged_inputs_are_remembered(run_udfenv, inputs, tmp_path):
@@ -116,7 +118,7 @@ def test_archives_link_into_the_cache_or_are_copied(run_udfenv, inputs, tmp_path
     assert proc.returncode == 0, str(proc)
     assert proc.stdout.split("\n")[:2] == ["False", "['data.txt', 'new.txt']"]
     # The copy was private: the shared entry did not change.
-    entries = list((cache / "v1" / "entries").iterdir())
+    entries = [e for e in (cache / "v1" / "entries").iterdir() if (e / "data" / "data.txt").exists()]
     assert len(entries) == 1 and sorted(os.listdir(str(entries[0] / "data"))) == ["data.txt"]
     proc = run_udfenv("exec", "--cache-dir", cache, "-D", "udfenv.cache.copy-archives=false", *arch,
                       "--", "python", "-c",
@@ -155,14 +157,14 @@ def test_an_entry_without_its_marker_is_rebuilt_and_leftover_builds_go(run_udfen
     cmd = ["exec", "--cache-dir", cache, "--report", tmp_path / "r.json",
            "-pyarch", "%s#data" % (inputs / "data.zip"), "--", "cat", "data/data.txt"]
     assert run_udfenv(*cmd).returncode == 0
-    key = report(tmp_path / "r.json")["entries"][0]["key"]
+    key = [e["key"] for e in report(tmp_path / "r.json")["entries"] if e["kind"] == "archive"][0]
     entry = cache / "v1" / "entries" / key
     (entry / "udfenv-entry.json").unlink()
     leftover = cache / "v1" / "tmp" / (key + ".dead01")
     (leftover / "data").mkdir(parents=True)
     proc = run_udfenv(*cmd)
     assert proc.returncode == 0 and proc.stdout == "payload\n", str(proc)
-    assert report(tmp_path / "r.json")["entries"][0]["outcome"] == "built"
+    assert outcomes(report(tmp_path / "r.json"))[("archive", "data.zip")] == "built"
     assert (entry / "udfenv-entry.json").is_file()
     assert not leftover.exists(), "a dead builder's temp dir was not reclaimed"
 
@@ -177,7 +179,7 @@ def test_automatic_gc_keeps_the_cache_under_its_size(run_udfenv, tmp_path):
                           "-pyarch", "%s#d" % z, "--", "true")
         assert proc.returncode == 0, str(proc)
     ls = json.loads(run_udfenv("cache", "--cache-dir", cache, "ls", "--json").stdout)
-    assert [e["name"] for e in ls] == ["b.zip"], "the least recently used entry should have gone"
+    assert [e["name"] for e in ls if e["kind"] == "archive"] == ["b.zip"], "the least recently used entry should have gone"
 
 
 def test_cache_ls_gc_clear(run_udfenv, inputs, tmp_path):
@@ -187,7 +189,7 @@ def test_cache_ls_gc_clear(run_udfenv, inputs, tmp_path):
     proc = run_udfenv("cache", "--cache-dir", cache, "ls")
     assert proc.returncode == 0, str(proc)
     for word in ("archive", "files", "requirements", "data.zip", "mod.py", "req.txt", "pip ",
-                 "4 entries"):
+                 "shims", "5 entries"):
         assert word in proc.stdout, str(proc)
     ls = json.loads(run_udfenv("cache", "--cache-dir", cache, "ls", "--json").stdout)
     assert all(e["complete"] and not e["leased"] and e["size"] > 0 for e in ls), ls
@@ -198,7 +200,7 @@ def test_cache_ls_gc_clear(run_udfenv, inputs, tmp_path):
     assert not list((cache / "v1" / "entries").iterdir())
     run_udfenv("exec", "--cache-dir", cache, "-pyfs", inputs / "mod.py", "--", "true")
     proc = run_udfenv("cache", "--cache-dir", cache, "clear")
-    assert proc.returncode == 0 and "removed 1 entry" in proc.stdout, str(proc)
+    assert proc.returncode == 0 and "removed 2 entries" in proc.stdout, str(proc)  # mod.py, shims
     assert not list((cache / "v1" / "digests").iterdir())
 
 
@@ -227,7 +229,7 @@ def test_cache_config_key_picks_the_dir(run_udfenv, inputs, tmp_path):
     cache = tmp_path / "via-config"
     proc = run_udfenv("exec", "-D", "udfenv.cache.dir=%s" % cache, "-pyfs", inputs / "mod.py", "--", "true")
     assert proc.returncode == 0, str(proc)
-    assert len(list((cache / "v1" / "entries").iterdir())) == 1
+    assert len(list((cache / "v1" / "entries").iterdir())) == 2  # mod.py and the shims
     assert (cache / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
 
 
