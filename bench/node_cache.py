@@ -28,6 +28,11 @@ Inputs are built locally with tests/fixtures/pyartifacts.py (no PyPI): the
 venv is `python -m venv --copies` of --python with pip, the wheels are
 written by hand. udfenv remembers a local file's digest only once it has
 been unchanged for 2 s, so the bench waits that out before warming up.
+Every command runs without the caller's PYTHON*, PIP_* and UDFENV_*
+variables (PYTHONDONTWRITEBYTECODE, for one, changes the worker's start-up:
+without it the first worker writes .pyc files into the cache entries).
+The cold caches are removed only at the end: deleting one while the next
+run builds slows that run down on a file system mounted with discard.
 
 The exit status is 1 when a correctness check fails (a run fails, an entry
 built more than once, a warm run that rebuilds, wrong job output, a private
@@ -120,8 +125,11 @@ def say(text=""):
 
 def run(argv, env, cwd=None, what=None):
     """Run argv to completion; return its stdout, or raise RuntimeError with its stderr."""
-    p = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       universal_newlines=True)
+    try:
+        p = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+    except OSError as e:
+        raise RuntimeError("%s cannot run: %s" % (what or argv[0], e))
     if p.returncode != 0:
         raise RuntimeError("%s failed (exit %d): %s\n%s" % (
             what or argv[0], p.returncode, " ".join(shlex.quote(a) for a in argv),
@@ -586,8 +594,8 @@ def main():
         jobs = second_job(b, p, venv_name)
         left = os.listdir(b.tmp_root)
         b.check(not left, "udfenv left private dirs behind in its temp root: %s" % left)
-    except RuntimeError as e:
-        b.check(False, str(e))
+    except (RuntimeError, OSError, ValueError, KeyError) as e:
+        b.check(False, "%s: %s" % (type(e).__name__, e))
     finally:
         rmtree(work)
     summary(b, warm, herd, jobs)
