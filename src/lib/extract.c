@@ -141,6 +141,12 @@ static int read_error(xjob *j, const char *name)
 
 static int write_error(xjob *j, const char *name)
 {
+	/* libarchive's "Write failed" alone hides a full disk: add the system's reason. */
+	int err = archive_errno(j->out);
+
+	if (err > 0)
+		return udfenv_extract__entry_error(&j->pol, UDFENV_ERROR, name, "cannot be written: %s (%s)",
+		                                   archive_error_string(j->out), strerror(err));
 	return udfenv_extract__entry_error(&j->pol, UDFENV_ERROR, name, "cannot be written: %s",
 	                                   archive_error_string(j->out));
 }
