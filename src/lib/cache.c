@@ -155,6 +155,14 @@ void udfenv_cache_close(udfenv_cache *c)
 	free(c);
 }
 
+int udfenv_cache__holds(const udfenv_cache *c, const char *real)
+{
+	size_t len = c->root.size;
+
+	return strncmp(real, c->root.ptr, len) == 0 && strncmp(real + len, "/entries/", 9) == 0 &&
+	       real[len + 9] != '\0';
+}
+
 void udfenv_cache__key(const char *text, char key[UDFENV_SHA256_HEX])
 {
 	udfenv_sha256 *h = NULL;
@@ -206,26 +214,26 @@ int udfenv_cache__lock(udfenv_cache *c, const char *name, int op, const volatile
 }
 
 /* The marker of entry `key`, parsed; NULL when there is none (or it is unreadable). */
+/* The small file `rel` under the root; 0 (and no error kept) when it is missing or too big. */
+static int read_small(udfenv_cache *c, const char *rel, udfenv_buf *out, size_t max)
+{
+	udfenv_buf path = UDFENV_BUF_INIT;
+	int ok = udfenv_buf_printf(&path, "%s/%s", c->root.ptr, rel) == 0 &&
+		 udfenv_fs_read_file(out, path.ptr, max) == 0 && out->size > 0;
+
+	udfenv_buf_dispose(&path);
+	udfenv_error_clear();
+	return ok;
+}
+
 json_t *udfenv_cache__marker(udfenv_cache *c, const char *key)
 {
-	char path[NAME_MAX + 64];
+	char rel[NAME_MAX + 64];
 	udfenv_buf text = UDFENV_BUF_INIT;
 	json_t *m = NULL;
-	int fd;
 
-	snprintf(path, sizeof(path), "entries/%s/" UDFENV_CACHE_MARKER, key);
-	if ((fd = openat(c->fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return NULL;
-	for (;;) {
-		char chunk[4096];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || text.size > (1u << 20) || udfenv_buf_put(&text, chunk, (size_t)n) < 0)
-			break;
-	}
-	close(fd);
-	if (text.size) {
+	snprintf(rel, sizeof(rel), "entries/%s/" UDFENV_CACHE_MARKER, key);
+	if (read_small(c, rel, &text, 1u << 20)) {
 		m = json_loadb(text.ptr, text.size, 0, NULL);
 		if (m && !(json_is_object(m) && json_integer_value(json_object_get(m, "udfenv_cache_entry")) == 1 &&
 			   json_is_string(json_object_get(m, "key")) &&
@@ -235,7 +243,6 @@ json_t *udfenv_cache__marker(udfenv_cache *c, const char *key)
 		}
 	}
 	udfenv_buf_dispose(&text);
-	udfenv_error_clear();
 	return m;
 }
 
@@ -540,26 +547,23 @@ static void record_name(const char *kind, const char *path, char *out, size_t si
 int udfenv_cache__recall(udfenv_cache *c, const char *kind, const char *path, const char *sig,
 			 udfenv_buf *out)
 {
-	char name[128], text[8192];
-	size_t slen = strlen(sig);
-	ssize_t n;
-	int fd;
+	char name[128];
+	udfenv_buf text = UDFENV_BUF_INIT;
+	size_t plen = strlen(path), slen = strlen(sig);
+	int ok;
 
 	record_name(kind, path, name, sizeof(name));
-	if ((fd = openat(c->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
 	/* "<path>\n<sig>\n<value>\n": the path guards against a (theoretical) name clash. */
-	size_t plen = strlen(path);
-	if (strncmp(text, path, plen) != 0 || text[plen] != '\n' || strncmp(text + plen + 1, sig, slen) != 0 ||
-	    text[plen + 1 + slen] != '\n' || text[n - 1] != '\n')
-		return 0;
-	udfenv_buf_clear(out);
-	return udfenv_buf_put(out, text + plen + slen + 2, (size_t)n - plen - slen - 3) < 0 ? 0 : 1;
+	ok = read_small(c, name, &text, 8192) && text.size > plen + slen + 2 &&
+	     strncmp(text.ptr, path, plen) == 0 && text.ptr[plen] == '\n' &&
+	     strncmp(text.ptr + plen + 1, sig, slen) == 0 && text.ptr[plen + 1 + slen] == '\n' &&
+	     text.ptr[text.size - 1] == '\n';
+	if (ok) {
+		udfenv_buf_clear(out);
+		ok = udfenv_buf_put(out, text.ptr + plen + slen + 2, text.size - plen - slen - 3) == 0;
+	}
+	udfenv_buf_dispose(&text);
+	return ok;
 }
 
 void udfenv_cache__remember(udfenv_cache *c, const char *kind, const char *path, const char *sig,

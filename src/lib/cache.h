@@ -73,6 +73,9 @@ void udfenv_cache__release(udfenv_cache_lease *l);
 /* `s` as valid UTF-8 for JSON (each byte of an invalid sequence as '?'); malloc'd, NULL: no memory. */
 char *udfenv_cache__printable(const char *s);
 
+/* Whether the canonical path `real` lies inside a published entry of `c`. */
+int udfenv_cache__holds(const udfenv_cache *c, const char *real);
+
 /* The key of `text` (everything that determines an entry, one fact per line). */
 void udfenv_cache__key(const char *text, char key[UDFENV_SHA256_HEX]);
 

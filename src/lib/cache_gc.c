@@ -156,7 +156,7 @@ static int each_name(udfenv_cache *c, const char *sub, int (*fn)(udfenv_cache *,
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s/%s'", c->root.ptr, sub);
 	}
 	while (error == 0 && (de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
 			error = fn(c, de->d_name, payload);
 	closedir(d);
 	return error;
@@ -245,14 +245,28 @@ static int reclaim_trash(udfenv_cache *c, const char *name, void *payload)
 }
 
 /* tmp/<key>.XXXXXX whose build lock is free: a builder that died. */
+/*
+ * A remembered digest's temp file (.tmp-XXXXXX) that was never renamed: its
+ * writer died between the two steps, which take microseconds.
+ */
+#define STALE_RECORD_SECONDS 60
+
 static int reclaim_build(udfenv_cache *c, const char *name, void *payload)
 {
-	char lock[NAME_MAX + 1];
+	char lock[NAME_MAX + 1], rel[NAME_MAX + 8];
 	const char *dot = strchr(name, '.');
 	udfenv_buf p = UDFENV_BUF_INIT;
+	struct stat st;
 	int fd;
 
-	if (dot == NULL || dot - name != 64 || strncmp(name, ".tmp-", 5) == 0)
+	if (strncmp(name, ".tmp-", 5) == 0) {
+		snprintf(rel, sizeof(rel), "tmp/%s", name);
+		if (fstatat(c->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    mtime_of(&st) < udfenv_wall_now() - STALE_RECORD_SECONDS && unlinkat(c->fd, rel, 0) == 0)
+			(*(unsigned *)payload)++;
+		return 0;
+	}
+	if (dot == NULL || dot - name != 64)
 		return 0;
 	snprintf(lock, sizeof(lock), "%.64s.build", name);
 	if (udfenv_cache__lock(c, lock, LOCK_EX | LOCK_NB, NULL, &fd) == 0) {
@@ -375,6 +389,7 @@ void udfenv_cache__auto_gc(udfenv_cache *c, uint64_t max_size)
 	size_t n;
 	uint64_t total = 0;
 
+	/* Listing is cheap and needs no lock; a GC (which lists again) only when over. */
 	if (max_size == 0 || udfenv_cache_list(c, &entries, &n) < 0) {
 		udfenv_error_clear();
 		return;
@@ -382,9 +397,8 @@ void udfenv_cache__auto_gc(udfenv_cache *c, uint64_t max_size)
 	for (size_t i = 0; i < n; i++)
 		total += entries[i].size;
 	udfenv_cache_list_free(entries, n);
-	if (total <= max_size)
-		return;
-	if (gc(c, max_size, 0, 0, &r) == 0)
+	/* Never waits: if another GC runs, it does the work. */
+	if (total > max_size && gc(c, max_size, 0, 0, &r) == 0)
 		udfenv_log(UDFENV_LOG_INFO,
 			   "cache: over %llu bytes: removed %u entries (%llu bytes), %u leased kept",
 			   (unsigned long long)max_size, r.removed, (unsigned long long)r.freed, r.kept_leased);

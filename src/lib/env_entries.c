@@ -363,7 +363,6 @@ static int probe(const builder *b, const char *python, udfenv_buf *out)
 
 	if ((fd = memfd_create("udfenv-probe", MFD_CLOEXEC)) < 0)
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot query '%s'", python);
-	opts.envp = envp.items;
 	opts.stdout_fd = fd;
 	opts.timeout = 60;
 	if ((error = pip_envp(b, &envp)) < 0)
