@@ -40,7 +40,7 @@ static const char *env_value(const char *entry, const char *key)
 	return strncmp(entry, key, len) == 0 && entry[len] == '=' ? entry + len + 1 : NULL;
 }
 
-const char *udfenv_env__get(char *const *envp, const char *key)
+static const char *env_get(char *const *envp, const char *key)
 {
 	const char *v = NULL;
 	for (; *envp && v == NULL; envp++)
@@ -109,29 +109,33 @@ done:
 	return error;
 }
 
-/* "venv.zip -> venv/, data.zip -> data/" for messages. */
-static void describe_archives(const udfenv_manifest *m, udfenv_buf *out)
+/* A relative interpreter path that is not in the archives dir, naming what is ("venv.zip -> venv/"). */
+static int not_in_archives(const builder *b, const char *given)
 {
-	for (size_t i = 0; i < m->narchives; i++)
-		udfenv_buf_printf(out, "%s%s -> %s/", i ? ", " : "", m->archives[i].name,
-				  m->archives[i].target);
-	if (m->narchives == 0)
-		udfenv_buf_puts(out, "none");
+	udfenv_buf archives = UDFENV_BUF_INIT;
+	int error;
+
+	for (size_t i = 0; i < b->m->narchives; i++)
+		udfenv_buf_printf(&archives, "%s%s -> %s/", i ? ", " : "", b->m->archives[i].name,
+				  b->m->archives[i].target);
+	error = udfenv_error_set(UDFENV_ENOTFOUND,
+				 "python executable '%s' does not exist in the archives dir (archives: "
+				 "%s); relative paths start at the archives dir, e.g. venv/bin/python",
+				 given, archives.size ? archives.ptr : "none");
+	udfenv_buf_dispose(&archives);
+	return error;
 }
 
 /* Make an interpreter inside an archive entry executable; refuse one elsewhere that is not. */
 static int ensure_executable(builder *b, const char *path, const char *given)
 {
-	char real[PATH_MAX], root[PATH_MAX];
+	char real[PATH_MAX];
 	struct stat st;
-	size_t len;
 
 	if (access(path, X_OK) == 0)
 		return 0;
 	/* An archive made on another system may have lost the bit: the same fix for every user. */
-	snprintf(root, sizeof(root), "%s/v1/entries/", udfenv_cache_dir(b->env->cache));
-	len = strlen(root);
-	if (realpath(path, real) != NULL && strncmp(real, root, len) == 0 && stat(real, &st) == 0 &&
+	if (realpath(path, real) != NULL && udfenv_cache__holds(b->env->cache, real) && stat(real, &st) == 0 &&
 	    chmod(real, (st.st_mode & 07777) | 0111) == 0)
 		return 0;
 	return udfenv_error_set(UDFENV_EINVALID,
@@ -149,8 +153,6 @@ static int resolve_in_archives(builder *b, const char *given, udfenv_buf *py)
 {
 	const char *cursor = given, *c, *rest;
 	size_t len;
-	udfenv_buf archives = UDFENV_BUF_INIT;
-	int error = 0;
 
 	while ((c = udfenv_path_next(&cursor, &len)) != NULL)
 		if (UDFENV_PATH_IS_DOTDOT(c, len))
@@ -167,13 +169,7 @@ static int resolve_in_archives(builder *b, const char *given, udfenv_buf *py)
 			return *rest ? udfenv_buf_printf(py, "%s%s", data, rest) : udfenv_buf_sets(py, data);
 		}
 	}
-	describe_archives(b->m, &archives);
-	error = udfenv_error_set(UDFENV_ENOTFOUND,
-				 "python executable '%s' does not exist in the archives dir (archives: "
-				 "%s); relative paths start at the archives dir, e.g. venv/bin/python",
-				 given, udfenv_buf_cstr(&archives));
-	udfenv_buf_dispose(&archives);
-	return error;
+	return not_in_archives(b, given);
 }
 
 static int resolve_python(builder *b)
@@ -184,26 +180,17 @@ static int resolve_python(builder *b)
 	int error;
 
 	if (strchr(given, '/') == NULL) {
-		if (udfenv_path_which(py, given, udfenv_env__get(b->base, "PATH")) < 0)
+		if (udfenv_path_which(py, given, env_get(b->base, "PATH")) < 0)
 			return udfenv_error_set(UDFENV_ENOTFOUND,
 						"python executable '%s' is not in PATH: install it, or "
 						"give its path with -pyexec / python.executable", given);
 	} else if ((error = given[0] == '/' ? udfenv_buf_sets(py, given) : resolve_in_archives(b, given, py)) < 0) {
 		return error;
 	}
-	if (stat(py->ptr, &st) < 0) {
-		if (given[0] == '/' || strchr(given, '/') == NULL)
-			return udfenv_error_set_os(UDFENV_ENOTFOUND, "python executable '%s'", given);
-		udfenv_buf archives = UDFENV_BUF_INIT;
-		describe_archives(b->m, &archives);
-		error = udfenv_error_set(UDFENV_ENOTFOUND,
-					 "python executable '%s' does not exist in the archives dir "
-					 "(archives: %s); relative paths start at the archives dir, e.g. "
-					 "venv/bin/python",
-					 given, udfenv_buf_cstr(&archives));
-		udfenv_buf_dispose(&archives);
-		return error;
-	}
+	if (stat(py->ptr, &st) < 0)
+		return given[0] == '/' || strchr(given, '/') == NULL
+			       ? udfenv_error_set_os(UDFENV_ENOTFOUND, "python executable '%s'", given)
+			       : not_in_archives(b, given);
 	if (!S_ISREG(st.st_mode))
 		return udfenv_error_set(UDFENV_EINVALID, "python executable '%s' is not a file", given);
 	if ((error = ensure_executable(b, py->ptr, given)) < 0)
@@ -225,8 +212,8 @@ static int build_envp(builder *b)
 {
 	udfenv_strvec *envp = &b->env->envp;
 	udfenv_buf pp = UDFENV_BUF_INIT, path = UDFENV_BUF_INIT;
-	const char *inherited_pp = udfenv_env__get(b->base, "PYTHONPATH"),
-		   *inherited_path = udfenv_env__get(b->base, "PATH");
+	const char *inherited_pp = env_get(b->base, "PYTHONPATH"),
+		   *inherited_path = env_get(b->base, "PATH");
 	int error = 0;
 
 	for (char *const *e = b->base; *e && error == 0; e++) {

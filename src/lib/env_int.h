@@ -52,9 +52,6 @@ typedef struct {
 
 int udfenv_env__check_cancel(const builder *b);
 
-/* The value of `key` in `envp`, or NULL. */
-const char *udfenv_env__get(char *const *envp, const char *key);
-
 /* Lease the python files' and the archives' entries; fills b->files_path and env->targets. */
 int udfenv_env__files(builder *b);
 int udfenv_env__archives(builder *b);

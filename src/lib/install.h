@@ -10,7 +10,7 @@ typedef struct {
 	const char *cache_dir;    /* the offline package dir; NULL: install from the index */
 	const char *prefix;       /* install prefix (pip --prefix), must not exist */
 	const char *log_path;     /* pip's output goes here */
-	const char *cwd;          /* pip runs here (the archives dir) */
+	const char *cwd;          /* pip runs here (a scratch dir of the build) */
 	char *const *envp;        /* pip's environment */
 	const char *req_name;     /* the user's names, for messages */
 	const char *cache_name;
