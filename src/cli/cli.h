@@ -16,7 +16,7 @@ typedef struct {
 	char **defines;          /* -D key=value, in order */
 	int ndefines;
 	int given;               /* whether any dependency flag (-py...) was seen */
-	const char *help;        /* the command's --help text (a format taking cli_deps_help) */
+	const char *help;        /* the command's --help text (a format that may show cli_deps_help) */
 	int verbosity;           /* -v (1), -vv (2), ... */
 	int help_shown;          /* -h/--help was given and printed: exit 0 */
 } cli_deps;

@@ -140,28 +140,25 @@ static void print_gc(const udfenv_cache_gc_report *r)
 
 int cmd_cache(int argc, char **argv)
 {
+	cli_deps d;
 	udfenv_config *cfg = NULL;
+	udfenv_deps *deps = NULL;
 	udfenv_cache *c = NULL;
 	udfenv_cache_gc_report r;
-	const char *dir = NULL, *max_arg = NULL, *sub = NULL, *v;
+	const char *dir = NULL, *max_arg = NULL, *sub = NULL;
 	uint64_t max_size = 0;
-	int as_json = 0, verbosity = 0, status = CLI_EXIT_FAILED, rc, i;
+	int as_json = 0, status = CLI_EXIT_FAILED, rc;
 
-	if (udfenv_config_new(&cfg) < 0) {
-		cli_error();
+	if (cli_deps_init(&d, "cache", argc, help) < 0)
 		return CLI_EXIT_FAILED;
-	}
-	for (i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(help, stdout);
-			status = 0;
-			goto done;
-		}
-		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			verbosity = 1;
-		} else if (strcmp(a, "-vv") == 0) {
-			verbosity = 2;
+		/* -h, -v, --config, -D (and the dependency flags, refused below) */
+		if ((rc = cli_deps_parse(&d, argc, argv, &i)) != 0) {
+			if (rc < 0 || d.help_shown) {
+				status = rc < 0 ? CLI_EXIT_USAGE : 0;
+				goto done;
+			}
 		} else if (sub && strcmp(sub, "ls") == 0 && strcmp(a, "--json") == 0) {
 			as_json = 1;
 		} else if ((rc = cli_option(argc, argv, &i, "--cache-dir", &dir)) != 0 ||
@@ -169,20 +166,6 @@ int cmd_cache(int argc, char **argv)
 			    (rc = cli_option(argc, argv, &i, "--max-size", &max_arg)) != 0)) {
 			if (rc < 0) {
 				status = cli_usage_error("cache", "%s needs a value", a);
-				goto done;
-			}
-		} else if ((rc = cli_option(argc, argv, &i, "--config", &v)) != 0) {
-			if (rc < 0 || udfenv_config_load(cfg, v) < 0) {
-				status = rc < 0 ? cli_usage_error("cache", "--config needs a file") : CLI_EXIT_USAGE;
-				if (rc >= 0)
-					cli_error();
-				goto done;
-			}
-		} else if ((rc = cli_option(argc, argv, &i, "-D", &v)) != 0) {
-			if (rc < 0 || udfenv_config_define(cfg, v) < 0) {
-				status = rc < 0 ? cli_usage_error("cache", "-D needs key=value") : CLI_EXIT_USAGE;
-				if (rc >= 0)
-					cli_error();
 				goto done;
 			}
 		} else if (sub == NULL && a[0] != '-' &&
@@ -195,12 +178,17 @@ int cmd_cache(int argc, char **argv)
 			goto done;
 		}
 	}
+	if (d.given) {
+		status = cli_usage_error("cache", "dependency flags (-pyfs, -pyreq, ...) have no meaning here");
+		goto done;
+	}
 	if (sub == NULL) {
 		status = cli_usage_error("cache", "give a subcommand: ls, gc or clear");
 		goto done;
 	}
-	cli_log_init(verbosity);
-	if (udfenv_cache_config(cfg, dir ? NULL : &dir, &max_size, NULL) < 0) {
+	cli_log_init(d.verbosity);
+	if (cli_deps_resolve(&d, &cfg, &deps) < 0 ||
+	    udfenv_cache_config(cfg, dir ? NULL : &dir, &max_size, NULL) < 0) {
 		cli_error();
 		status = CLI_EXIT_USAGE;
 		goto done;
@@ -227,5 +215,7 @@ int cmd_cache(int argc, char **argv)
 done:
 	udfenv_cache_close(c);
 	udfenv_config_free(cfg);
+	udfenv_deps_free(deps);
+	cli_deps_dispose(&d);
 	return status;
 }
