@@ -6,8 +6,6 @@ test_cache_stress.py."""
 
 import json
 import os
-import stat
-import sys
 import textwrap
 import time
 

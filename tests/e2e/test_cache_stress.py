@@ -668,22 +668,8 @@ HANGING_BACKEND = textwrap.dedent('''\
 def hanging_requirements(tmp_path):
     """An offline requirement whose in-tree build backend announces its pid
     and hangs until a release file appears (at most a minute)."""
-    import io
-    import tarfile
     cache = tmp_path / "hang-wheels"
-    cache.mkdir()
-    files = {
-        "hangpkg-1.0/pyproject.toml": '[build-system]\nrequires = []\n'
-                                      'build-backend = "hangbackend"\nbackend-path = ["."]\n',
-        "hangpkg-1.0/hangbackend.py": HANGING_BACKEND,
-        "hangpkg-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: hangpkg\nVersion: 1.0\n",
-    }
-    with tarfile.open(str(cache / "hangpkg-1.0.tar.gz"), "w:gz") as tf:
-        for name, text in sorted(files.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+    pa.make_backend_sdist(cache, "hangpkg", "1.0", "hangbackend", HANGING_BACKEND)
     req = tmp_path / "hang-requirements.txt"
     req.write_text("hangpkg==1.0\n")
     release = tmp_path / "release-backend"

@@ -2,15 +2,14 @@
 command's process group, setup can be stopped or timed out, and the private
 dirs are gone afterwards however it ended."""
 
-import io
 import os
 import signal
 import subprocess
-import sys
-import tarfile
 import time
 
 import pytest
+
+import pyartifacts as pa
 
 SLOW_BACKEND = '''\
 import os, time
@@ -61,19 +60,7 @@ def slow_requirements(tmp_path_factory):
     minutes, announcing its pid: a setup step that hangs, offline."""
     root = tmp_path_factory.mktemp("slow")
     cache = root / "cache"
-    cache.mkdir()
-    files = {
-        "slowpkg-1.0/pyproject.toml": '[build-system]\nrequires = []\n'
-                                      'build-backend = "slowbackend"\nbackend-path = ["."]\n',
-        "slowpkg-1.0/slowbackend.py": SLOW_BACKEND,
-        "slowpkg-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: slowpkg\nVersion: 1.0\n",
-    }
-    with tarfile.open(str(cache / "slowpkg-1.0.tar.gz"), "w:gz") as tf:
-        for name, text in sorted(files.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+    pa.make_backend_sdist(cache, "slowpkg", "1.0", "slowbackend", SLOW_BACKEND)
     req = root / "requirements.txt"
     req.write_text("slowpkg==1.0\n")
     return "%s#%s" % (req, cache)
