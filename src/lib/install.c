@@ -48,6 +48,7 @@ static int run_pip(const udfenv_install_request *r, int *status)
 	opts.stdout_fd = opts.stderr_fd = log_fd;
 	opts.forward_signals = 1;
 	opts.timeout = r->timeout;
+	opts.die_with_us = 1; /* nothing may go on writing into a dead build */
 	error = udfenv_proc_run(argv, &opts, status);
 	close(log_fd);
 	close(null_fd);

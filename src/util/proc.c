@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,7 +30,7 @@ struct udfenv_proc {
 };
 
 /* What the child sends back over the close-on-exec pipe when it cannot exec. */
-enum { STAGE_SETPGID = 1, STAGE_STDIO, STAGE_CHDIR, STAGE_EXEC };
+enum { STAGE_SETPGID = 1, STAGE_REAPER, STAGE_STDIO, STAGE_CHDIR, STAGE_EXEC };
 
 typedef struct {
 	int stage;
@@ -113,13 +114,56 @@ static __attribute__((noreturn)) void child_fail(int report_fd, int stage)
 }
 
 /*
+ * die_with_us, in the child after fork, with every signal still blocked and
+ * every disposition at its default: fork the program's process and stay
+ * behind as the reaper. Returns in the new child only; the reaper ends with
+ * the program's status, or kills the whole group once `parent` is gone.
+ */
+static void become_reaper(pid_t parent, int report_fd)
+{
+	sigset_t wanted;
+	siginfo_t info;
+	pid_t pid;
+	int wstatus;
+
+	/* SIGUSR1 stays blocked: it is only ever taken by sigwaitinfo below. */
+	if (prctl(PR_SET_PDEATHSIG, SIGUSR1) < 0)
+		child_fail(report_fd, STAGE_REAPER);
+	if (getppid() != parent) /* it died before the prctl */
+		kill(0, SIGKILL);
+	if ((pid = fork()) < 0)
+		child_fail(report_fd, STAGE_REAPER);
+	if (pid == 0)
+		return; /* fork cleared the death signal for the program */
+
+	/* Our copy of the report pipe would keep the spawner from seeing EOF. */
+	close(report_fd);
+#ifdef SYS_close_range
+	syscall(SYS_close_range, 0u, ~0u, 0u);
+#endif
+	sigemptyset(&wanted);
+	sigaddset(&wanted, SIGCHLD);
+	sigaddset(&wanted, SIGUSR1);
+	for (;;) {
+		if (sigwaitinfo(&wanted, &info) == SIGUSR1) {
+			/* Anyone may send SIGUSR1; only a new parent means ours died. */
+			if (getppid() != parent)
+				kill(0, SIGKILL); /* the group, this reaper included */
+			continue;
+		}
+		if (waitpid(pid, &wstatus, WNOHANG) == pid)
+			_exit(WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus));
+	}
+}
+
+/*
  * After fork, in the child: async-signal-safe calls only. All signals are
  * still blocked here (the parent blocked them around fork), so no handler
  * inherited from the parent can run before exec.
  */
 static __attribute__((noreturn)) void child_exec(const char *file, char *const *argv,
 						       char *const *envp,
-						       const udfenv_proc_opts *opts,
+						       const udfenv_proc_opts *opts, pid_t parent,
 						       int foreground, int report_fd)
 {
 	int fds[3] = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd};
@@ -149,6 +193,9 @@ static __attribute__((noreturn)) void child_exec(const char *file, char *const *
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL); /* EINVAL for libc-reserved ones */
+	/* After the reset: an inherited SIG_IGN for SIGCHLD would reap for us. */
+	if (opts->die_with_us)
+		become_reaper(parent, report_fd);
 
 	/* A source fd sitting on another slot of 0..2 would be clobbered by dup2. */
 	for (i = 0; i < 3; i++) {
@@ -188,6 +235,8 @@ static int report_error(const child_report *r, const char *name, const char *cwd
 	case STAGE_SETPGID:
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot give '%s' its own process group",
 					   name);
+	case STAGE_REAPER:
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot start the reaper of '%s'", name);
 	case STAGE_STDIO:
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot set up the standard streams of '%s'",
 					   name);
@@ -200,9 +249,9 @@ static int report_error(const child_report *r, const char *name, const char *cwd
 static int fork_child(udfenv_proc *p, const char *file, char *const *argv,
 		      const udfenv_proc_opts *opts, int report_fd)
 {
+	pid_t self = getpid(), pid;
 	sigset_t all, old;
 	int fork_errno;
-	pid_t pid;
 
 	/* Blocked across fork so that no handler of ours runs in the child. */
 	sigfillset(&all);
@@ -210,8 +259,8 @@ static int fork_child(udfenv_proc *p, const char *file, char *const *argv,
 	p->started = udfenv_now();
 	pid = fork();
 	if (pid == 0)
-		child_exec(file, argv, opts->envp ? opts->envp : environ, opts, p->foreground,
-			   report_fd);
+		child_exec(file, argv, opts->envp ? opts->envp : environ, opts, self,
+			   p->foreground, report_fd);
 	fork_errno = errno;
 	if (pid > 0) {
 		/*

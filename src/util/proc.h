@@ -22,9 +22,11 @@ typedef struct {
 	double timeout;     /* seconds; 0 = none. On expiry: SIGTERM to the group, SIGKILL 2 s later */
 	const int *keep_fds; /* more fds the child inherits (at the same numbers), despite FD_CLOEXEC */
 	size_t nkeep_fds;
+	int die_with_us;    /* the child's whole group is killed when we die, even by SIGKILL:
+			       see udfenv_proc_spawn */
 } udfenv_proc_opts;
 
-#define UDFENV_PROC_OPTS_INIT {NULL, NULL, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, 0, 0, 0, NULL, 0}
+#define UDFENV_PROC_OPTS_INIT {NULL, NULL, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, 0, 0, 0, NULL, 0, 0}
 
 typedef struct udfenv_proc udfenv_proc;
 
@@ -41,6 +43,14 @@ typedef struct udfenv_proc udfenv_proc;
  * directory 'D' to run 'X': <strerror>", with the code
  * udfenv_error_from_errno gives (UDFENV_ENOTFOUND for ENOENT, UDFENV_ERROR
  * for EACCES, ...). UDFENV_EINVALID for an empty argv or a negative timeout.
+ *
+ * die_with_us: the group's leader is then a small reaper, forked from us,
+ * that runs argv in a child of its own in the same group and ends with that
+ * child's status. When the thread that spawned it dies, however it dies, the
+ * kernel tells the reaper (PR_SET_PDEATHSIG) and the reaper SIGKILLs the
+ * whole group: the program and everything it started that stayed in its
+ * group (an installer and its build backends). Everything else is as
+ * without it; udfenv_proc_pid gives the reaper's pid, which is the group id.
  *
  * On success `*out` is owned by the caller until udfenv_proc_wait or
  * udfenv_proc_kill frees it; exactly one of them must be called.

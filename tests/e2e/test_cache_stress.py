@@ -677,11 +677,6 @@ def hanging_requirements(tmp_path):
     release.touch()  # whatever happened: let a backend still hanging end
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known bug, open: pip runs in a process group of its own (udfenv_proc_spawn) and does not die "
-    "with a SIGKILLed udfenv; its orphaned install keeps writing into the dead build's temp dir "
-    "(never into a published entry) until it ends. Fix: a reaper between udfenv and the installer "
-    "that kills the installer's group on PR_SET_PDEATHSIG."))
 def test_sigkilled_builder_leaves_no_installer_running(run_udfenv, spawn, udfenv_bin, tmp_path,
                                                        tmp_root, hanging_requirements):
     """SIGKILL of udfenv's whole process group while pip installs: nothing
@@ -705,8 +700,8 @@ def test_sigkilled_builder_leaves_no_installer_running(run_udfenv, spawn, udfenv
     wait_gone(cache, timeout=60)
     left = reclaim_with_gc(run_udfenv, udfenv_bin, cache, tmp_root)
     assert not backend_alive and not survivors, (
-        "5 s after udfenv's process group was SIGKILLed, its install still runs (pip is in a "
-        "process group of its own and does not die with its parent): backend pid %d %s; "
+        "5 s after udfenv's process group was SIGKILLed, its install still runs (the reaper "
+        "between udfenv and pip did not kill pip's group): backend pid %d %s; "
         "processes working in %s: %s (at the kill: %s)" % (
             backend, "alive" if backend_alive else "dead", cache, survivors, installer))
     if left is None:

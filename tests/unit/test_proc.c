@@ -611,6 +611,91 @@ static void test_kill(void **state)
 	udfenv_proc_kill(NULL);
 }
 
+static void test_die_with_us_keeps_status_and_errors(void **state)
+{
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *exit7[] = {"sh", "-c", "exit 7", NULL};
+	char *killed[] = {"sh", "-c", "kill -9 $$", NULL};
+	char *missing[] = {"/nonexistent/program", NULL};
+	udfenv_proc *p;
+	int status = -1;
+	pid_t pid;
+	(void)state;
+
+	opts.die_with_us = 1;
+	assert_int_equal(udfenv_proc_run(exit7, &opts, &status), 0);
+	assert_int_equal(status, 7);
+	assert_int_equal(udfenv_proc_run(killed, &opts, &status), 0);
+	assert_int_equal(status, 128 + SIGKILL);
+	assert_int_equal(udfenv_proc_run(missing, &opts, &status), UDFENV_ENOTFOUND);
+	assert_message_contains("cannot run '/nonexistent/program'");
+
+	/* The reaper leads the group; killing the group takes the program too. */
+	assert_int_equal(udfenv_proc_spawn(&p, exit7, &opts), 0);
+	pid = udfenv_proc_pid(p);
+	assert_int_equal(getpgid(pid), pid);
+	assert_int_equal(udfenv_proc_wait(p, &status), 0);
+	assert_reaped(pid);
+}
+
+/*
+ * A spawner that SIGKILLs itself while its program's background child runs;
+ * returns that child's pid, read from the file the program wrote.
+ */
+static pid_t spawner_killed(int die_with_us, const char *pid_path)
+{
+	pid_t spawner = fork();
+	int wstatus;
+	udfenv_buf got = UDFENV_BUF_INIT;
+	pid_t child;
+
+	assert_true(spawner >= 0);
+	if (spawner == 0) {
+		udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+		char script[PATH_MAX + 64];
+		char *argv[] = {"sh", "-c", script, NULL};
+		udfenv_proc *p;
+		int i;
+
+		snprintf(script, sizeof(script), "sleep 30 & echo $! > '%s.tmp'; mv '%s.tmp' '%s'; wait",
+			 pid_path, pid_path, pid_path);
+		opts.die_with_us = die_with_us;
+		if (udfenv_proc_spawn(&p, argv, &opts) < 0)
+			_exit(1);
+		for (i = 0; i < 500 && access(pid_path, F_OK) < 0; i++)
+			usleep(10000);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	assert_int_equal(waitpid(spawner, &wstatus, 0), spawner);
+	assert_true(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
+	assert_int_equal(udfenv_fs_read_file(&got, pid_path, 64), 0);
+	child = (pid_t)atoi(got.ptr);
+	udfenv_buf_dispose(&got);
+	assert_true(child > 0);
+	return child;
+}
+
+/* SIGKILL of the spawner ends the program's whole group with die_with_us, and only with it. */
+static void test_die_with_us_group_dies_with_spawner(void **state)
+{
+	udfenv_buf path = UDFENV_BUF_INIT;
+	pid_t child;
+	int i;
+	(void)state;
+
+	child = spawner_killed(0, in_tmp(&path, "orphan-pid"));
+	for (i = 0; i < 20; i++)
+		usleep(10000);
+	assert_false(is_dead(child)); /* the control: an orphan survives */
+	kill(child, SIGKILL);
+	wait_until_dead(child);
+
+	child = spawner_killed(1, in_tmp(&path, "reaped-pid"));
+	wait_until_dead(child);
+	udfenv_buf_dispose(&path);
+}
+
 /*
  * In a helper that owns a pseudo-terminal as its controlling terminal (like
  * a shell session), run a child that reads from it. Returns the helper's
@@ -705,6 +790,8 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_timeout_escalates_to_sigkill),
 		cmocka_unit_test(test_kill),
+		cmocka_unit_test(test_die_with_us_keeps_status_and_errors),
+		cmocka_unit_test(test_die_with_us_group_dies_with_spawner),
 		cmocka_unit_test(test_foreground_hands_over_terminal),
 		cmocka_unit_test(test_background_child_stops_on_terminal_read),
 	};
