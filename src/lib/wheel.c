@@ -1,0 +1,1086 @@
+/*
+ * Wheel file names, METADATA/WHEEL read straight out of the .whl, and the
+ * pieces of the format installing needs: digests in RECORD's form, its CSV,
+ * entry_points.txt.
+ *
+ * The zip is read in this process (no extraction, no helper): its layout
+ * goes through the same structural check extraction uses before
+ * libarchive's seekable reader sees it, only the two small files are
+ * decompressed, under a size cap, and names are only compared, never used
+ * as paths.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA512_*: see util/hash.c on EVP's start-up cost */
+#include "lib/wheel.h"
+#include "lib/extract.h"
+#include "lib/extract_int.h"
+#include "lib/libarchive.h"
+#include "lib/pep440.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WREAD_BLOCK (64 * 1024)
+
+/* ---- small string helpers ---- */
+
+static int is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static int only_chars(const char *s, size_t len, const char *extra)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_alnum(s[i]) && (s[i] == '\0' || strchr(extra, s[i]) == NULL))
+			return 0;
+	return 1;
+}
+
+int udfenv_wheel__invalid(const char *label, const char *fmt, ...)
+{
+	char shown[XSHOW_SIZE], *msg = NULL;
+	va_list ap;
+	int n, error;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	udfenv_extract__show(shown, label);
+	if (n < 0)
+		return udfenv_error_set(UDFENV_EINVALID, "'%s' is not a valid wheel", shown);
+	error = udfenv_error_set(UDFENV_EINVALID, "'%s' is not a valid wheel: %s", shown, msg);
+	free(msg);
+	return error;
+}
+
+/* ---- file names ---- */
+
+static int bad_name(const char *filename, const char *why)
+{
+	char shown[XSHOW_SIZE];
+
+	udfenv_extract__show(shown, filename);
+	return udfenv_error_set(UDFENV_EINVALID, "'%s' is not a wheel file name: %s", shown, why);
+}
+
+/* Split `s` at every `sep` into `parts` (pointers into `s`, which is cut). */
+static size_t split(char *s, char sep, char **parts, size_t max)
+{
+	size_t n = 0;
+
+	for (;;) {
+		if (n == max)
+			return max + 1;
+		parts[n++] = s;
+		if ((s = strchr(s, sep)) == NULL)
+			return n;
+		*s++ = '\0';
+	}
+}
+
+/* Each '.'-separated component of a tag set non-empty, letters, digits and '_'. */
+static int check_tag_set(const char *set)
+{
+	size_t len = strlen(set);
+
+	if (len == 0 || set[0] == '.' || set[len - 1] == '.' || strstr(set, "..") != NULL)
+		return 0;
+	return only_chars(set, len, "._");
+}
+
+static int expand_tags(udfenv_strvec *out, char *py, char *abi, char *plat, const char *filename)
+{
+	char *pys[UDFENV_WHEEL_MAX_TAGS + 1], *abis[UDFENV_WHEEL_MAX_TAGS + 1],
+	    *plats[UDFENV_WHEEL_MAX_TAGS + 1];
+	size_t np = split(py, '.', pys, UDFENV_WHEEL_MAX_TAGS),
+	       na = split(abi, '.', abis, UDFENV_WHEEL_MAX_TAGS),
+	       nl = split(plat, '.', plats, UDFENV_WHEEL_MAX_TAGS);
+	udfenv_buf tag = UDFENV_BUF_INIT;
+	int error = 0;
+
+	if (np > UDFENV_WHEEL_MAX_TAGS || na > UDFENV_WHEEL_MAX_TAGS ||
+	    nl > UDFENV_WHEEL_MAX_TAGS || np * na > UDFENV_WHEEL_MAX_TAGS ||
+	    np * na * nl > UDFENV_WHEEL_MAX_TAGS)
+		return bad_name(filename, "its tag sets expand to too many tags");
+	for (size_t i = 0; i < np && error == 0; i++)
+		for (size_t j = 0; j < na && error == 0; j++)
+			for (size_t k = 0; k < nl && error == 0; k++) {
+				udfenv_buf_clear(&tag);
+				if ((error = udfenv_buf_printf(&tag, "%s-%s-%s", pys[i], abis[j],
+				                               plats[k])) == 0 &&
+				    udfenv_strvec_find(out, tag.ptr) < 0)
+					error = udfenv_strvec_push(out, tag.ptr);
+			}
+	udfenv_buf_dispose(&tag);
+	return error;
+}
+
+int udfenv_wheel__parse_filename(udfenv_wheelname *out, const char *filename)
+{
+	udfenv_wheelname w = UDFENV_WHEELNAME_INIT;
+	udfenv_buf key = UDFENV_BUF_INIT;
+	size_t len = strlen(filename), n;
+	char *stem = NULL, *parts[7];
+	int error;
+
+	if (len <= 4 || strcmp(filename + len - 4, ".whl") != 0) {
+		error = bad_name(filename, "it does not end with .whl");
+		goto done;
+	}
+	if ((stem = strndup(filename, len - 4)) == NULL) {
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
+	n = split(stem, '-', parts, 6);
+	if (n != 5 && n != 6) {
+		error = bad_name(filename, "it does not have the 5 or 6 parts "
+		                           "name-version(-build)-python-abi-platform");
+		goto done;
+	}
+	if (!only_chars(parts[0], strlen(parts[0]), "._") ||
+	    udfenv_pep503_normalize(&key, parts[0], strlen(parts[0])) < 0) {
+		error = bad_name(filename, "the name part is not a valid project name");
+		goto done;
+	}
+	if (!is_alnum(parts[1][0]) || !only_chars(parts[1], strlen(parts[1]), "._+!")) {
+		error = bad_name(filename, "the version part is not a version");
+		goto done;
+	}
+	if (n == 6 && (!(parts[2][0] >= '0' && parts[2][0] <= '9') ||
+	               !only_chars(parts[2], strlen(parts[2]), "._"))) {
+		error = bad_name(filename, "the build tag does not start with a digit");
+		goto done;
+	}
+	for (size_t i = n - 3; i < n; i++) {
+		if (!check_tag_set(parts[i])) {
+			error = bad_name(filename, "a compatibility tag is empty or holds "
+			                           "characters other than letters, digits and '_'");
+			goto done;
+		}
+	}
+	if ((w.name = strdup(parts[0])) == NULL || (w.version = strdup(parts[1])) == NULL ||
+	    (n == 6 && (w.build = strdup(parts[2])) == NULL)) {
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
+	w.key = udfenv_buf_detach(&key);
+	if ((error = expand_tags(&w.tags, parts[n - 3], parts[n - 2], parts[n - 1], filename)) < 0)
+		goto done;
+	*out = w;
+	memset(&w, 0, sizeof(w));
+done:
+	udfenv_wheelname_dispose(&w);
+	udfenv_buf_dispose(&key);
+	free(stem);
+	return error;
+}
+
+void udfenv_wheelname_dispose(udfenv_wheelname *w)
+{
+	if (w == NULL)
+		return;
+	free(w->name);
+	free(w->key);
+	free(w->version);
+	free(w->build);
+	udfenv_strvec_dispose(&w->tags);
+	memset(w, 0, sizeof(*w));
+}
+
+int udfenv_wheel__name_of(udfenv_wheelname *out, const char *path, const char *label)
+{
+	udfenv_buf base = UDFENV_BUF_INIT;
+	int error;
+
+	if (label && (error = udfenv_path_basename(&base, label)) == 0 &&
+	    (error = udfenv_wheel__parse_filename(out, base.ptr)) == 0)
+		goto done;
+	if (label && error == UDFENV_ENOMEM)
+		goto done;
+	udfenv_buf_clear(&base);
+	if ((error = udfenv_path_basename(&base, path)) == 0 &&
+	    udfenv_wheel__parse_filename(out, base.ptr) == 0)
+		goto done;
+	/* Report the label's failure: that is the name the user knows. */
+	udfenv_buf_clear(&base);
+	if ((error = udfenv_path_basename(&base, label ? label : path)) == 0)
+		error = udfenv_wheel__parse_filename(out, base.ptr);
+done:
+	udfenv_buf_dispose(&base);
+	return error;
+}
+
+/* ---- RFC 822 headers ---- */
+
+static int push_header(udfenv_wheel_headers *h, const char *name, size_t name_len,
+                       const char *value, size_t value_len)
+{
+	udfenv_wheel_header *x;
+
+	if (h->count == h->alloc) {
+		size_t n = h->alloc ? h->alloc * 2 : 16;
+		if (n > SIZE_MAX / sizeof(*x) || (x = realloc(h->items, n * sizeof(*x))) == NULL)
+			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		h->items = x;
+		h->alloc = n;
+	}
+	x = &h->items[h->count];
+	if ((x->value = strndup(value, value_len)) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	x->name = name;
+	x->name_len = name_len;
+	h->count++;
+	return 0;
+}
+
+static int append_continuation(udfenv_wheel_header *x, const char *line, size_t len)
+{
+	size_t old = strlen(x->value);
+	char *v;
+
+	if (len > SIZE_MAX - old - 2 || (v = realloc(x->value, old + len + 2)) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	v[old] = '\n';
+	memcpy(v + old + 1, line, len);
+	v[old + 1 + len] = '\0';
+	x->value = v;
+	return 0;
+}
+
+/* Python's email.feedparser: a header name is printable ASCII but ':' and space. */
+static int header_name_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int udfenv_wheel__parse_headers(udfenv_wheel_headers *out, const char *text, size_t len)
+{
+	size_t at = 0;
+	int error;
+
+	while (at < len) {
+		const char *line = text + at, *colon;
+		size_t n = 0, next;
+
+		while (at + n < len && line[n] != '\n' && line[n] != '\r')
+			n++;
+		next = at + n;
+		if (next < len && text[next] == '\r' && next + 1 < len && text[next + 1] == '\n')
+			next += 2;
+		else if (next < len)
+			next += 1;
+		if (n == 0)
+			break;
+		if (line[0] == ' ' || line[0] == '\t') {
+			/* A continuation before any header is a defect Python drops. */
+			if (out->count > 0 &&
+			    (error = append_continuation(&out->items[out->count - 1], line, n)) < 0)
+				return error;
+		} else {
+			if ((colon = memchr(line, ':', n)) == NULL ||
+			    !header_name_ok(line, (size_t)(colon - line)))
+				break; /* the body starts here */
+			const char *v = colon + 1, *end = line + n;
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			if ((error = push_header(out, line, (size_t)(colon - line), v,
+			                         (size_t)(end - v))) < 0)
+				return error;
+		}
+		at = next;
+	}
+	return 0;
+}
+
+const char *udfenv_wheel__header(const udfenv_wheel_headers *h, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < h->count; i++)
+		if (h->items[i].name_len == len && strncasecmp(h->items[i].name, name, len) == 0)
+			return h->items[i].value;
+	return NULL;
+}
+
+void udfenv_wheel__headers_dispose(udfenv_wheel_headers *h)
+{
+	for (size_t i = 0; i < h->count; i++)
+		free(h->items[i].value);
+	free(h->items);
+	memset(h, 0, sizeof(*h));
+}
+
+/* A header value for METADATA's consumers: unfolded (line breaks dropped) and trimmed. */
+static char *unfold(const char *v)
+{
+	size_t len = strlen(v), n = 0;
+	char *s = malloc(len + 1);
+
+	if (s == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		if (v[i] != '\n')
+			s[n++] = v[i];
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	s[n] = '\0';
+	size_t lead = strspn(s, " \t");
+	memmove(s, s + lead, n - lead + 1);
+	return s;
+}
+
+/* ---- WHEEL and the dist-info dir ---- */
+
+static int version_char_eq(char a, char b)
+{
+	a = a == '_' ? '-' : lower(a);
+	b = b == '_' ? '-' : lower(b);
+	return a == b;
+}
+
+/* Whether "<name>-<version>" split at `dash` names `wn`. */
+static int stem_matches(const udfenv_wheelname *wn, const char *stem, size_t dash, size_t len)
+{
+	udfenv_buf key = UDFENV_BUF_INIT;
+	size_t vlen = len - dash - 1, i;
+	int ok = udfenv_pep503_normalize(&key, stem, dash) == 0 && strcmp(key.ptr, wn->key) == 0 &&
+	         vlen == strlen(wn->version);
+
+	for (i = 0; ok && i < vlen; i++)
+		ok = version_char_eq(stem[dash + 1 + i], wn->version[i]);
+	udfenv_buf_dispose(&key);
+	return ok;
+}
+
+int udfenv_wheel__check_dist_info(const udfenv_wheelname *wn, const char *dist_info,
+                                  const char *label)
+{
+	static const char suffix[] = ".dist-info";
+	size_t len = strlen(dist_info), stem_len;
+	char shown[XSHOW_SIZE];
+	int error = 0;
+
+	if (len > sizeof(suffix) - 1 &&
+	    strcmp(dist_info + len - (sizeof(suffix) - 1), suffix) == 0) {
+		stem_len = len - (sizeof(suffix) - 1);
+		for (size_t i = 0; i < stem_len; i++)
+			if (dist_info[i] == '-' && stem_matches(wn, dist_info, i, stem_len))
+				return 0;
+	}
+	udfenv_error_clear();
+	udfenv_extract__show(shown, dist_info);
+	error = udfenv_wheel__invalid(label, "its metadata directory '%s' is not %s-%s.dist-info",
+	                              shown, wn->name, wn->version);
+	return error;
+}
+
+int udfenv_wheel__check_wheel_file(const char *text, size_t len, const char *label,
+                                   int *root_is_purelib)
+{
+	udfenv_wheel_headers h = {NULL, 0, 0};
+	const char *v, *p;
+	unsigned long major = 0;
+	int newer = 0, error;
+
+	if ((error = udfenv_wheel__parse_headers(&h, text, len)) < 0)
+		goto done;
+	if ((v = udfenv_wheel__header(&h, "Wheel-Version")) == NULL) {
+		error = udfenv_wheel__invalid(label, "WHEEL has no Wheel-Version");
+		goto done;
+	}
+	p = v + strspn(v, " \t\n");
+	for (int part = 0;; part++) {
+		size_t digits = strspn(p, "0123456789");
+		if (digits == 0 || digits > 9) {
+			error = udfenv_wheel__invalid(label, "WHEEL has an invalid Wheel-Version");
+			goto done;
+		}
+		unsigned long n = strtoul(p, NULL, 10);
+		if (part == 0)
+			major = n;
+		else if (n > 0)
+			newer = 1;
+		p += digits;
+		if (*p != '.')
+			break;
+		p++;
+	}
+	if (p[strspn(p, " \t\n")] != '\0') {
+		error = udfenv_wheel__invalid(label, "WHEEL has an invalid Wheel-Version");
+		goto done;
+	}
+	if (major != 1) {
+		error = udfenv_wheel__invalid(label,
+		                              "its Wheel-Version %lu is not supported "
+		                              "(only 1.x is)",
+		                              major);
+		goto done;
+	}
+	if (newer) {
+		char shown[XSHOW_SIZE];
+		udfenv_extract__show(shown, label);
+		udfenv_log(UDFENV_LOG_WARN,
+		           "'%s' has a newer Wheel-Version than 1.0; installing "
+		           "it anyway",
+		           shown);
+	}
+	/* As pip reads it: the whole value, ignoring case; "true " is not true. */
+	if (root_is_purelib)
+		*root_is_purelib = (v = udfenv_wheel__header(&h, "Root-Is-Purelib")) != NULL &&
+		                   strcasecmp(v, "true") == 0;
+done:
+	udfenv_wheel__headers_dispose(&h);
+	return error;
+}
+
+/* ---- reading the two files out of the zip ---- */
+
+typedef struct {
+	const char *path;
+	const char *label;
+	udfenv_strvec tops; /* distinct top-level names ending in .dist-info */
+	udfenv_buf metadata, wheel;
+	int have_metadata, have_wheel;
+	struct archive *a;
+	uint64_t entry_no;
+} mread;
+
+static int top_is_dist_info(const char *name, size_t *top_len)
+{
+	static const char suffix[] = ".dist-info";
+	const char *slash = strchr(name, '/');
+	size_t n = slash ? (size_t)(slash - name) : strlen(name), s = sizeof(suffix) - 1;
+
+	*top_len = n;
+	return n > s && memcmp(name + n - s, suffix, s) == 0;
+}
+
+static int read_entry_data(mread *m, udfenv_buf *out, const char *name)
+{
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int r, error;
+
+	while ((r = archive_read_data_block(m->a, &buf, &len, &off)) != ARCHIVE_EOF) {
+		if (r != ARCHIVE_OK)
+			return udfenv_wheel__invalid(m->label, "'%s' cannot be read: %s", name,
+			                             archive_error_string(m->a));
+		if (len > UDFENV_WHEEL_MAX_META - out->size) {
+			char shown[XSHOW_SIZE];
+			udfenv_extract__show(shown, m->label);
+			return udfenv_error_set(UDFENV_ELIMIT,
+			                        "'%s': '%s' is larger than %zu bytes", shown, name,
+			                        UDFENV_WHEEL_MAX_META);
+		}
+		if ((error = udfenv_buf_put(out, buf, len)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+/* Note the dist-info dir `name` (`len` bytes); two are enough to refuse the wheel. */
+static int note_top(mread *m, const char *name, size_t len)
+{
+	char *top;
+
+	if (m->tops.count >= 2)
+		return 0;
+	if ((top = strndup(name, len)) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	if (udfenv_strvec_find(&m->tops, top) >= 0) {
+		free(top);
+		return 0;
+	}
+	return udfenv_strvec_push_owned(&m->tops, top);
+}
+
+static int take_entry(mread *m, struct archive_entry *e)
+{
+	const char *name = archive_entry_pathname(e), *file;
+	size_t top_len;
+	int error;
+
+	if (name == NULL)
+		return udfenv_wheel__invalid(m->label, "entry #%llu has a name that cannot be read",
+		                             (unsigned long long)m->entry_no);
+	if (!top_is_dist_info(name, &top_len))
+		return 0;
+	if ((error = note_top(m, name, top_len)) < 0)
+		return error;
+	/* Only the first dist-info's files matter: a second one is refused anyway. */
+	if (strlen(m->tops.items[0]) != top_len || strncmp(name, m->tops.items[0], top_len) != 0 ||
+	    name[top_len] != '/' || archive_entry_filetype(e) != AE_IFREG)
+		return 0;
+	file = name + top_len + 1;
+	if (strcmp(file, "METADATA") == 0 || strcmp(file, "WHEEL") == 0) {
+		int *have = file[0] == 'M' ? &m->have_metadata : &m->have_wheel;
+		udfenv_buf *out = file[0] == 'M' ? &m->metadata : &m->wheel;
+		if (*have)
+			return udfenv_wheel__invalid(m->label, "it holds '%s' twice", name);
+		*have = 1;
+		return read_entry_data(m, out, name);
+	}
+	return 0;
+}
+
+/* Names arrive in the locale's charset: use UTF-8 on this thread while reading. */
+static locale_t utf8_locale(void)
+{
+	static const char *const names[] = {"C.UTF-8", "C.utf8", "en_US.UTF-8"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		locale_t loc = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
+		if (loc != (locale_t)0)
+			return loc;
+	}
+	return (locale_t)0;
+}
+
+static int check_layout(mread *m)
+{
+	udfenv_extract_limits lim;
+	xpolicy pol;
+	struct stat st;
+	int fd, error;
+
+	udfenv_extract__defaults(&lim);
+	memset(&pol, 0, sizeof(pol));
+	pol.label = m->label;
+	pol.lim = &lim;
+	if ((fd = open(m->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open wheel '%s'",
+		                           m->label);
+	if (fstat(fd, &st) < 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read wheel '%s'", m->label);
+	else if (!S_ISREG(st.st_mode))
+		error = udfenv_wheel__invalid(m->label, "it is not a regular file");
+	else
+		error = udfenv_extract__zip_layout(&pol, fd, (uint64_t)st.st_size);
+	close(fd);
+	return error;
+}
+
+static int read_entries(mread *m)
+{
+	struct archive_entry *e;
+	int r, error;
+
+	if ((m->a = archive_read_new()) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	if (archive_read_support_format_zip(m->a) != ARCHIVE_OK)
+		return udfenv_error_set(UDFENV_ERROR, "libarchive: %s", archive_error_string(m->a));
+	if (archive_read_open_filename(m->a, m->path, WREAD_BLOCK) != ARCHIVE_OK)
+		return udfenv_wheel__invalid(m->label, "%s", archive_error_string(m->a));
+	for (;;) {
+		m->entry_no++;
+		r = archive_read_next_header(m->a, &e);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+			return udfenv_wheel__invalid(m->label, "%s", archive_error_string(m->a));
+		if ((error = take_entry(m, e)) < 0)
+			return error;
+	}
+}
+
+static int fill_metadata(udfenv_wheel_metadata *out, mread *m)
+{
+	udfenv_wheel_headers h = {NULL, 0, 0};
+	const char *v;
+	int error;
+
+	if ((error = udfenv_wheel__parse_headers(&h, m->metadata.ptr ? m->metadata.ptr : "",
+	                                         m->metadata.size)) < 0)
+		goto done;
+	if ((v = udfenv_wheel__header(&h, "Name")) == NULL || (out->name = unfold(v)) == NULL ||
+	    out->name[0] == '\0') {
+		error = out->name || v == NULL
+		            ? udfenv_wheel__invalid(m->label, "METADATA has no Name")
+		            : udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((v = udfenv_wheel__header(&h, "Version")) == NULL ||
+	    (out->version = unfold(v)) == NULL || out->version[0] == '\0') {
+		error = out->version || v == NULL
+		            ? udfenv_wheel__invalid(m->label, "METADATA has no Version")
+		            : udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((v = udfenv_wheel__header(&h, "Requires-Python")) != NULL &&
+	    (out->requires_python = unfold(v)) == NULL) {
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < h.count; i++) {
+		if (h.items[i].name_len != 13 || strncasecmp(h.items[i].name, "Requires-Dist", 13))
+			continue;
+		char *s = unfold(h.items[i].value);
+		if (s == NULL || (error = udfenv_strvec_push_owned(&out->requires_dist, s)) < 0) {
+			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+	if ((out->dist_info = strdup(m->tops.items[0])) == NULL)
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+done:
+	udfenv_wheel__headers_dispose(&h);
+	return error;
+}
+
+int udfenv_wheel__read_metadata(udfenv_wheel_metadata *out, const char *whl_path, const char *label)
+{
+	udfenv_wheel_metadata md = UDFENV_WHEEL_METADATA_INIT;
+	udfenv_wheelname wn = UDFENV_WHEELNAME_INIT;
+	mread m;
+	locale_t loc = (locale_t)0, old = (locale_t)0;
+	int error;
+
+	memset(&m, 0, sizeof(m));
+	m.path = whl_path;
+	m.label = label ? label : whl_path;
+	if ((error = udfenv_wheel__name_of(&wn, whl_path, label)) < 0 ||
+	    (error = udfenv_libarchive__load()) < 0 || (error = check_layout(&m)) < 0)
+		goto done;
+	if ((loc = utf8_locale()) != (locale_t)0)
+		old = uselocale(loc);
+	error = read_entries(&m);
+	if (loc != (locale_t)0)
+		uselocale(old);
+	if (error < 0)
+		goto done;
+	if (m.tops.count == 0) {
+		error = udfenv_wheel__invalid(m.label, "no .dist-info/METADATA");
+		goto done;
+	}
+	if (m.tops.count > 1) {
+		char a[XSHOW_SIZE], b[XSHOW_SIZE];
+		udfenv_extract__show(a, m.tops.items[0]);
+		udfenv_extract__show(b, m.tops.items[1]);
+		error = udfenv_wheel__invalid(m.label,
+		                              "it has more than one .dist-info directory "
+		                              "('%s', '%s')",
+		                              a, b);
+		goto done;
+	}
+	if ((error = udfenv_wheel__check_dist_info(&wn, m.tops.items[0], m.label)) < 0)
+		goto done;
+	if (!m.have_metadata) {
+		error = udfenv_wheel__invalid(m.label, "no .dist-info/METADATA");
+		goto done;
+	}
+	if (!m.have_wheel) {
+		error = udfenv_wheel__invalid(m.label, "no .dist-info/WHEEL");
+		goto done;
+	}
+	if ((error = udfenv_wheel__check_wheel_file(udfenv_buf_cstr(&m.wheel), m.wheel.size,
+	                                            m.label, NULL)) < 0 ||
+	    (error = fill_metadata(&md, &m)) < 0)
+		goto done;
+	*out = md;
+	memset(&md, 0, sizeof(md));
+done:
+	if (m.a)
+		archive_read_free(m.a);
+	if (loc != (locale_t)0)
+		freelocale(loc);
+	udfenv_strvec_dispose(&m.tops);
+	udfenv_buf_dispose(&m.metadata);
+	udfenv_buf_dispose(&m.wheel);
+	udfenv_wheelname_dispose(&wn);
+	udfenv_wheel_metadata_dispose(&md);
+	return error;
+}
+
+void udfenv_wheel_metadata_dispose(udfenv_wheel_metadata *m)
+{
+	if (m == NULL)
+		return;
+	free(m->name);
+	free(m->version);
+	free(m->requires_python);
+	udfenv_strvec_dispose(&m->requires_dist);
+	free(m->dist_info);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- digests ---- */
+
+static const struct {
+	const char *name;
+	size_t len;
+} algs[UDFENV_WHEEL_ALGS] = {{"sha256", 32}, {"sha384", 48}, {"sha512", 64}};
+
+const char *udfenv_wheel__alg_name(int alg)
+{
+	return algs[alg].name;
+}
+
+size_t udfenv_wheel__alg_len(int alg)
+{
+	return algs[alg].len;
+}
+
+int udfenv_wheel__alg_find(const char *name, size_t len)
+{
+	for (int i = 0; i < UDFENV_WHEEL_ALGS; i++)
+		if (strlen(algs[i].name) == len && strncasecmp(algs[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
+}
+
+/* SHA-256 through util/hash (hex out); SHA-384/512 through libcrypto's SHA512_*. */
+typedef struct {
+	unsigned mask;
+	udfenv_sha256 *h256;
+	SHA512_CTX c384, c512;
+} wdigest;
+
+static int wdigest_update(wdigest *d, const void *p, size_t n, const char *name)
+{
+	int error;
+
+	if (d->h256 && (error = udfenv_sha256_update(d->h256, p, n)) < 0)
+		return error;
+	if (((d->mask & (1u << UDFENV_WHEEL_SHA384)) && SHA384_Update(&d->c384, p, n) != 1) ||
+	    ((d->mask & (1u << UDFENV_WHEEL_SHA512)) && SHA512_Update(&d->c512, p, n) != 1))
+		return udfenv_error_set(UDFENV_ERROR, "SHA-384/512 failed on '%s'", name);
+	return 0;
+}
+
+static int wdigest_final(wdigest *d, unsigned char out[][UDFENV_WHEEL_DIGEST_MAX], const char *name)
+{
+	char hex[UDFENV_SHA256_HEX];
+	int error;
+
+	if (d->h256) {
+		if ((error = udfenv_sha256_final(d->h256, hex)) < 0)
+			return error;
+		for (int i = 0; i < 32; i++)
+			out[UDFENV_WHEEL_SHA256][i] =
+			    (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+	}
+	if (((d->mask & (1u << UDFENV_WHEEL_SHA384)) &&
+	     SHA384_Final(out[UDFENV_WHEEL_SHA384], &d->c384) != 1) ||
+	    ((d->mask & (1u << UDFENV_WHEEL_SHA512)) &&
+	     SHA512_Final(out[UDFENV_WHEEL_SHA512], &d->c512) != 1))
+		return udfenv_error_set(UDFENV_ERROR, "SHA-384/512 failed on '%s'", name);
+	return 0;
+}
+
+int udfenv_wheel__digest_fd(int fd, const char *name, unsigned mask,
+                            unsigned char out[][UDFENV_WHEEL_DIGEST_MAX], uint64_t *size)
+{
+	wdigest d;
+	unsigned char *block = malloc(WREAD_BLOCK);
+	uint64_t total = 0;
+	ssize_t n;
+	int error = 0;
+
+	memset(&d, 0, sizeof(d));
+	d.mask = mask;
+	if (block == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	if ((mask & (1u << UDFENV_WHEEL_SHA256)) && (error = udfenv_sha256_new(&d.h256)) < 0)
+		goto done;
+	if (((mask & (1u << UDFENV_WHEEL_SHA384)) && SHA384_Init(&d.c384) != 1) ||
+	    ((mask & (1u << UDFENV_WHEEL_SHA512)) && SHA512_Init(&d.c512) != 1)) {
+		error = udfenv_error_set(UDFENV_ERROR, "cannot set up SHA-384/512");
+		goto done;
+	}
+	while ((n = read(fd, block, WREAD_BLOCK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", name);
+			goto done;
+		}
+		if ((error = wdigest_update(&d, block, (size_t)n, name)) < 0)
+			goto done;
+		total += (uint64_t)n;
+	}
+	if ((error = wdigest_final(&d, out, name)) == 0 && size)
+		*size = total;
+done:
+	udfenv_sha256_free(d.h256);
+	free(block);
+	return error;
+}
+
+int udfenv_wheel__record_sha256(udfenv_buf *out, udfenv_sha256 *h)
+{
+	char hex[UDFENV_SHA256_HEX];
+	unsigned char raw[32];
+	int error;
+
+	if ((error = udfenv_sha256_final(h, hex)) < 0)
+		return error;
+	for (int i = 0; i < 32; i++)
+		raw[i] = (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+	udfenv_buf_clear(out);
+	if ((error = udfenv_buf_puts(out, "sha256=")) < 0)
+		return error;
+	return udfenv_wheel__b64url(out, raw, sizeof(raw));
+}
+
+int udfenv_wheel__b64url(udfenv_buf *out, const unsigned char *d, size_t len)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	char q[4];
+	int error = 0;
+
+	for (size_t i = 0; i < len && error == 0; i += 3) {
+		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < len ? (uint32_t)d[i + 1] << 8 : 0) |
+		             (i + 2 < len ? d[i + 2] : 0);
+		q[0] = abc[v >> 18 & 63];
+		q[1] = abc[v >> 12 & 63];
+		q[2] = abc[v >> 6 & 63];
+		q[3] = abc[v & 63];
+		error = udfenv_buf_put(out, q, len - i >= 3 ? 4 : len - i + 1);
+	}
+	return error;
+}
+
+/* ---- RECORD's CSV ---- */
+
+int udfenv_wheel__csv_field(const char *line, size_t len, size_t *at, char **out)
+{
+	udfenv_buf f = UDFENV_BUF_INIT;
+	size_t i = *at;
+	int quoted = 0, error = 0;
+
+	if (i < len && line[i] == '"') {
+		quoted = 1;
+		i++;
+	}
+	while (i < len && error == 0) {
+		if (quoted && line[i] == '"') {
+			if (i + 1 < len && line[i + 1] == '"') {
+				error = udfenv_buf_putc(&f, '"');
+				i += 2;
+			} else {
+				quoted = 0; /* text after the closing quote joins the field */
+				i++;
+			}
+			continue;
+		}
+		if (!quoted && line[i] == ',')
+			break;
+		error = udfenv_buf_putc(&f, line[i++]);
+	}
+	*at = i < len ? i + 1 : len + 1;
+	if (error == 0 && (*out = f.ptr ? udfenv_buf_detach(&f) : strdup("")) == NULL)
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	udfenv_buf_dispose(&f);
+	return error;
+}
+
+int udfenv_wheel__csv_put(udfenv_buf *out, const char *s)
+{
+	int error;
+
+	if (strpbrk(s, ",\"\r\n") == NULL)
+		return udfenv_buf_puts(out, s);
+	error = udfenv_buf_putc(out, '"');
+	for (; *s && error == 0; s++)
+		error = *s == '"' ? udfenv_buf_puts(out, "\"\"") : udfenv_buf_putc(out, *s);
+	return error ? error : udfenv_buf_putc(out, '"');
+}
+
+/* ---- entry_points.txt ---- */
+
+static int is_word(char c)
+{
+	return is_alnum(c) || c == '_';
+}
+
+/* Length of the dotted words ("a.b_1.c") at `s`; 0 when none. */
+static size_t dotted(const char *s)
+{
+	size_t i = 0;
+
+	for (;;) {
+		size_t start = i;
+		while (is_word(s[i]))
+			i++;
+		if (i == start)
+			return 0;
+		if (s[i] != '.' || !is_word(s[i + 1]))
+			return i;
+		i++;
+	}
+}
+
+/*
+ * distlib's export entry, strictly: "module:attr", each dotted words, and
+ * an optional "[extras]". pip refuses a value without ":attr"; distlib
+ * takes a name it cannot use whole from its last word ("a/b" installs
+ * "b", "x y" installs "y"): such names are refused here instead, as are
+ * names starting with '.'. Fills `ep` on success.
+ */
+static int check_entry(const char *label, const char *group, const char *name, const char *value,
+                       udfenv_wheel_ep *ep)
+{
+	static const char name_chars[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-";
+	static const char extra_chars[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=, \t";
+	char sl[XSHOW_SIZE], sn[XSHOW_SIZE], sv[XSHOW_SIZE];
+	size_t m, a, i;
+
+	udfenv_extract__show(sl, label);
+	udfenv_extract__show(sn, name);
+	udfenv_extract__show(sv, value);
+	if (name[0] == '\0' || name[0] == '.' || strspn(name, name_chars) != strlen(name))
+		return udfenv_error_set(UDFENV_EINVALID,
+		                        "'%s': %s entry point '%s' has an invalid name (letters, "
+		                        "digits and '_.+-' only, not starting with '.')",
+		                        sl, group, sn);
+	if ((m = dotted(value)) == 0 || value[m] != ':' || (a = dotted(value + m + 1)) == 0)
+		goto bad;
+	i = m + 1 + a;
+	i += strspn(value + i, " \t");
+	if (value[i] == '[') {
+		i++;
+		i += strspn(value + i, extra_chars);
+		if (value[i++] != ']')
+			goto bad;
+		i += strspn(value + i, " \t");
+	}
+	if (value[i] != '\0')
+		goto bad;
+	if ((ep->name = strdup(name)) == NULL || (ep->module = strndup(value, m)) == NULL ||
+	    (ep->attr = strndup(value + m + 1, a)) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	return 0;
+bad:
+	return udfenv_error_set(UDFENV_EINVALID,
+	                        "'%s': %s entry point '%s' = '%s' is not 'module:function'", sl,
+	                        group, sn, sv);
+}
+
+static void ep_dispose(udfenv_wheel_ep *ep)
+{
+	free(ep->name);
+	free(ep->module);
+	free(ep->attr);
+	memset(ep, 0, sizeof(*ep));
+}
+
+/* Set name = value in `eps` (a later name replaces the earlier one's value, in place). */
+static int ep_set(udfenv_wheel_eps *eps, const char *label, const char *group, const char *name,
+                  const char *value)
+{
+	udfenv_wheel_ep ep = {NULL, NULL, NULL}, *x;
+	size_t i;
+	int error;
+
+	if ((error = check_entry(label, group, name, value, &ep)) < 0) {
+		ep_dispose(&ep);
+		return error;
+	}
+	for (i = 0; i < eps->count && strcmp(eps->items[i].name, name) != 0; i++)
+		;
+	if (i == eps->count) {
+		if (eps->count == eps->alloc) {
+			size_t n = eps->alloc ? eps->alloc * 2 : 16;
+			if ((x = realloc(eps->items, n * sizeof(*x))) == NULL) {
+				ep_dispose(&ep);
+				return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+			}
+			eps->items = x;
+			eps->alloc = n;
+		}
+		eps->count++;
+	} else {
+		ep_dispose(&eps->items[i]);
+	}
+	eps->items[i] = ep;
+	return 0;
+}
+
+/* Python's str.strip() for ASCII whitespace, cutting [s, end) in place. */
+static char *strip(char *s, char *end)
+{
+	while (s < end && *s && strchr(" \t\r\n\f\v", *s))
+		s++;
+	while (end > s && end[-1] && strchr(" \t\r\n\f\v", end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+int udfenv_wheel__entry_points(udfenv_wheel_eps *console, udfenv_wheel_eps *gui, char *text,
+                               size_t len, const char *label)
+{
+	char *section = NULL;
+	size_t at = 0, lineno = 0;
+	int error = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\0')
+			text[i] = ' ';
+	while (at < len && error == 0) {
+		char *line = text + at, *end, *eq;
+		size_t n = 0;
+		while (at + n < len && line[n] != '\r' && line[n] != '\n')
+			n++;
+		at += n + (at + n + 1 < len && line[n] == '\r' && line[n + 1] == '\n' ? 2 : 1);
+		lineno++;
+		line = strip(line, line + n);
+		end = line + strlen(line);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (line[0] == '[' && end[-1] == ']') {
+			section = line + strspn(line, "[]");
+			while (end > section && end[-1] == ']')
+				*--end = '\0';
+			continue;
+		}
+		if (section == NULL)
+			continue;
+		if ((eq = strchr(line, '=')) == NULL)
+			return udfenv_wheel__invalid(
+			    label, "line %zu of entry_points.txt has no '='", lineno);
+		*eq = '\0';
+		if (strcmp(section, "console_scripts") == 0)
+			error =
+			    ep_set(console, label, section, strip(line, eq), strip(eq + 1, end));
+		else if (strcmp(section, "gui_scripts") == 0)
+			error = ep_set(gui, label, section, strip(line, eq), strip(eq + 1, end));
+	}
+	return error;
+}
+
+void udfenv_wheel__eps_dispose(udfenv_wheel_eps *e)
+{
+	for (size_t i = 0; i < e->count; i++)
+		ep_dispose(&e->items[i]);
+	free(e->items);
+	memset(e, 0, sizeof(*e));
+}
