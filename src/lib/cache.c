@@ -537,6 +537,9 @@ void udfenv_cache__release(udfenv_cache_lease *l)
 }
 
 /* records/<h>, h = sha256 of `path`. */
+/* A remembered record's cap (an interpreter's details with its ~1000 wheel tags: ~40 KiB). */
+#define REMEMBER_MAX (1u << 20)
+
 static void record_name(const char *kind, const char *path, char *out, size_t size)
 {
 	char h[UDFENV_SHA256_HEX];
@@ -554,7 +557,7 @@ int udfenv_cache__recall(udfenv_cache *c, const char *kind, const char *path, co
 
 	record_name(kind, path, name, sizeof(name));
 	/* "<path>\n<sig>\n<value>\n": the path guards against a (theoretical) name clash. */
-	ok = read_small(c, name, &text, 8192) && text.size > plen + slen + 2 &&
+	ok = read_small(c, name, &text, REMEMBER_MAX) && text.size > plen + slen + 2 &&
 	     strncmp(text.ptr, path, plen) == 0 && text.ptr[plen] == '\n' &&
 	     strncmp(text.ptr + plen + 1, sig, slen) == 0 && text.ptr[plen + 1 + slen] == '\n' &&
 	     text.ptr[text.size - 1] == '\n';
@@ -574,7 +577,7 @@ void udfenv_cache__remember(udfenv_cache *c, const char *kind, const char *path,
 	int fd = -1, ok = 0;
 
 	record_name(kind, path, name, sizeof(name));
-	if (udfenv_buf_printf(&text, "%s\n%s\n%s\n", path, sig, value) < 0 || text.size >= 8192 ||
+	if (udfenv_buf_printf(&text, "%s\n%s\n%s\n", path, sig, value) < 0 || text.size > REMEMBER_MAX ||
 	    udfenv_buf_printf(&dir, "%s/tmp", c->root.ptr) < 0 || udfenv_fs_mkstemp(&tmp, dir.ptr, &fd) < 0)
 		goto done;
 	/* No fsync: a record lost in a crash is only a digest computed once more. */

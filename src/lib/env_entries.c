@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 /* Bumped when how requirements are installed changes what an install holds. */
-#define INSTALLER_VERSION "pip-prefix 1"
+#define INSTALLER_VERSION "native-or-pip-prefix 2"
 
 /* A file changed this recently may change again within the clock's granularity unseen. */
 #define RACY_SECONDS 2
@@ -62,20 +62,8 @@ static const char sitecustomize_py[] =
 	"\n"
 	"_udfenv_site()\n";
 
-/* What identifies an interpreter for an install (any Python 2.7 or 3). */
-static const char probe_py[] =
-	"import json, sys, sysconfig\n"
-	"d = {'implementation': getattr(getattr(sys, 'implementation', None), 'name', 'cpython'),\n"
-	"     'version': sys.version, 'executable': sys.executable, 'prefix': sys.prefix,\n"
-	"     'abiflags': getattr(sys, 'abiflags', ''), 'platform': sysconfig.get_platform(),\n"
-	"     'soabi': sysconfig.get_config_var('SOABI') or '', 'pip': None, 'pip_file': None}\n"
-	"try:\n"
-	"    import pip\n"
-	"    d['pip'] = pip.__version__\n"
-	"    d['pip_file'] = pip.__file__\n"
-	"except Exception:\n"
-	"    pass\n"
-	"sys.stdout.write(json.dumps(d, sort_keys=True))\n";
+/* The interpreter probe (src/lib/probe.py): udfenv_probe_py. */
+#include "probe_py.h"
 
 /* --- leasing ------------------------------------------------------------ */
 
@@ -121,6 +109,9 @@ static int lease(builder *b, udfenv_env_phase *phase, const char *kind, const ch
 				  "outcome", outcome_names[l->outcome], "seconds", l->seconds)
 		      : NULL;
 	free(shown);
+	/* What the builder had to say about the entry (the requirements' installer). */
+	if (entry && json_is_object(json_object_get(l->extra, "report")))
+		json_object_update(entry, json_object_get(l->extra, "report"));
 	if (entry == NULL || json_array_append_new(env->entries, entry) < 0)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	udfenv_log(UDFENV_LOG_DEBUG, "cache: %s '%s': %s in %.3f s (%.12s)", kind, name,
@@ -354,7 +345,7 @@ static int is_elf(const char *path)
 /* Run the probe: its JSON output in `out`. */
 static int probe(const builder *b, const char *python, udfenv_buf *out)
 {
-	char *argv[] = {(char *)python, "-c", (char *)probe_py, NULL};
+	char *argv[] = {(char *)python, "-c", (char *)udfenv_probe_py, NULL};
 	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
 	udfenv_strvec envp = UDFENV_STRVEC_INIT;
 	char block[4096];
@@ -377,7 +368,7 @@ static int probe(const builder *b, const char *python, udfenv_buf *out)
 		goto done;
 	}
 	lseek(fd, 0, SEEK_SET);
-	while ((n = read(fd, block, sizeof(block))) > 0 && out->size < (64u << 10))
+	while ((n = read(fd, block, sizeof(block))) > 0 && out->size < (1u << 20))
 		if ((error = udfenv_buf_put(out, block, (size_t)n)) < 0)
 			goto done;
 done:
@@ -397,18 +388,51 @@ static int pip_sig(udfenv_buf *out, const char *pip_file)
 }
 
 /*
- * The interpreter's identity for the requirements key: its version, ABI,
- * platform, executable and pip version (probed once, then remembered by
- * the interpreter file's stat and pip's).
+ * The probe's answer split in its two lines: the identity (a JSON object,
+ * read on every warm start) and the details an install needs (JSON text).
  */
-static int interpreter_identity(builder *b, const char *python, udfenv_buf *identity, char **pip_version)
+static int split_probe(const char *python, udfenv_buf *answer, json_t **identity, udfenv_buf *details)
 {
-	udfenv_buf sig = UDFENV_BUF_INIT, value = UDFENV_BUF_INIT, psig = UDFENV_BUF_INIT;
+	char *nl = memchr(answer->ptr ? answer->ptr : "", '\n', answer->size);
+	int error;
+
+	if (nl == NULL || (*identity = json_loadb(answer->ptr, (size_t)(nl - answer->ptr), 0, NULL)) == NULL ||
+	    !json_is_object(*identity)) {
+		if (nl)
+			json_decref(*identity);
+		*identity = NULL;
+		return udfenv_error_set(UDFENV_EINSTALL, "the worker interpreter '%s' gave an unreadable "
+							  "answer about its version: '%.80s'", python,
+					udfenv_buf_cstr(answer));
+	}
+	if ((error = udfenv_buf_sets(details, nl + 1)) == 0 && details->size && details->ptr[details->size - 1] == '\n')
+		udfenv_buf_truncate(details, details->size - 1);
+	return error;
+}
+
+/* Where an interpreter's details are remembered: beside its identity, under a name of their own. */
+static int details_record(udfenv_buf *out, const char *python)
+{
+	return udfenv_buf_printf(out, "%s#details", python);
+}
+
+/*
+ * The interpreter's identity for the requirements key: its version, ABI,
+ * platform, executable, pip version and the digest of its details (probed
+ * once, then remembered by the interpreter file's stat and pip's). When it
+ * had to probe, the details are left in `details` (else it is empty).
+ */
+static int interpreter_identity(builder *b, const char *python, udfenv_buf *identity, char **pip_version,
+				udfenv_buf *details)
+{
+	udfenv_buf sig = UDFENV_BUF_INIT, value = UDFENV_BUF_INIT, psig = UDFENV_BUF_INIT,
+		   rec = UDFENV_BUF_INIT;
 	json_t *j = NULL;
 	struct stat st;
 	int cacheable = 0, error = 0;
 	const char *nl;
 
+	udfenv_buf_clear(details);
 	if (stat(python, &st) == 0 && is_elf(python) && (error = stat_sig(&sig, &st)) == 0)
 		cacheable = 1;
 	/* value: "<pip file or -> <pip sig>\n<identity json>" */
@@ -422,20 +446,17 @@ static int interpreter_identity(builder *b, const char *python, udfenv_buf *iden
 		j = NULL;
 	}
 	udfenv_buf_clear(&value);
-	if ((error = probe(b, python, &value)) < 0)
+	if ((error = probe(b, python, &value)) < 0 || (error = split_probe(python, &value, &j, details)) < 0)
 		goto done;
-	if ((j = json_loadb(value.ptr, value.size, 0, NULL)) == NULL || !json_is_object(j)) {
-		error = udfenv_error_set(UDFENV_EINSTALL, "the worker interpreter '%s' gave an unreadable "
-							  "answer about its version: '%.80s'", python,
-					 udfenv_buf_cstr(&value));
-		goto done;
-	}
 	udfenv_buf_clear(&psig);
 	if (cacheable && pip_sig(&psig, json_string_value(json_object_get(j, "pip_file"))) == 0) {
-		udfenv_buf rec = UDFENV_BUF_INIT;
-		if (udfenv_buf_printf(&rec, "%s\n%s", psig.ptr, value.ptr) == 0)
+		char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text && udfenv_buf_printf(&rec, "%s\n%s", psig.ptr, text) == 0)
 			udfenv_cache__remember(b->env->cache, "interp", python, sig.ptr, rec.ptr);
-		udfenv_buf_dispose(&rec);
+		udfenv_buf_clear(&rec);
+		if (details_record(&rec, python) == 0)
+			udfenv_cache__remember(b->env->cache, "interp", rec.ptr, sig.ptr, details->ptr);
+		free(text);
 	}
 have:
 	{
@@ -451,12 +472,57 @@ done:
 	udfenv_buf_dispose(&sig);
 	udfenv_buf_dispose(&value);
 	udfenv_buf_dispose(&psig);
+	udfenv_buf_dispose(&rec);
+	return error;
+}
+
+/*
+ * The interpreter's details (markers, tags, install scheme) whose digest the
+ * identity `identity` holds: remembered, else probed again. NULL-free JSON
+ * object in `*out` (the caller's reference).
+ */
+static int interpreter_details(builder *b, const char *python, const char *identity,
+			       udfenv_buf *details, json_t **out)
+{
+	udfenv_buf sig = UDFENV_BUF_INIT, name = UDFENV_BUF_INIT, answer = UDFENV_BUF_INIT;
+	json_t *id = json_loads(identity, 0, NULL), *fresh = NULL;
+	const char *want = json_string_value(json_object_get(id, "details"));
+	char have[UDFENV_SHA256_HEX];
+	struct stat st;
+	int error = 0;
+
+	*out = NULL;
+	if (details->size == 0 && stat(python, &st) == 0 && stat_sig(&sig, &st) == 0 &&
+	    details_record(&name, python) == 0)
+		udfenv_cache__recall(b->env->cache, "interp", name.ptr, sig.ptr, details);
+	udfenv_cache__key(udfenv_buf_cstr(details), have);
+	if (want == NULL || strcmp(have, want) != 0) {
+		/* Not remembered, or the interpreter changed under us: ask again. */
+		udfenv_buf_clear(details);
+		if ((error = probe(b, python, &answer)) < 0 ||
+		    (error = split_probe(python, &answer, &fresh, details)) < 0)
+			goto done;
+	}
+	if ((*out = json_loads(udfenv_buf_cstr(details), 0, NULL)) == NULL || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		error = udfenv_error_set(UDFENV_EINSTALL, "the worker interpreter '%s' gave unreadable "
+							  "install details", python);
+	}
+done:
+	json_decref(id);
+	json_decref(fresh);
+	udfenv_buf_dispose(&sig);
+	udfenv_buf_dispose(&name);
+	udfenv_buf_dispose(&answer);
 	return error;
 }
 
 typedef struct {
 	builder *b;
 	const char *python;
+	const char *identity;  /* the interpreter's identity (JSON) */
+	udfenv_buf details;    /* its details when the identity had to be probed, else empty */
 } req_build;
 
 /*
@@ -478,19 +544,85 @@ static void precompile(const char *python, const char *py, char *const *envp)
 	udfenv_error_clear();
 }
 
+/* Say in the entry's report which installer made it, and why not the native one. */
+static int installed_by(json_t *report, const char *installer, const char *fallback)
+{
+	if (json_object_set_new(report, "installer", json_string(installer)) < 0 ||
+	    (fallback && json_object_set_new(report, "fallback", json_string(fallback)) < 0))
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * Install natively from the extracted cache dir `wheels` when the native
+ * installer takes the set (*native = 1); a declined set is left to pip,
+ * with one log line saying why.
+ */
+static int try_native(req_build *rb, const char *data, const char *scratch, const char *wheels,
+		      const char *req_path, json_t *report, int *native)
+{
+	builder *b = rb->b;
+	udfenv_buf work = UDFENV_BUF_INIT;
+	udfenv_native_request nr;
+	json_t *details = NULL;
+	char *declined = NULL;
+	size_t n = 0;
+	double t0 = udfenv_now();
+	int error;
+
+	*native = 0;
+	if ((error = interpreter_details(b, rb->python, rb->identity, &rb->details, &details)) < 0 ||
+	    (error = udfenv_path_join(&work, scratch, "native")) < 0)
+		goto done;
+	if (mkdir(work.ptr, 0700) < 0 || (mkdir(data, 0755) < 0 && errno != EEXIST)) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", work.ptr);
+		goto done;
+	}
+	nr.python = rb->python;
+	nr.requirements = req_path;
+	nr.req_name = b->m->requirements->name;
+	nr.wheel_dir = wheels;
+	nr.cache_name = b->m->cache_dir->name;
+	nr.prefix = data;
+	nr.scratch = work.ptr;
+	nr.details = details;
+	if ((error = udfenv_install__native(&nr, &declined, &n)) < 0)
+		goto done;
+	if (error == 1) {
+		udfenv_log(UDFENV_LOG_INFO, "install: '%s' with pip: %s", nr.req_name, declined);
+		udfenv_fs_rmtree_quiet(data);
+		error = installed_by(report, "pip", declined);
+		goto done;
+	}
+	*native = 1;
+	udfenv_log(UDFENV_LOG_INFO, "install: '%s' natively: %zu distribution%s in %.3f s", nr.req_name, n,
+		   n == 1 ? "" : "s", udfenv_now() - t0);
+	error = installed_by(report, "native", NULL);
+done:
+	json_decref(details);
+	free(declined);
+	udfenv_buf_dispose(&work);
+	return error;
+}
+
 static int build_requirements(void *ctx, const char *data, const char *scratch, json_t *extra)
 {
-	const req_build *rb = ctx;
+	req_build *rb = ctx;
 	builder *b = rb->b;
 	const udfenv_artifact *req = b->m->requirements, *cache = b->m->cache_dir;
 	udfenv_install_request r = {0};
 	udfenv_buf req_path = UDFENV_BUF_INIT, wheels = UDFENV_BUF_INIT, log = UDFENV_BUF_INIT,
 		   site = UDFENV_BUF_INIT;
 	udfenv_strvec envp = UDFENV_STRVEC_INIT, site_dirs = UDFENV_STRVEC_INIT, bin_dirs = UDFENV_STRVEC_INIT;
-	json_t *sd = json_array(), *bd = json_array();
+	json_t *sd = json_array(), *bd = json_array(), *report = json_object();
 	size_t dlen = strlen(data);
 	double t0 = udfenv_now();
-	int error;
+	int native = 0, error;
+
+	if (report == NULL || json_object_set(extra, "report", report) < 0) {
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		goto done;
+	}
 
 	if ((error = udfenv_path_join(&req_path, scratch, req->name)) < 0 ||
 	    (error = copy_artifact(b, req, req_path.ptr, 0644)) < 0)
@@ -500,6 +632,13 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 		goto done;
 	if ((error = udfenv_env__check_cancel(b)) < 0 ||
 	    (error = udfenv_path_join(&log, scratch, "pip.log")) < 0 || (error = pip_envp(b, &envp)) < 0)
+		goto done;
+	if (cache && (error = try_native(rb, data, scratch, wheels.ptr, req_path.ptr, report, &native)) < 0)
+		goto done;
+	if (native)
+		goto installed;
+	if (!cache && (error = installed_by(report, "pip", "online: there is no cache dir to install "
+							"from natively")) < 0)
 		goto done;
 	r.python = rb->python;
 	r.requirements = req_path.ptr;
@@ -514,6 +653,9 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 	r.cancel = b->opts->cancel;
 	if ((error = udfenv_install__requirements(&r)) < 0)
 		goto done;
+	udfenv_log(UDFENV_LOG_INFO, "install: '%s'%s with pip in %.3f s", req->name, cache ? " (offline)" : "",
+		   udfenv_now() - t0);
+installed:
 	if (mkdir(data, 0755) < 0 && errno != EEXIST) {
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", data);
 		goto done;
@@ -529,8 +671,6 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		goto done;
 	}
-	udfenv_log(UDFENV_LOG_INFO, "install: '%s'%s with pip in %.3f s", req->name, cache ? " (offline)" : "",
-		   udfenv_now() - t0);
 	if ((error = udfenv_path_join(&site, data, "udfenv-site")) < 0)
 		goto done;
 	if (mkdir(site.ptr, 0755) < 0) {
@@ -543,6 +683,7 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 done:
 	json_decref(sd);
 	json_decref(bd);
+	json_decref(report);
 	udfenv_strvec_dispose(&envp);
 	udfenv_strvec_dispose(&site_dirs);
 	udfenv_strvec_dispose(&bin_dirs);
@@ -581,14 +722,15 @@ int udfenv_env__requirements(builder *b)
 {
 	const udfenv_artifact *req = b->m->requirements, *cache = b->m->cache_dir;
 	udfenv_buf identity = UDFENV_BUF_INIT, key = UDFENV_BUF_INIT, info = UDFENV_BUF_INIT;
-	req_build rb = {b, b->python_install.ptr};
+	req_build rb = {b, b->python_install.ptr, NULL, UDFENV_BUF_INIT};
 	char *pip_version = NULL;
 	size_t at;
 	double t0 = udfenv_now();
 	int error;
 
-	if ((error = interpreter_identity(b, rb.python, &identity, &pip_version)) < 0)
+	if ((error = interpreter_identity(b, rb.python, &identity, &pip_version, &rb.details)) < 0)
 		goto done;
+	rb.identity = identity.ptr;
 	b->env->report.install.seconds += udfenv_now() - t0;
 	if ((error = udfenv_buf_printf(&key,
 				       "udfenv requirements 1\nrequirements %s\ncache-dir %s\n"
@@ -606,6 +748,7 @@ int udfenv_env__requirements(builder *b)
 		error = udfenv_buf_printf(&b->site_custom, "%s/udfenv-site", b->env->leases[at].data.ptr);
 done:
 	free(pip_version);
+	udfenv_buf_dispose(&rb.details);
 	udfenv_buf_dispose(&identity);
 	udfenv_buf_dispose(&key);
 	udfenv_buf_dispose(&info);

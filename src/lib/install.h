@@ -1,8 +1,13 @@
-/* Installing a requirements file with the worker interpreter's pip. */
+/*
+ * Installing a requirements file: natively from a dir of wheels
+ * (install_native.c), else with the worker interpreter's pip (install.c).
+ */
 #ifndef UDFENV_LIB_INSTALL_H
 #define UDFENV_LIB_INSTALL_H
 
 #include "util/buf.h"
+
+#include <jansson.h>
 
 typedef struct {
 	const char *python;       /* the worker interpreter, absolute */
@@ -26,6 +31,35 @@ typedef struct {
  * its build backend in the cache dir).
  */
 int udfenv_install__requirements(const udfenv_install_request *r);
+
+typedef struct {
+	const char *python;       /* the worker interpreter, absolute */
+	const char *requirements; /* the requirements file */
+	const char *req_name;     /* its name for messages */
+	const char *wheel_dir;    /* the offline package dir */
+	const char *cache_name;   /* its name for messages */
+	const char *prefix;       /* install prefix, as pip's --prefix */
+	const char *scratch;      /* an empty private dir to work in; left empty */
+	json_t *details;          /* the interpreter's details from the probe (src/lib/probe.py):
+				     markers, tags, scheme */
+} udfenv_native_request;
+
+/*
+ * Install the requirements natively: parse the file (src/lib/reqfile.c),
+ * select a wheel for every top-level requirement and every dependency they
+ * pull in (tags, pins, markers, extras, Requires-Python), and only then
+ * install them all (src/lib/wheel.c). Returns 0 when installed (`*installed`:
+ * how many distributions); 1 when the set is declined, the reason in
+ * `*declined` (malloc'd; the caller frees it and runs pip): an unpinned
+ * top-level requirement, a URL, -e, pip options the native path does not
+ * follow, a project with only a source distribution, a conflict that needs
+ * a backtracking resolver. Negative for a set pip would fail too, with the
+ * message saying which line, wheel or dependency: a malformed requirement,
+ * a missing dependency (naming who needs it), a corrupt wheel, a hash
+ * mismatch. Nothing is installed before every wheel was selected; on an
+ * install error the prefix holds a partial install the caller discards.
+ */
+int udfenv_install__native(const udfenv_native_request *r, char **declined, size_t *installed);
 
 /*
  * The site-packages dirs (platlib before purelib) and bin dirs that an

@@ -1,0 +1,616 @@
+/*
+ * The native installer: a pinned requirements set from a directory of
+ * wheels, without pip. Select every wheel first (tags, versions, markers,
+ * Requires-Python, the closure of Requires-Dist), then install them all.
+ * Anything it does not do the way pip would is declined with a reason, and
+ * the caller hands the whole set to pip; a set pip would refuse too (a
+ * missing dependency, a corrupt wheel, a hash mismatch) is an error here.
+ */
+#include "lib/install.h"
+#include "lib/pep440.h"
+#include "lib/pep508.h"
+#include "lib/reqfile.h"
+#include "lib/wheel.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/path.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Wheels looked at in one cache dir: more is a hostile or mistaken dir. */
+#define MAX_WHEELS 100000
+/* Distributions in one install. */
+#define MAX_DISTS 10000
+
+typedef struct {
+	char *file;          /* the wheel's file name in the dir */
+	udfenv_wheelname wn;
+	udfenv_pep440_version version;
+	long rank;           /* index of its best tag in the interpreter's list; -1: incompatible */
+} candidate;
+
+/* A project in the install: why it is wanted, and the wheel chosen for it. */
+typedef struct {
+	char *key;               /* PEP 503 name */
+	char *name;              /* as first written (pip names the headers dir after it) */
+	udfenv_strvec specs;     /* every specifier set it must satisfy, as text */
+	udfenv_strvec needed_by; /* who asked for it, for messages ("requirements.txt line 3", "foo 1.0") */
+	udfenv_strvec extras;    /* extras asked for */
+	int deps_added;          /* its dependencies without an extra were added */
+	size_t extras_seen;      /* how many of its extras had their dependencies added */
+	const udfenv_reqline *line; /* the top-level line, or NULL for a dependency */
+	candidate *chosen;
+	udfenv_wheel_metadata meta;
+} dist;
+
+typedef struct {
+	const udfenv_native_request *r;
+	udfenv_marker_env env;
+	json_t *tags;             /* the interpreter's tags, best first */
+	udfenv_pep440_version python;    /* python_full_version */
+	candidate *cands;
+	size_t ncands;
+	udfenv_strvec sdists;     /* file names of source distributions in the dir */
+	dist *dists;
+	size_t ndists;
+	udfenv_reqfile rf;
+	udfenv_buf why;           /* the reason for declining */
+} resolver;
+
+static void dist_dispose(dist *d)
+{
+	free(d->key);
+	free(d->name);
+	udfenv_strvec_dispose(&d->specs);
+	udfenv_strvec_dispose(&d->needed_by);
+	udfenv_strvec_dispose(&d->extras);
+	udfenv_wheel_metadata_dispose(&d->meta);
+}
+
+static void resolver_dispose(resolver *rs)
+{
+	for (size_t i = 0; i < rs->ncands; i++) {
+		free(rs->cands[i].file);
+		udfenv_wheelname_dispose(&rs->cands[i].wn);
+		udfenv_version_dispose(&rs->cands[i].version);
+	}
+	free(rs->cands);
+	for (size_t i = 0; i < rs->ndists; i++)
+		dist_dispose(&rs->dists[i]);
+	free(rs->dists);
+	udfenv_strvec_dispose(&rs->sdists);
+	udfenv_version_dispose(&rs->python);
+	udfenv_reqfile_dispose(&rs->rf);
+	udfenv_buf_dispose(&rs->why);
+}
+
+/* Decline the set: 1, with the reason kept for the caller. */
+static int decline(resolver *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int decline(resolver *rs, const char *fmt, ...)
+{
+	va_list ap;
+	char text[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	udfenv_buf_clear(&rs->why);
+	return udfenv_buf_puts(&rs->why, text) < 0 ? UDFENV_ENOMEM : 1;
+}
+
+/* --- the interpreter ------------------------------------------------------ */
+
+static const char *marker_value(json_t *markers, const char *name)
+{
+	const char *v = json_string_value(json_object_get(markers, name));
+	return v ? v : "";
+}
+
+static int load_interpreter(resolver *rs)
+{
+	json_t *d = rs->r->details, *m = json_object_get(d, "markers");
+
+	if (json_object_get(d, "error"))
+		return decline(rs, "the interpreter's install details are unknown (%s)",
+			       json_string_value(json_object_get(d, "error")));
+	rs->tags = json_object_get(d, "tags");
+	if (!json_is_object(m) || !json_is_array(rs->tags) || !json_is_object(json_object_get(d, "scheme")))
+		return decline(rs, "the interpreter's install details are incomplete");
+	rs->env.os_name = marker_value(m, "os_name");
+	rs->env.sys_platform = marker_value(m, "sys_platform");
+	rs->env.platform_machine = marker_value(m, "platform_machine");
+	rs->env.platform_python_implementation = marker_value(m, "platform_python_implementation");
+	rs->env.platform_release = marker_value(m, "platform_release");
+	rs->env.platform_system = marker_value(m, "platform_system");
+	rs->env.platform_version = marker_value(m, "platform_version");
+	rs->env.python_version = marker_value(m, "python_version");
+	rs->env.python_full_version = marker_value(m, "python_full_version");
+	rs->env.implementation_name = marker_value(m, "implementation_name");
+	rs->env.implementation_version = marker_value(m, "implementation_version");
+	if (udfenv_version_parse(&rs->python, rs->env.python_full_version) < 0) {
+		udfenv_error_clear();
+		return decline(rs, "the interpreter's version '%s' is not a PEP 440 version",
+			       rs->env.python_full_version);
+	}
+	return 0;
+}
+
+/* Index of the best of the wheel's tags in the interpreter's list, or -1. */
+static long tag_rank(const resolver *rs, const udfenv_wheelname *wn)
+{
+	size_t n = json_array_size(rs->tags);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *t = json_string_value(json_array_get(rs->tags, i));
+		if (t && udfenv_strvec_find(&wn->tags, t) >= 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* --- the wheel dir ---------------------------------------------------------- */
+
+static int is_sdist(const char *n)
+{
+	return udfenv_path_has_suffix(n, ".tar.gz") || udfenv_path_has_suffix(n, ".zip") ||
+	       udfenv_path_has_suffix(n, ".tar.bz2") || udfenv_path_has_suffix(n, ".tgz");
+}
+
+static int scan_dir(resolver *rs)
+{
+	DIR *d = opendir(rs->r->wheel_dir);
+	struct dirent *de;
+	int error = 0;
+
+	if (d == NULL)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot read the cache dir '%s'", rs->r->cache_name);
+	while (error == 0 && (de = readdir(d)) != NULL) {
+		candidate c = {NULL, UDFENV_WHEELNAME_INIT, UDFENV_VERSION_INIT, -1}, *grown;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (!udfenv_path_has_suffix(de->d_name, ".whl")) {
+			if (is_sdist(de->d_name))
+				error = udfenv_strvec_push(&rs->sdists, de->d_name);
+			continue;
+		}
+		if (rs->ncands >= MAX_WHEELS) {
+			error = udfenv_error_set(UDFENV_ELIMIT, "the cache dir '%s' holds more than %d wheels",
+						 rs->r->cache_name, MAX_WHEELS);
+			break;
+		}
+		/* pip skips what it cannot read as a wheel name or version; so do we. */
+		if (udfenv_wheel__parse_filename(&c.wn, de->d_name) < 0 ||
+		    udfenv_version_parse(&c.version, c.wn.version) < 0) {
+			udfenv_log(UDFENV_LOG_DEBUG, "install: skipping '%s': %s", de->d_name,
+				   udfenv_error_last()->message);
+			udfenv_error_clear();
+			udfenv_wheelname_dispose(&c.wn);
+			udfenv_version_dispose(&c.version);
+			continue;
+		}
+		c.rank = tag_rank(rs, &c.wn);
+		if ((c.file = strdup(de->d_name)) == NULL ||
+		    (grown = realloc(rs->cands, (rs->ncands + 1) * sizeof(*grown))) == NULL) {
+			free(c.file);
+			udfenv_wheelname_dispose(&c.wn);
+			udfenv_version_dispose(&c.version);
+			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+			break;
+		}
+		rs->cands = grown;
+		rs->cands[rs->ncands++] = c;
+	}
+	closedir(d);
+	return error;
+}
+
+/* --- wanting projects -------------------------------------------------------- */
+
+static dist *find_dist(resolver *rs, const char *key)
+{
+	for (size_t i = 0; i < rs->ndists; i++)
+		if (strcmp(rs->dists[i].key, key) == 0)
+			return &rs->dists[i];
+	return NULL;
+}
+
+/* The -c constraints on d's project join its specifiers. */
+static int add_constraints(resolver *rs, dist *d)
+{
+	udfenv_buf spec = UDFENV_BUF_INIT;
+	int error = 0;
+
+	for (size_t i = 0; i < rs->rf.count && error == 0; i++) {
+		udfenv_requirement req = UDFENV_REQUIREMENT_INIT;
+		if (rs->rf.lines[i].constraint && udfenv_requirement_parse(&req, rs->rf.lines[i].text) == 0 &&
+		    strcmp(req.key, d->key) == 0 && (error = udfenv_specset_format(&spec, req.spec)) == 0)
+			error = udfenv_strvec_push(&d->specs, spec.ptr);
+		udfenv_requirement_dispose(&req);
+		udfenv_buf_clear(&spec);
+	}
+	udfenv_buf_dispose(&spec);
+	if (error == 0)
+		udfenv_error_clear(); /* a bad constraint line was reported by want_top_level */
+	return error;
+}
+
+/*
+ * Want `req` (already known to apply) for `who`. A project chosen before
+ * must still satisfy it: otherwise only a resolver that backtracks could
+ * find the set, and that is pip's job.
+ */
+static int want(resolver *rs, const udfenv_requirement *req, const char *who, const udfenv_reqline *line)
+{
+	udfenv_buf spec = UDFENV_BUF_INIT;
+	dist *d = find_dist(rs, req->key), *grown;
+	int error;
+
+	if ((error = udfenv_specset_format(&spec, req->spec)) < 0)
+		goto done;
+	if (d == NULL) {
+		if (rs->ndists >= MAX_DISTS) {
+			error = udfenv_error_set(UDFENV_ELIMIT, "more than %d distributions to install", MAX_DISTS);
+			goto done;
+		}
+		if ((grown = realloc(rs->dists, (rs->ndists + 1) * sizeof(*grown))) == NULL) {
+			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+			goto done;
+		}
+		rs->dists = grown;
+		d = &rs->dists[rs->ndists];
+		memset(d, 0, sizeof(*d));
+		d->meta = (udfenv_wheel_metadata)UDFENV_WHEEL_METADATA_INIT;
+		if ((d->key = strdup(req->key)) == NULL || (d->name = strdup(req->name)) == NULL) {
+			free(d->key);
+			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+			goto done;
+		}
+		rs->ndists++;
+		if ((error = add_constraints(rs, d)) < 0)
+			goto done;
+	}
+	if (line && !d->line)
+		d->line = line;
+	if (d->chosen && !udfenv_specset_contains(req->spec, &d->chosen->version, d->chosen->wn.version,
+						  rs->rf.pre)) {
+		error = decline(rs, "%s needs '%s%s' but %s %s was chosen for %s: that takes a resolver",
+				who, req->name, spec.ptr, d->name, d->chosen->wn.version,
+				d->needed_by.items[0]);
+		goto done;
+	}
+	if ((error = udfenv_strvec_push(&d->specs, spec.ptr)) < 0 ||
+	    (error = udfenv_strvec_push(&d->needed_by, who)) < 0)
+		goto done;
+	for (size_t i = 0; i < req->extras.count && error == 0; i++)
+		if (udfenv_strvec_find(&d->extras, req->extras.items[i]) < 0)
+			error = udfenv_strvec_push(&d->extras, req->extras.items[i]);
+done:
+	udfenv_buf_dispose(&spec);
+	return error;
+}
+
+/* Whether `c` satisfies every specifier set `d` collected. */
+static int satisfies(const resolver *rs, const dist *d, const candidate *c)
+{
+	for (size_t i = 0; i < d->specs.count; i++) {
+		udfenv_specset *s = NULL;
+		int ok = udfenv_specset_parse(&s, d->specs.items[i]) == 0 &&
+			 udfenv_specset_contains(s, &c->version, c->wn.version, rs->rf.pre);
+		udfenv_specset_free(s);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* Better: higher version, then a better tag, then a higher build number. */
+static int better(const candidate *a, const candidate *b)
+{
+	int v = udfenv_version_cmp(&a->version, &b->version);
+
+	if (v != 0)
+		return v > 0;
+	if (a->rank != b->rank)
+		return a->rank < b->rank;
+	return a->wn.build && (!b->wn.build || atoi(a->wn.build) > atoi(b->wn.build));
+}
+
+/* Why nothing in the dir fits `d`: the versions there, the wheels for another Python. */
+static int explain_missing(resolver *rs, const dist *d)
+{
+	udfenv_buf seen = UDFENV_BUF_INIT, who = UDFENV_BUF_INIT, spec = UDFENV_BUF_INIT;
+	int error, n = 0;
+
+	for (size_t i = 0; i < rs->ncands; i++)
+		if (strcmp(rs->cands[i].wn.key, d->key) == 0 && n++ < 8)
+			udfenv_buf_printf(&seen, "%s%s%s", n > 1 ? ", " : "", rs->cands[i].file,
+					  rs->cands[i].rank < 0 ? " (for another Python or platform)" : "");
+	for (size_t i = 0; i < d->specs.count; i++)
+		if (d->specs.items[i][0])
+			udfenv_buf_printf(&spec, "%s%s", spec.size ? "," : " ", d->specs.items[i]);
+	for (size_t i = 0; i < d->needed_by.count; i++)
+		udfenv_buf_printf(&who, "%s%s", i ? ", " : "", d->needed_by.items[i]);
+	error = udfenv_error_set(UDFENV_EINSTALL,
+				 "no wheel in the cache dir '%s' satisfies '%s%s' (needed by %s); %s%s",
+				 rs->r->cache_name, d->name, udfenv_buf_cstr(&spec), udfenv_buf_cstr(&who),
+				 n ? "it holds " : "it holds no wheel of that project", udfenv_buf_cstr(&seen));
+	udfenv_buf_dispose(&seen);
+	udfenv_buf_dispose(&who);
+	udfenv_buf_dispose(&spec);
+	return error;
+}
+
+/* Whether the dir holds a source distribution of `key` (then pip must build it). */
+static const char *sdist_of(const resolver *rs, const char *key)
+{
+	udfenv_buf n = UDFENV_BUF_INIT;
+	const char *found = NULL;
+
+	for (size_t i = 0; i < rs->sdists.count && !found; i++) {
+		const char *f = rs->sdists.items[i], *dash = strrchr(f, '-');
+		if (dash && udfenv_pep503_normalize(&n, f, (size_t)(dash - f)) == 0 && strcmp(n.ptr, key) == 0)
+			found = f;
+		udfenv_error_clear();
+	}
+	udfenv_buf_dispose(&n);
+	return found;
+}
+
+/*
+ * Choose the wheel of d: the best candidate that satisfies every specifier
+ * and whose Requires-Python admits the interpreter.
+ */
+static int choose(resolver *rs, dist *d)
+{
+	candidate **order = NULL;
+	size_t n = 0;
+	int error = 0;
+
+	if ((order = calloc(rs->ncands ? rs->ncands : 1, sizeof(*order))) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	for (size_t i = 0; i < rs->ncands; i++) {
+		candidate *c = &rs->cands[i];
+		if (c->rank >= 0 && strcmp(c->wn.key, d->key) == 0 && satisfies(rs, d, c))
+			order[n++] = c;
+	}
+	/* Best first; n is small (one project's wheels). */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && better(order[j], order[j - 1]); j--) {
+			candidate *t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (size_t i = 0; i < n && !d->chosen; i++) {
+		udfenv_buf path = UDFENV_BUF_INIT;
+		udfenv_specset *rp = NULL;
+
+		if ((error = udfenv_path_join(&path, rs->r->wheel_dir, order[i]->file)) == 0)
+			error = udfenv_wheel__read_metadata(&d->meta, path.ptr, order[i]->file);
+		udfenv_buf_dispose(&path);
+		if (error < 0)
+			break;
+		if (d->meta.requires_python && udfenv_specset_parse(&rp, d->meta.requires_python) == 0 &&
+		    !udfenv_specset_contains(rp, &rs->python, rs->env.python_full_version, 1)) {
+			udfenv_log(UDFENV_LOG_DEBUG, "install: skipping '%s': Requires-Python %s",
+				   order[i]->file, d->meta.requires_python);
+			udfenv_specset_free(rp);
+			udfenv_wheel_metadata_dispose(&d->meta);
+			continue;
+		}
+		udfenv_specset_free(rp);
+		udfenv_error_clear(); /* an unreadable Requires-Python is ignored, as pip does */
+		d->chosen = order[i];
+	}
+	free(order);
+	if (error < 0 || d->chosen)
+		return error;
+	if (sdist_of(rs, d->key))
+		return decline(rs, "%s has only a source distribution in the cache dir (%s): pip builds it",
+			       d->name, sdist_of(rs, d->key));
+	return explain_missing(rs, d);
+}
+
+/* Add the dependencies of d's wheel that apply for its extras not yet seen (and for none, the first time). */
+static int add_dependencies(resolver *rs, size_t at)
+{
+	udfenv_buf who = UDFENV_BUF_INIT;
+	int error = 0, first = !rs->dists[at].deps_added;
+
+	if ((error = udfenv_buf_printf(&who, "%s %s", rs->dists[at].meta.name,
+				       rs->dists[at].meta.version)) < 0)
+		goto done;
+	for (size_t i = 0; i < rs->dists[at].meta.requires_dist.count && error == 0; i++) {
+		/* dists may move (realloc) under want(): index, never hold a pointer. */
+		udfenv_requirement req = UDFENV_REQUIREMENT_INIT;
+		const char *text = rs->dists[at].meta.requires_dist.items[i];
+		int applies = 0, r = 0;
+
+		if ((error = udfenv_requirement_parse(&req, text)) < 0) {
+			udfenv_error_prefix("'%s' lists a bad Requires-Dist: ", rs->dists[at].chosen->file);
+			break;
+		}
+		if (req.url) {
+			error = decline(rs, "%s needs '%s' by URL", who.ptr, text);
+		} else if (req.marker == NULL) {
+			applies = first;
+		} else {
+			if (first)
+				error = udfenv_marker_eval(req.marker, &rs->env, NULL, &applies);
+			for (size_t e = rs->dists[at].extras_seen; !applies && error == 0 &&
+								   e < rs->dists[at].extras.count; e++)
+				if ((error = udfenv_marker_eval(req.marker, &rs->env,
+								rs->dists[at].extras.items[e], &r)) == 0)
+					applies = r;
+		}
+		if (error == 0 && applies)
+			error = want(rs, &req, who.ptr, NULL);
+		udfenv_requirement_dispose(&req);
+	}
+	if (error == 0) {
+		rs->dists[at].deps_added = 1;
+		rs->dists[at].extras_seen = rs->dists[at].extras.count;
+	}
+done:
+	udfenv_buf_dispose(&who);
+	return error;
+}
+
+/* Top-level lines: parse, apply markers, insist on pins. Constraints only narrow what others want. */
+static int want_top_level(resolver *rs)
+{
+	int error = 0;
+
+	for (size_t i = 0; i < rs->rf.count && error == 0; i++) {
+		const udfenv_reqline *l = &rs->rf.lines[i];
+		udfenv_requirement req = UDFENV_REQUIREMENT_INIT;
+		udfenv_buf who = UDFENV_BUF_INIT;
+		int applies = 1;
+
+		if ((error = udfenv_requirement_parse(&req, l->text)) < 0) {
+			udfenv_error_prefix("%s line %u: ", l->file, l->line);
+			udfenv_requirement_dispose(&req);
+			break;
+		}
+		if (req.marker && (error = udfenv_marker_eval(req.marker, &rs->env, NULL, &applies)) < 0)
+			udfenv_error_prefix("%s line %u: ", l->file, l->line);
+		else if (!applies)
+			;
+		else if (req.url)
+			error = decline(rs, "%s line %u: '%s' is a URL requirement", l->file, l->line, req.name);
+		else if (!l->constraint && !udfenv_specset_is_pin(req.spec))
+			error = decline(rs, "%s line %u: '%s' is not pinned to one version (==)", l->file,
+					l->line, l->text);
+		else if (!l->constraint && (error = udfenv_buf_printf(&who, "%s line %u", l->file, l->line)) == 0)
+			error = want(rs, &req, who.ptr, l);
+		udfenv_requirement_dispose(&req);
+		udfenv_buf_dispose(&who);
+	}
+	return error;
+}
+
+/* Choose every wanted project and follow its dependencies, until nothing new is wanted. */
+static int resolve(resolver *rs)
+{
+	int error = 0, progress = 1;
+
+	while (error == 0 && progress) {
+		progress = 0;
+		for (size_t i = 0; i < rs->ndists && error == 0; i++) {
+			dist *d = &rs->dists[i];
+			if (!d->chosen) {
+				if ((error = choose(rs, d)) != 0)
+					break;
+				progress = 1;
+			}
+			if (!rs->dists[i].deps_added || rs->dists[i].extras_seen != rs->dists[i].extras.count) {
+				error = add_dependencies(rs, i);
+				progress = 1;
+			}
+		}
+	}
+	return error;
+}
+
+/* --- installing -------------------------------------------------------------- */
+
+static int scheme_dir(udfenv_buf *out, const resolver *rs, const char *kind)
+{
+	const char *rel = json_string_value(json_object_get(json_object_get(rs->r->details, "scheme"), kind));
+
+	if (rel == NULL || rel[0] == '/' || strstr(rel, ".."))
+		return udfenv_error_set(UDFENV_EINSTALL, "the interpreter reports an unusable '%s' install dir",
+					kind);
+	udfenv_buf_clear(out);
+	if (strcmp(rel, ".") == 0)
+		return udfenv_buf_sets(out, rs->r->prefix);
+	return udfenv_path_join(out, rs->r->prefix, rel);
+}
+
+/* pip's hash-checking mode: once one line has a hash, every distribution must be pinned with one. */
+static int check_hash_mode(resolver *rs)
+{
+	int hashing = rs->rf.require_hashes;
+
+	for (size_t i = 0; i < rs->rf.count; i++)
+		hashing |= rs->rf.lines[i].hashes.count > 0;
+	for (size_t i = 0; hashing && i < rs->ndists; i++)
+		if (rs->dists[i].line == NULL || rs->dists[i].line->hashes.count == 0)
+			return udfenv_error_set(UDFENV_EINSTALL,
+						"hashes are required once any requirement has one (as pip's "
+						"--require-hashes), but %s has none (needed by %s): add it with "
+						"its --hash",
+						rs->dists[i].name, rs->dists[i].needed_by.items[0]);
+	return 0;
+}
+
+static int install_all(resolver *rs)
+{
+	udfenv_buf pure = UDFENV_BUF_INIT, plat = UDFENV_BUF_INIT, scripts = UDFENV_BUF_INIT,
+		   data = UDFENV_BUF_INIT, include = UDFENV_BUF_INIT, headers = UDFENV_BUF_INIT,
+		   path = UDFENV_BUF_INIT;
+	int error;
+
+	if ((error = scheme_dir(&pure, rs, "purelib")) < 0 || (error = scheme_dir(&plat, rs, "platlib")) < 0 ||
+	    (error = scheme_dir(&scripts, rs, "scripts")) < 0 || (error = scheme_dir(&data, rs, "data")) < 0 ||
+	    (error = scheme_dir(&include, rs, "headers")) < 0)
+		goto done;
+	for (size_t i = 0; i < rs->ndists && error == 0; i++) {
+		const dist *d = &rs->dists[i];
+		udfenv_wheel_scheme s = {pure.ptr, plat.ptr, scripts.ptr, data.ptr, NULL, rs->r->python};
+		udfenv_wheel_install w = {NULL, d->chosen->file, d->line ? &d->line->hashes : NULL,
+					  d->line != NULL, rs->r->scratch};
+
+		/* pip names the headers' dir after the project as the requirement wrote it. */
+		if ((error = udfenv_path_join(&headers, include.ptr, d->name)) < 0 ||
+		    (error = udfenv_path_join(&path, rs->r->wheel_dir, d->chosen->file)) < 0)
+			break;
+		s.headers = headers.ptr;
+		w.path = path.ptr;
+		error = udfenv_wheel__install(&w, &s);
+	}
+done:
+	udfenv_buf_dispose(&pure);
+	udfenv_buf_dispose(&plat);
+	udfenv_buf_dispose(&scripts);
+	udfenv_buf_dispose(&data);
+	udfenv_buf_dispose(&include);
+	udfenv_buf_dispose(&headers);
+	udfenv_buf_dispose(&path);
+	return error;
+}
+
+int udfenv_install__native(const udfenv_native_request *r, char **declined, size_t *installed)
+{
+	resolver rs;
+	int error;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.r = r;
+	rs.rf = (udfenv_reqfile)UDFENV_REQFILE_INIT;
+	rs.python = (udfenv_pep440_version)UDFENV_VERSION_INIT;
+	*declined = NULL;
+	*installed = 0;
+	if ((error = udfenv_reqfile_parse(&rs.rf, r->requirements, r->req_name)) < 0)
+		goto done;
+	if (rs.rf.fallback) {
+		error = decline(&rs, "%s", rs.rf.fallback);
+		goto done;
+	}
+	if ((error = load_interpreter(&rs)) != 0 || (error = scan_dir(&rs)) != 0 ||
+	    (error = want_top_level(&rs)) != 0 || (error = resolve(&rs)) != 0 ||
+	    (error = check_hash_mode(&rs)) != 0)
+		goto done;
+	if ((error = install_all(&rs)) == 0)
+		*installed = rs.ndists;
+done:
+	if (error == 1 && (*declined = udfenv_buf_detach(&rs.why)) == NULL)
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	resolver_dispose(&rs);
+	return error;
+}
