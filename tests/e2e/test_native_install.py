@@ -539,3 +539,60 @@ def test_tree_comparison_reports_each_difference(tmp_path, worker, hand_wheels):
         "__pycache__" not in problems and "udfenv-site" not in problems, problems
     with pytest.raises(AssertionError, match="install trees differ"):
         wh.assert_same_install(ref, cand)
+
+
+# --------------------------------------------------------------------------
+# The interpreter probe (src/lib/probe.py) against pip's own answers
+
+PROBE = Path(__file__).resolve().parents[2] / "src" / "lib" / "probe.py"
+
+PIP_VIEW = r"""
+import json, os, sys
+from pip._internal.utils.compatibility_tags import get_supported
+out = {"tags": [str(t) for t in get_supported()]}
+try:
+    from pip._internal.locations import get_scheme
+except ImportError:  # pip < 20.2 has no get_scheme
+    out["scheme"] = None
+else:
+    s = get_scheme("dist", prefix="/@udfenv-prefix@")
+    out["scheme"] = dict((k, os.path.relpath(getattr(s, k), "/@udfenv-prefix@"))
+                         for k in ("purelib", "platlib", "scripts", "data", "headers"))
+print(json.dumps(out))
+"""
+
+
+def test_probe_agrees_with_pip_on_every_interpreter(pythons, tmp_path):
+    """The probe's tag list (order included) and --prefix scheme are pip's,
+    for every Python 3 on the machine and for a venv of one."""
+    if not pythons:
+        pytest.skip("no python3.X interpreters found")
+    interpreters = dict(pythons)
+    venv_python = list(pythons.values())[-1]  # the newest: its pip can answer
+    try:
+        subprocess.run([venv_python, "-m", "venv", str(tmp_path / "venv")], check=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        interpreters["venv"] = str(tmp_path / "venv" / "bin" / "python")
+    except (OSError, subprocess.SubprocessError) as e:
+        print("no venv check: %s" % e)
+    checked = []
+    for label, py in interpreters.items():
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_"))}
+        lines = subprocess.run([py, str(PROBE)], stdout=subprocess.PIPE, check=True, env=env,
+                               universal_newlines=True, timeout=120).stdout.splitlines()
+        assert len(lines) == 2, "%s: the probe prints two lines: %r" % (label, lines)
+        identity, details = json.loads(lines[0]), json.loads(lines[1])
+        assert identity["details"] == hashlib.sha256(lines[1].encode()).hexdigest(), label
+        pip = subprocess.run([py, "-c", PIP_VIEW], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, universal_newlines=True, timeout=120)
+        if pip.returncode != 0:
+            print("%s: no pip to compare with: %s" % (label, pip.stderr.strip()[-200:]))
+            continue
+        want = json.loads(pip.stdout)
+        assert details["tags"] == want["tags"], "%s: tags differ from pip's" % label
+        if want["scheme"] is not None:
+            ours = dict(details["scheme"], headers=details["scheme"]["headers"] + "/dist")
+            assert ours == want["scheme"], "%s: scheme %s, pip's %s" % (label, ours, want["scheme"])
+        checked.append(label)
+    assert checked, "no interpreter had a pip to compare with"
+    print("probe agrees with pip on: %s" % ", ".join(checked))
