@@ -427,13 +427,19 @@ def test_sigkill_at_random_points_leaves_no_half_built_entry(run_udfenv, spawn, 
             "-pyreq", reqs(art)]
     expected = "dep-1.0 %d file 7\n" % BIG_FILES
 
-    # The reference: a clean build in a cache of its own.
+    # The reference: a clean build in a cache of its own. Timed the second
+    # time: the first also asks the interpreter what it is (remembered by
+    # the cache), which the rounds below skip, and the native installer
+    # makes the rest quick enough for that to be most of a build.
     ref_cache = tmp_path / "ref-cache"
-    t0 = time.time()
-    proc = run_udfenv("exec", "--cache-dir", ref_cache, *deps, "--", "python", "-c", BIG_PROBE,
-                      timeout=PIP_TIMEOUT)
-    build_time = time.time() - t0
-    assert proc.returncode == 0 and proc.stdout == expected, str(proc)
+    for _ in range(2):
+        if ref_cache.exists():
+            drop_entries(ref_cache)
+        t0 = time.time()
+        proc = run_udfenv("exec", "--cache-dir", ref_cache, *deps, "--", "python", "-c", BIG_PROBE,
+                          timeout=PIP_TIMEOUT)
+        build_time = time.time() - t0
+        assert proc.returncode == 0 and proc.stdout == expected, str(proc)
     reference = reference_entries(ref_cache)
     kinds = sorted(read_json(entries_dir(ref_cache) / k / "udfenv-entry.json")["kind"] for k in reference)
     assert "archive" in kinds and "requirements" in kinds, kinds
