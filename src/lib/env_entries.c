@@ -79,30 +79,43 @@ static void count(udfenv_env_phase *p, udfenv_cache_outcome o)
 		p->built++;
 }
 
-/* Lease the entry of `keytext` for `phase`; its index in env->leases in *index. */
+/*
+ * Lease the entry of `keytext` for `phase` (NULL: an entry leased while
+ * another one builds, whose time is that one's); its index in env->leases
+ * in *index. Re-entrant: a build may lease what it needs (the wheel of an
+ * sdist), so no pointer into env->leases is held across the acquire.
+ */
 static int lease(builder *b, udfenv_env_phase *phase, const char *kind, const char *name, const char *info,
 		 const char *keytext, udfenv_cache_build_fn build, void *ctx, size_t *index)
 {
 	udfenv_env *env = b->env;
-	udfenv_cache_lease *l, *grown;
+	udfenv_cache_lease got = UDFENV_CACHE_LEASE_INIT, *l, *grown;
 	char key[UDFENV_SHA256_HEX];
 	udfenv_cache_request r = {key, kind, name, info, build, ctx, b->opts->cancel};
+	double outer_fetch = b->fetch_seconds, fetch;
 	json_t *entry;
 	char *shown;
 	int error;
 
-	if ((grown = realloc(env->leases, (env->nleases + 1) * sizeof(*grown))) == NULL)
-		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	env->leases = grown;
-	l = &env->leases[env->nleases];
-	*l = (udfenv_cache_lease)UDFENV_CACHE_LEASE_INIT;
 	udfenv_cache__key(keytext, key);
 	b->fetch_seconds = 0;
-	if ((error = udfenv_cache__acquire(env->cache, &r, l)) < 0)
+	error = udfenv_cache__acquire(env->cache, &r, &got);
+	fetch = b->fetch_seconds;
+	b->fetch_seconds = outer_fetch + fetch; /* an inner lease's fetching is the outer build's too */
+	if (error < 0)
 		return error;
+	if ((grown = realloc(env->leases, (env->nleases + 1) * sizeof(*grown))) == NULL) {
+		udfenv_cache__release(&got);
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	}
+	env->leases = grown;
 	*index = env->nleases++;
-	phase->seconds += l->seconds - b->fetch_seconds;
-	count(phase, l->outcome);
+	l = &env->leases[*index];
+	*l = got;
+	if (phase) {
+		phase->seconds += l->seconds - fetch;
+		count(phase, l->outcome);
+	}
 	b->built |= l->outcome == UDFENV_CACHE_BUILT;
 	shown = udfenv_cache__printable(name);
 	entry = shown ? json_pack("{s:s, s:s, s:s, s:s, s:f}", "kind", kind, "name", shown, "key", key,
@@ -523,6 +536,7 @@ typedef struct {
 	const char *python;
 	const char *identity;  /* the interpreter's identity (JSON) */
 	udfenv_buf details;    /* its details when the identity had to be probed, else empty */
+	const char *wheels;    /* the extracted cache dir, while installing natively */
 } req_build;
 
 /*
@@ -551,6 +565,80 @@ static int installed_by(json_t *report, const char *installer, const char *fallb
 	    (fallback && json_object_set_new(report, "fallback", json_string(fallback)) < 0))
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	return 0;
+}
+
+typedef struct {
+	req_build *rb;
+	const char *sdist;   /* its path in the extracted cache dir */
+	const char *name;    /* its file name */
+	const char *wheels;  /* the extracted cache dir (the build backend comes from it) */
+} sdist_build;
+
+/* Build the wheel entry of an sdist: `pip wheel --no-deps`, offline. */
+static int build_wheel_entry(void *ctx, const char *data, const char *scratch, json_t *extra)
+{
+	const sdist_build *sb = ctx;
+	builder *b = sb->rb->b;
+	udfenv_install_request r = {0};
+	udfenv_strvec envp = UDFENV_STRVEC_INIT;
+	udfenv_buf log = UDFENV_BUF_INIT;
+	double t0 = udfenv_now();
+	int error;
+
+	(void)extra;
+	if (mkdir(data, 0755) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", data);
+		goto done;
+	}
+	if ((error = udfenv_path_join(&log, scratch, "pip.log")) < 0 || (error = pip_envp(b, &envp)) < 0)
+		goto done;
+	r.python = sb->rb->python;
+	r.cache_dir = sb->wheels;
+	r.log_path = log.ptr;
+	r.cwd = scratch;
+	r.envp = envp.items;
+	r.req_name = sb->name;
+	r.cache_name = b->m->cache_dir->name;
+	r.timeout = b->opts->install_timeout;
+	r.cancel = b->opts->cancel;
+	if ((error = udfenv_install__build_wheel(&r, sb->sdist, data)) == 0)
+		udfenv_log(UDFENV_LOG_INFO, "install: built a wheel of '%s' with pip in %.3f s", sb->name,
+			   udfenv_now() - t0);
+done:
+	udfenv_strvec_dispose(&envp);
+	udfenv_buf_dispose(&log);
+	return error;
+}
+
+/*
+ * The native installer's way to a wheel of an sdist: a cache entry of its
+ * own, keyed by the sdist's bytes and the interpreter, so each sdist is
+ * built once per node and interpreter, whatever requirements set needs it.
+ */
+static int wheel_of_sdist(void *ctx, const char *sdist, const char *name, char **dir)
+{
+	req_build *rb = ctx;
+	builder *b = rb->b;
+	sdist_build sb = {rb, sdist, name, NULL};
+	udfenv_buf key = UDFENV_BUF_INIT, info = UDFENV_BUF_INIT;
+	char digest[UDFENV_SHA256_HEX];
+	size_t at;
+	int error;
+
+	*dir = NULL;
+	sb.wheels = rb->wheels;
+	if ((error = udfenv_sha256_file(sdist, digest, NULL)) < 0 ||
+	    (error = udfenv_buf_printf(&key, "udfenv sdist-wheel 1\nsdist %s\ninterpreter %s\n", digest,
+				       rb->identity)) < 0 ||
+	    (error = udfenv_buf_printf(&info, "%s, built by pip", rb->python)) < 0 ||
+	    (error = lease(b, NULL, "wheel", name, info.ptr, key.ptr, build_wheel_entry, &sb, &at)) < 0)
+		goto done;
+	if ((*dir = strdup(b->env->leases[at].data.ptr)) == NULL)
+		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+done:
+	udfenv_buf_dispose(&key);
+	udfenv_buf_dispose(&info);
+	return error;
 }
 
 /*
@@ -586,6 +674,9 @@ static int try_native(req_build *rb, const char *data, const char *scratch, cons
 	nr.prefix = data;
 	nr.scratch = work.ptr;
 	nr.details = details;
+	nr.build_sdist = wheel_of_sdist;
+	nr.ctx = rb;
+	rb->wheels = wheels;
 	if ((error = udfenv_install__native(&nr, &declined, &n)) < 0)
 		goto done;
 	if (error == 1) {
@@ -722,7 +813,7 @@ int udfenv_env__requirements(builder *b)
 {
 	const udfenv_artifact *req = b->m->requirements, *cache = b->m->cache_dir;
 	udfenv_buf identity = UDFENV_BUF_INIT, key = UDFENV_BUF_INIT, info = UDFENV_BUF_INIT;
-	req_build rb = {b, b->python_install.ptr, NULL, UDFENV_BUF_INIT};
+	req_build rb = {b, b->python_install.ptr, NULL, UDFENV_BUF_INIT, NULL};
 	char *pip_version = NULL;
 	size_t at;
 	double t0 = udfenv_now();

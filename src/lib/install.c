@@ -26,13 +26,9 @@
 #define LOG_TAIL_BYTES (64u << 10) /* enough for the tail and pip's last error */
 #define ONLINE_ATTEMPTS 3
 
-static int run_pip(const udfenv_install_request *r, int *status)
+/* Run pip's `argv` for `r`: its output to r->log_path, no stdin, killed with us. */
+static int run_pip_argv(const udfenv_install_request *r, char *const *argv, int *status)
 {
-	/* Online, the NULL in place of "--no-index" ends argv there. */
-	char *argv[] = {(char *)r->python, "-m", "pip", "install", "--ignore-installed",
-			"--no-cache-dir", "--no-warn-script-location", "--disable-pip-version-check", "--no-input",
-			"--prefix", (char *)r->prefix, "-r", (char *)r->requirements,
-			r->cache_dir ? "--no-index" : NULL, "--find-links", (char *)r->cache_dir, NULL};
 	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
 	int log_fd, null_fd, error;
 
@@ -55,6 +51,17 @@ static int run_pip(const udfenv_install_request *r, int *status)
 	if (error < 0)
 		udfenv_error_prefix("installing '%s': ", r->req_name);
 	return error;
+}
+
+static int run_pip(const udfenv_install_request *r, int *status)
+{
+	/* Online, the NULL in place of "--no-index" ends argv there. */
+	char *argv[] = {(char *)r->python, "-m", "pip", "install", "--ignore-installed",
+			"--no-cache-dir", "--no-warn-script-location", "--disable-pip-version-check", "--no-input",
+			"--prefix", (char *)r->prefix, "-r", (char *)r->requirements,
+			r->cache_dir ? "--no-index" : NULL, "--find-links", (char *)r->cache_dir, NULL};
+
+	return run_pip_argv(r, argv, status);
 }
 
 /* Log the last lines of pip's output, so the user sees why it failed. */
@@ -120,7 +127,8 @@ static int says_no_pip(const udfenv_buf *log)
 	return strstr(udfenv_buf_cstr(log), "No module named pip") != NULL;
 }
 
-static int explain_failure(const udfenv_install_request *r, int status)
+/* `doing` says what pip was asked: "installing", "building a wheel of". */
+static int explain_failure(const udfenv_install_request *r, const char *doing, int status)
 {
 	udfenv_buf log = UDFENV_BUF_INIT, hint = UDFENV_BUF_INIT;
 	int error;
@@ -138,9 +146,9 @@ static int explain_failure(const udfenv_install_request *r, int status)
 	if (r->cache_dir)
 		sdist_backend_hint(r, udfenv_buf_cstr(&log), &hint);
 	error = udfenv_error_set(UDFENV_EINSTALL,
-				 "installing '%s' with pip failed (exit status %d%s)%s; pip's output "
-				 "is above",
-				 r->req_name, status, r->cache_dir ? ", offline" : "", udfenv_buf_cstr(&hint));
+				 "%s '%s' with pip failed (exit status %d%s)%s; pip's output is above",
+				 doing, r->req_name, status, r->cache_dir ? ", offline" : "",
+				 udfenv_buf_cstr(&hint));
 done:
 	udfenv_buf_dispose(&log);
 	udfenv_buf_dispose(&hint);
@@ -186,7 +194,23 @@ int udfenv_install__requirements(const udfenv_install_request *r)
 	}
 	if (canceled(r))
 		return udfenv_error_set(UDFENV_ECANCELED, "installing '%s' was stopped", r->req_name);
-	return explain_failure(r, status);
+	return explain_failure(r, "installing", status);
+}
+
+int udfenv_install__build_wheel(const udfenv_install_request *r, const char *sdist, const char *wheel_dir)
+{
+	char *argv[] = {(char *)r->python, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
+			"--disable-pip-version-check", "--no-input", "--no-index", "--find-links",
+			(char *)r->cache_dir, "--wheel-dir", (char *)wheel_dir, (char *)sdist, NULL};
+	int status = 0, error;
+
+	if ((error = run_pip_argv(r, argv, &status)) < 0)
+		return error;
+	if (status == 0)
+		return 0;
+	if (canceled(r))
+		return udfenv_error_set(UDFENV_ECANCELED, "building '%s' was stopped", r->req_name);
+	return explain_failure(r, "building a wheel of", status);
 }
 
 /* Append the matches of `pattern` that are directories and not already listed (by real path). */

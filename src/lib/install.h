@@ -32,6 +32,12 @@ typedef struct {
  */
 int udfenv_install__requirements(const udfenv_install_request *r);
 
+/*
+ * Make wheels of the source distribution at `sdist` (file name `name`) for
+ * the target interpreter: `*dir` (malloc'd) gets a dir holding them.
+ */
+typedef int (*udfenv_native_sdist_fn)(void *ctx, const char *sdist, const char *name, char **dir);
+
 typedef struct {
 	const char *python;       /* the worker interpreter, absolute */
 	const char *requirements; /* the requirements file */
@@ -42,6 +48,8 @@ typedef struct {
 	const char *scratch;      /* an empty private dir to work in; left empty */
 	json_t *details;          /* the interpreter's details from the probe (src/lib/probe.py):
 				     markers, tags, scheme */
+	udfenv_native_sdist_fn build_sdist; /* NULL: a project with only an sdist is declined */
+	void *ctx;
 } udfenv_native_request;
 
 /*
@@ -52,14 +60,25 @@ typedef struct {
  * how many distributions); 1 when the set is declined, the reason in
  * `*declined` (malloc'd; the caller frees it and runs pip): an unpinned
  * top-level requirement, a URL, -e, pip options the native path does not
- * follow, a project with only a source distribution, a conflict that needs
- * a backtracking resolver. Negative for a set pip would fail too, with the
+ * follow, a conflict that needs a backtracking resolver, a project with
+ * only a source distribution when there is no r->build_sdist (with one, it
+ * makes the wheel, and the highest sdist version the specifiers allow is
+ * the one built). Negative for a set pip would fail too, with the
  * message saying which line, wheel or dependency: a malformed requirement,
  * a missing dependency (naming who needs it), a corrupt wheel, a hash
  * mismatch. Nothing is installed before every wheel was selected; on an
  * install error the prefix holds a partial install the caller discards.
  */
 int udfenv_install__native(const udfenv_native_request *r, char **declined, size_t *installed);
+
+/*
+ * Build a wheel of the source distribution `sdist` into the existing dir
+ * `wheel_dir` with `python -m pip wheel --no-deps`, offline from
+ * r->cache_dir (which must hold the build backend). r->requirements and
+ * r->prefix are not used; r->req_name names the sdist. Errors as
+ * udfenv_install__requirements', "building a wheel of 'X' with pip failed".
+ */
+int udfenv_install__build_wheel(const udfenv_install_request *r, const char *sdist, const char *wheel_dir);
 
 /*
  * The site-packages dirs (platlib before purelib) and bin dirs that an

@@ -28,7 +28,8 @@
 #define MAX_DISTS 10000
 
 typedef struct {
-	char *file;          /* the wheel's file name in the dir */
+	char *dir;           /* the dir it is in: NULL for the cache dir, else a wheel built from an sdist */
+	char *file;          /* the wheel's file name in that dir */
 	udfenv_wheelname wn;
 	udfenv_pep440_version version;
 	long rank;           /* index of its best tag in the interpreter's list; -1: incompatible */
@@ -42,6 +43,7 @@ typedef struct {
 	udfenv_strvec needed_by; /* who asked for it, for messages ("requirements.txt line 3", "foo 1.0") */
 	udfenv_strvec extras;    /* extras asked for */
 	int deps_added;          /* its dependencies without an extra were added */
+	int tried_sdist;         /* wheels were built from its sdist (or there was none) */
 	size_t extras_seen;      /* how many of its extras had their dependencies added */
 	const udfenv_reqline *line; /* the top-level line, or NULL for a dependency */
 	candidate *chosen;
@@ -75,6 +77,7 @@ static void dist_dispose(dist *d)
 static void resolver_dispose(resolver *rs)
 {
 	for (size_t i = 0; i < rs->ncands; i++) {
+		free(rs->cands[i].dir);
 		free(rs->cands[i].file);
 		udfenv_wheelname_dispose(&rs->cands[i].wn);
 		udfenv_version_dispose(&rs->cands[i].version);
@@ -161,21 +164,33 @@ static int is_sdist(const char *n)
 	       udfenv_path_has_suffix(n, ".tar.bz2") || udfenv_path_has_suffix(n, ".tgz");
 }
 
-static int scan_dir(resolver *rs)
+/* Path of candidate c's wheel. */
+static int cand_path(udfenv_buf *out, const resolver *rs, const candidate *c)
 {
-	DIR *d = opendir(rs->r->wheel_dir);
+	udfenv_buf_clear(out);
+	return udfenv_path_join(out, c->dir ? c->dir : rs->r->wheel_dir, c->file);
+}
+
+/*
+ * Add the wheels of `dir` (NULL: the cache dir, whose sdists are noted too)
+ * to the candidates.
+ */
+static int scan_dir(resolver *rs, const char *dir)
+{
+	DIR *d = opendir(dir ? dir : rs->r->wheel_dir);
 	struct dirent *de;
 	int error = 0;
 
 	if (d == NULL)
-		return udfenv_error_set_os(UDFENV_ERROR, "cannot read the cache dir '%s'", rs->r->cache_name);
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot read the cache dir '%s'%s%s",
+					   rs->r->cache_name, dir ? " wheels built in " : "", dir ? dir : "");
 	while (error == 0 && (de = readdir(d)) != NULL) {
-		candidate c = {NULL, UDFENV_WHEELNAME_INIT, UDFENV_VERSION_INIT, -1}, *grown;
+		candidate c = {NULL, NULL, UDFENV_WHEELNAME_INIT, UDFENV_VERSION_INIT, -1}, *grown;
 
 		if (de->d_name[0] == '.')
 			continue;
 		if (!udfenv_path_has_suffix(de->d_name, ".whl")) {
-			if (is_sdist(de->d_name))
+			if (!dir && is_sdist(de->d_name))
 				error = udfenv_strvec_push(&rs->sdists, de->d_name);
 			continue;
 		}
@@ -195,9 +210,10 @@ static int scan_dir(resolver *rs)
 			continue;
 		}
 		c.rank = tag_rank(rs, &c.wn);
-		if ((c.file = strdup(de->d_name)) == NULL ||
+		if ((c.file = strdup(de->d_name)) == NULL || (dir && (c.dir = strdup(dir)) == NULL) ||
 		    (grown = realloc(rs->cands, (rs->ncands + 1) * sizeof(*grown))) == NULL) {
 			free(c.file);
+			free(c.dir);
 			udfenv_wheelname_dispose(&c.wn);
 			udfenv_version_dispose(&c.version);
 			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
@@ -346,20 +362,77 @@ static int explain_missing(resolver *rs, const dist *d)
 	return error;
 }
 
-/* Whether the dir holds a source distribution of `key` (then pip must build it). */
-static const char *sdist_of(const resolver *rs, const char *key)
+/* The version part of the sdist file name `f` when its project is `key`, else NULL (malloc'd). */
+static char *sdist_version(const char *f, const char *key)
 {
+	static const char *const ext[] = {".tar.gz", ".tar.bz2", ".tgz", ".zip"};
 	udfenv_buf n = UDFENV_BUF_INIT;
+	size_t len = strlen(f);
+	char *v = NULL;
+
+	for (size_t e = 0; e < sizeof(ext) / sizeof(ext[0]); e++)
+		if (udfenv_path_has_suffix(f, ext[e])) {
+			len -= strlen(ext[e]);
+			break;
+		}
+	/* Project names may hold '-': try each split, the version never does. */
+	for (size_t i = 1; i < len && !v; i++)
+		if (f[i] == '-' && udfenv_pep503_normalize(&n, f, i) == 0 && strcmp(n.ptr, key) == 0)
+			v = strndup(f + i + 1, len - i - 1);
+	udfenv_error_clear();
+	udfenv_buf_dispose(&n);
+	return v;
+}
+
+/* The sdist of d's project with the highest version its specifiers allow; NULL: none. */
+static const char *best_sdist(const resolver *rs, const dist *d, int *any)
+{
+	udfenv_pep440_version best = UDFENV_VERSION_INIT;
 	const char *found = NULL;
 
-	for (size_t i = 0; i < rs->sdists.count && !found; i++) {
-		const char *f = rs->sdists.items[i], *dash = strrchr(f, '-');
-		if (dash && udfenv_pep503_normalize(&n, f, (size_t)(dash - f)) == 0 && strcmp(n.ptr, key) == 0)
-			found = f;
+	*any = 0;
+	for (size_t i = 0; i < rs->sdists.count; i++) {
+		candidate c = {NULL, NULL, UDFENV_WHEELNAME_INIT, UDFENV_VERSION_INIT, 0};
+		char *v = sdist_version(rs->sdists.items[i], d->key);
+
+		*any |= v != NULL;
+		c.wn.version = v;
+		if (v && udfenv_version_parse(&c.version, v) == 0 && satisfies(rs, d, &c) &&
+		    (!found || udfenv_version_cmp(&c.version, &best) > 0)) {
+			udfenv_version_dispose(&best);
+			best = c.version;
+			c.version = (udfenv_pep440_version)UDFENV_VERSION_INIT;
+			found = rs->sdists.items[i];
+		}
 		udfenv_error_clear();
+		udfenv_version_dispose(&c.version);
+		free(v);
 	}
-	udfenv_buf_dispose(&n);
+	udfenv_version_dispose(&best);
 	return found;
+}
+
+/* Have the caller build wheels of d's best sdist and add them to the candidates. */
+static int build_from_sdist(resolver *rs, dist *d, int *built)
+{
+	udfenv_buf path = UDFENV_BUF_INIT;
+	char *dir = NULL;
+	int any, error;
+	const char *sd = best_sdist(rs, d, &any);
+
+	*built = 0;
+	if (sd == NULL)
+		return 0;
+	if (rs->r->build_sdist == NULL)
+		return decline(rs, "%s has only a source distribution in the cache dir (%s): pip builds it",
+			       d->name, sd);
+	if ((error = udfenv_path_join(&path, rs->r->wheel_dir, sd)) == 0 &&
+	    (error = rs->r->build_sdist(rs->r->ctx, path.ptr, sd, &dir)) == 0 &&
+	    (error = scan_dir(rs, dir)) == 0)
+		*built = 1;
+	free(dir);
+	udfenv_buf_dispose(&path);
+	return error;
 }
 
 /*
@@ -370,7 +443,7 @@ static int choose(resolver *rs, dist *d)
 {
 	candidate **order = NULL;
 	size_t n = 0;
-	int error = 0;
+	int error = 0, built;
 
 	if ((order = calloc(rs->ncands ? rs->ncands : 1, sizeof(*order))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
@@ -390,7 +463,7 @@ static int choose(resolver *rs, dist *d)
 		udfenv_buf path = UDFENV_BUF_INIT;
 		udfenv_specset *rp = NULL;
 
-		if ((error = udfenv_path_join(&path, rs->r->wheel_dir, order[i]->file)) == 0)
+		if ((error = cand_path(&path, rs, order[i])) == 0)
 			error = udfenv_wheel__read_metadata(&d->meta, path.ptr, order[i]->file);
 		udfenv_buf_dispose(&path);
 		if (error < 0)
@@ -410,9 +483,14 @@ static int choose(resolver *rs, dist *d)
 	free(order);
 	if (error < 0 || d->chosen)
 		return error;
-	if (sdist_of(rs, d->key))
-		return decline(rs, "%s has only a source distribution in the cache dir (%s): pip builds it",
-			       d->name, sdist_of(rs, d->key));
+	/* No wheel fits: one built from the project's sdist may (built once per node, cached). */
+	if (!d->tried_sdist) {
+		d->tried_sdist = 1;
+		if ((error = build_from_sdist(rs, d, &built)) != 0)
+			return error;
+		if (built)
+			return choose(rs, d);
+	}
 	return explain_missing(rs, d);
 }
 
@@ -568,7 +646,7 @@ static int install_all(resolver *rs)
 
 		/* pip names the headers' dir after the project as the requirement wrote it. */
 		if ((error = udfenv_path_join(&headers, include.ptr, d->name)) < 0 ||
-		    (error = udfenv_path_join(&path, rs->r->wheel_dir, d->chosen->file)) < 0)
+		    (error = cand_path(&path, rs, d->chosen)) < 0)
 			break;
 		s.headers = headers.ptr;
 		w.path = path.ptr;
@@ -602,7 +680,7 @@ int udfenv_install__native(const udfenv_native_request *r, char **declined, size
 		error = decline(&rs, "%s", rs.rf.fallback);
 		goto done;
 	}
-	if ((error = load_interpreter(&rs)) != 0 || (error = scan_dir(&rs)) != 0 ||
+	if ((error = load_interpreter(&rs)) != 0 || (error = scan_dir(&rs, NULL)) != 0 ||
 	    (error = want_top_level(&rs)) != 0 || (error = resolve(&rs)) != 0 ||
 	    (error = check_hash_mode(&rs)) != 0)
 		goto done;

@@ -442,21 +442,42 @@ def test_unpinned_requirement_falls_back_to_pip(run_udfenv, tmp_path, worker, ha
         "NATIVE: no '-v' line 'install: ... with pip: <reason naming plainpkg>':\n%s" % proc.stderr
 
 
-def test_sdist_only_requirement_installs(run_udfenv, tmp_path, worker, hand_wheels, backend):
+def test_sdist_only_requirement_is_built_once_then_installed_natively(run_udfenv, tmp_path, worker,
+                                                                   hand_wheels, backend):
+    """A project with only an sdist in the dir: pip builds its wheel once,
+    into a cache entry of its own (kind "wheel", keyed by the sdist's bytes
+    and the interpreter); the set is still installed natively, and a second,
+    different set needing the same sdist reuses the built wheel."""
     if isinstance(backend, str):
         pytest.skip(backend)
     wheels = wheel_dir(tmp_path, hand_wheels["plainpkg"], *sorted(Path(backend).glob("*.whl")))
     pa.make_sdist(wheels, "sdonly", "2.0", {"sdonly/__init__.py": "VALUE = 'sdonly'\n"})
+    pa.make_sdist(wheels, "sdonly", "1.0", {"sdonly/__init__.py": "VALUE = 'old'\n"})
     req = write_req(tmp_path, ["plainpkg==1.0", "sdonly==2.0"])
     proc, cache, report = udfenv_install(
         run_udfenv, tmp_path, worker, wheels, req,
         ["python", "-c", "import plainpkg, sdonly; assert sdonly.VALUE == 'sdonly'; print(%r)" % OK])
     assert proc.returncode == 0 and proc.stdout.strip() == OK, str(proc)
     entry, data = load_entry(proc, cache, report)
+    assert entry.get("installer") == "native" and "fallback" not in entry, entry
     assert (data / worker.paths["purelib"] / "sdonly" / "__init__.py").is_file()
-    # Whether this reports installer "native" (pip only builds the sdist into
-    # a wheel, which is then installed natively) or "pip" is left to the
-    # implementation; only success and the import are asserted.
+    built = [e for e in json.loads(report.read_text())["entries"] if e["kind"] == "wheel"]
+    assert [(e["name"], e["outcome"]) for e in built] == [("sdonly-2.0.tar.gz", "built")], built
+    assert any("built a wheel of 'sdonly-2.0.tar.gz' with pip" in l for l in proc.stderr.splitlines()), \
+        proc.stderr
+
+    # Another set, same sdist: the requirements entry is new, the wheel is not.
+    other = tmp_path / "other"
+    other.mkdir()
+    req2 = write_req(other, ["sdonly==2.0"])
+    proc2, _, report2 = udfenv_install(
+        run_udfenv, tmp_path, worker, wheels, req2,
+        ["python", "-c", "import sdonly; assert sdonly.VALUE == 'sdonly'; print(%r)" % OK], "r2.json")
+    assert proc2.returncode == 0 and proc2.stdout.strip() == OK, str(proc2)
+    entries = json.loads(report2.read_text())["entries"]
+    assert [(e["kind"], e["outcome"]) for e in entries if e["kind"] in ("requirements", "wheel")] == \
+        [("wheel", "hit"), ("requirements", "built")], entries
+    assert not any("built a wheel" in l for l in proc2.stderr.splitlines()), proc2.stderr
 
 
 # --------------------------------------------------------------------------
