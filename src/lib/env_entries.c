@@ -702,8 +702,8 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 	builder *b = rb->b;
 	const udfenv_artifact *req = b->m->requirements, *cache = b->m->cache_dir;
 	udfenv_install_request r = {0};
-	udfenv_buf req_path = UDFENV_BUF_INIT, wheels = UDFENV_BUF_INIT, log = UDFENV_BUF_INIT,
-		   site = UDFENV_BUF_INIT;
+	udfenv_buf req_path = UDFENV_BUF_INIT, req_bundle = UDFENV_BUF_INIT, wheels = UDFENV_BUF_INIT,
+		   log = UDFENV_BUF_INIT, site = UDFENV_BUF_INIT;
 	udfenv_strvec envp = UDFENV_STRVEC_INIT, site_dirs = UDFENV_STRVEC_INIT, bin_dirs = UDFENV_STRVEC_INIT;
 	json_t *sd = json_array(), *bd = json_array(), *report = json_object();
 	size_t dlen = strlen(data);
@@ -715,9 +715,16 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 		goto done;
 	}
 
-	if ((error = udfenv_path_join(&req_path, scratch, req->name)) < 0 ||
-	    (error = copy_artifact(b, req, req_path.ptr, 0644)) < 0)
+	/* A dir artifact is the file with its includes at their places (stage.c). */
+	if (req->kind == UDFENV_KIND_DIR) {
+		if ((error = udfenv_path_join(&req_bundle, scratch, "requirements")) < 0 ||
+		    (error = extract_artifact(b, req, req_bundle.ptr)) < 0 ||
+		    (error = udfenv_path_join(&req_path, req_bundle.ptr, req->name)) < 0)
+			goto done;
+	} else if ((error = udfenv_path_join(&req_path, scratch, req->name)) < 0 ||
+		   (error = copy_artifact(b, req, req_path.ptr, 0644)) < 0) {
 		goto done;
+	}
 	if (cache && ((error = udfenv_path_join(&wheels, scratch, "cache-dir")) < 0 ||
 		      (error = extract_artifact(b, cache, wheels.ptr)) < 0))
 		goto done;
@@ -779,6 +786,7 @@ done:
 	udfenv_strvec_dispose(&site_dirs);
 	udfenv_strvec_dispose(&bin_dirs);
 	udfenv_buf_dispose(&req_path);
+	udfenv_buf_dispose(&req_bundle);
 	udfenv_buf_dispose(&wheels);
 	udfenv_buf_dispose(&log);
 	udfenv_buf_dispose(&site);

@@ -326,8 +326,9 @@ static int parse_requirements(udfenv_manifest *m, json_t *req, const char *path)
 	if ((error = parse_artifact(m->requirements, json_object_get(req, "file"), 0, path,
 				    "requirements.file")) < 0)
 		return error;
-	if (m->requirements->kind != UDFENV_KIND_FILE)
-		return bad(path, "requirements.file", "is not of kind 'file'");
+	/* A dir: the file and what it includes (stage.c, stage_requirements). */
+	if (m->requirements->kind != UDFENV_KIND_FILE && m->requirements->kind != UDFENV_KIND_DIR)
+		return bad(path, "requirements.file", "is not of kind 'file' or 'dir'");
 	cache = json_object_get(req, "cache_dir");
 	if (cache == NULL || json_is_null(cache))
 		return 0;

@@ -910,6 +910,9 @@ static int parse_file(parse_ctx *ctx, const char *path, const char *display, int
 	if ((error = udfenv_strvec_push(&ctx->chain, real)) < 0)
 		goto done;
 	pushed = 1;
+	if (udfenv_strvec_find(&ctx->out->files, path) < 0 &&
+	    (error = udfenv_strvec_push(&ctx->out->files, path)) < 0)
+		goto done;
 	if ((error = dir_of(&fs.path_dir, path)) < 0 ||
 	    (error = dir_of(&fs.display_dir, display)) < 0)
 		goto done;
@@ -964,6 +967,7 @@ void udfenv_reqfile_dispose(udfenv_reqfile *f)
 	}
 	free(f->lines);
 	udfenv_strvec_dispose(&f->find_links);
+	udfenv_strvec_dispose(&f->files);
 	free(f->fallback);
 	*f = (udfenv_reqfile)UDFENV_REQFILE_INIT;
 }

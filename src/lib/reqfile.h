@@ -49,9 +49,12 @@ typedef struct {
 	 * must not take this set, e.g. "requirements.txt line 3: --no-binary".
 	 * It never quotes a value (URLs may hold credentials). */
 	char *fallback;
+	/* Every file read, as the path it was opened by (the top one first, each
+	 * path once): what must travel with the set for it to be read elsewhere. */
+	udfenv_strvec files;
 } udfenv_reqfile;
 
-#define UDFENV_REQFILE_INIT {NULL, 0, UDFENV_STRVEC_INIT, 0, 0, 0, NULL}
+#define UDFENV_REQFILE_INIT {NULL, 0, UDFENV_STRVEC_INIT, 0, 0, 0, NULL, UDFENV_STRVEC_INIT}
 
 /*
  * Parse the requirements file at `path` and everything it includes (-r, -c:

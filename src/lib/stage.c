@@ -4,6 +4,7 @@
  */
 #include "lib/extract.h"
 #include "lib/manifest.h"
+#include "lib/reqfile.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -144,6 +145,93 @@ done:
 	return error;
 }
 
+/*
+ * Where include `inc` (a path as the parser opened it) lies under the
+ * directory `top_dir` (a real path): its relative path in `rel`, or an
+ * error naming it when it lies outside.
+ */
+static int include_rel(udfenv_buf *rel, const char *req, const char *top_dir, const char *inc)
+{
+	char *real = realpath(inc, NULL);
+	size_t n = strlen(top_dir);
+	int error;
+
+	if (real == NULL)
+		return udfenv_error_set_os(UDFENV_ERROR, "requirements file '%s': cannot read its include '%s'",
+					   req, inc);
+	if (strncmp(real, top_dir, n) != 0 || real[n] != '/')
+		error = udfenv_error_set(UDFENV_EINVALID,
+					 "requirements file '%s' includes '%s', which lies outside its "
+					 "directory: only files under it travel with it to the workers; "
+					 "move the include there",
+					 req, inc);
+	else
+		error = udfenv_buf_sets(rel, real + n + 1);
+	free(real);
+	return error;
+}
+
+/*
+ * The requirements file travels alone, as a file artifact, unless it
+ * includes others (-r, -c): then as a dir artifact named after the file, a
+ * bundle of it and its includes at their paths relative to its directory
+ * (docs/manifest.md). A file the parser cannot read travels alone: its
+ * installer says what is wrong with it.
+ */
+static int stage_requirements(stager *s, const char *req, udfenv_artifact *a)
+{
+	udfenv_reqfile rf = UDFENV_REQFILE_INIT;
+	udfenv_buf bundle = UDFENV_BUF_INIT, rel = UDFENV_BUF_INIT, dst = UDFENV_BUF_INIT,
+		   name = UDFENV_BUF_INIT, top = UDFENV_BUF_INIT;
+	const char *base = getenv("TMPDIR");
+	char *real = NULL;
+	int error;
+
+	if (udfenv_reqfile_parse(&rf, req, req) < 0 || rf.files.count <= 1) {
+		udfenv_error_clear();
+		udfenv_reqfile_dispose(&rf);
+		return stage_one(s, req, UDFENV_KIND_FILE, NULL, a);
+	}
+	if ((real = realpath(req, NULL)) == NULL) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read the requirements file '%s'", req);
+		goto done;
+	}
+	*strrchr(real, '/') = '\0';
+	if ((error = udfenv_path_basename(&name, req)) < 0 ||
+	    (error = udfenv_fs_mkdtemp(&bundle, base && *base ? base : "/tmp", "udfenv-requirements-")) < 0)
+		goto done;
+	for (size_t i = 0; i < rf.files.count && error == 0; i++) {
+		const char *from = rf.files.items[i];
+		udfenv_buf_clear(&dst);
+		if (i == 0)
+			error = udfenv_path_join(&dst, bundle.ptr, name.ptr);
+		else if ((error = include_rel(&rel, req, real, from)) == 0)
+			error = udfenv_path_join(&dst, bundle.ptr, rel.ptr);
+		if (error == 0 && (error = udfenv_buf_sets(&top, dst.ptr)) == 0) {
+			*strrchr(top.ptr, '/') = '\0';
+			if ((error = udfenv_fs_mkdir_p(top.ptr, 0755)) == 0)
+				error = udfenv_fs_copy_file(from, dst.ptr, 0644);
+		}
+	}
+	if (error == 0 && (error = stage_one(s, bundle.ptr, UDFENV_KIND_DIR, NULL, a)) == 0) {
+		free(a->name);
+		a->name = udfenv_buf_detach(&name);
+		udfenv_log(UDFENV_LOG_DEBUG, "requirements file '%s' travels with %zu include(s)", req,
+			   rf.files.count - 1);
+	}
+done:
+	if (bundle.size)
+		udfenv_fs_rmtree_quiet(bundle.ptr);
+	free(real);
+	udfenv_reqfile_dispose(&rf);
+	udfenv_buf_dispose(&bundle);
+	udfenv_buf_dispose(&rel);
+	udfenv_buf_dispose(&dst);
+	udfenv_buf_dispose(&name);
+	udfenv_buf_dispose(&top);
+	return error;
+}
+
 /* Every input must exist and be readable before a single blob is written. */
 static int check_inputs(const udfenv_deps *deps, udfenv_kind *file_kinds)
 {
@@ -198,7 +286,7 @@ static int stage_all(stager *s, const udfenv_deps *deps, const udfenv_kind *kind
 		error = stage_one(s, path, UDFENV_KIND_ARCHIVE, target, &m->archives[i]);
 	}
 	if (error == 0 && req)
-		error = stage_one(s, req, UDFENV_KIND_FILE, NULL, m->requirements);
+		error = stage_requirements(s, req, m->requirements);
 	if (error == 0 && cache)
 		error = stage_one(s, cache, UDFENV_KIND_DIR, NULL, m->cache_dir);
 	if (error == 0 && (error = copy_setting(&m->executable, udfenv_deps_executable(deps))) == 0 &&

@@ -617,3 +617,63 @@ def test_probe_agrees_with_pip_on_every_interpreter(pythons, tmp_path):
         checked.append(label)
     assert checked, "no interpreter had a pip to compare with"
     print("probe agrees with pip on: %s" % ", ".join(checked))
+
+
+# --------------------------------------------------------------------------
+# requirements files that include others (-r, -c)
+
+
+def _include_inputs(tmp_path, hand_wheels):
+    wheels = wheel_dir(tmp_path, hand_wheels["plainpkg"], hand_wheels["twover-1.0"],
+                       hand_wheels["twover-2.0"])
+    top = tmp_path / "reqs"
+    (top / "sub").mkdir(parents=True)
+    (top / "requirements.txt").write_text("-r sub/pins.txt\n-c sub/constraints.txt\n")
+    (top / "sub" / "pins.txt").write_text("plainpkg==1.0\ntwover==1.0\n")
+    (top / "sub" / "constraints.txt").write_text("twover<2\n")
+    return wheels, top / "requirements.txt"
+
+
+def test_includes_travel_with_the_requirements_file(run_udfenv, tmp_path, worker, hand_wheels):
+    """-r and -c files under the requirements file's dir are shipped with it
+    (directly and through `udfenv stage`), installed natively, and part of
+    the entry's key: editing an include makes a new entry."""
+    wheels, req = _include_inputs(tmp_path, hand_wheels)
+    cmd = ["python", "-c", "import plainpkg, twover; print(twover.VERSION)"]
+    proc, cache, report = udfenv_install(run_udfenv, tmp_path, worker, wheels, req, cmd)
+    assert proc.returncode == 0 and proc.stdout.strip() == "1.0", str(proc)
+    entry, _ = load_entry(proc, cache, report)
+    assert entry.get("installer") == "native" and entry["outcome"] == "built", entry
+    first_key = entry["key"]
+
+    # The same through a staged manifest and store.
+    out = tmp_path / "staged"
+    staged = run_udfenv("stage", "-pyreq", "%s#%s" % (req, wheels), "-pyexec", worker.path,
+                        "--out", out)
+    assert staged.returncode == 0, str(staged)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["requirements"]["file"]["kind"] == "dir", manifest["requirements"]
+    assert manifest["requirements"]["file"]["name"] == "requirements.txt", manifest["requirements"]
+    proc = run_udfenv("exec", "--cache-dir", tmp_path / "cache-2", "--manifest", out / "manifest.json",
+                      "--", *cmd, timeout=INSTALL_TIMEOUT)
+    assert proc.returncode == 0 and proc.stdout.strip() == "1.0", str(proc)
+
+    # An edited include is a new entry.
+    (req.parent / "sub" / "pins.txt").write_text("plainpkg==1.0\ntwover==1.0\n# edited\n")
+    proc, cache, report = udfenv_install(run_udfenv, tmp_path, worker, wheels, req, cmd, "r2.json")
+    assert proc.returncode == 0, str(proc)
+    entry, _ = load_entry(proc, cache, report)
+    assert entry["outcome"] == "built" and entry["key"] != first_key, entry
+
+
+def test_an_include_outside_the_files_dir_is_refused(run_udfenv, tmp_path, worker, hand_wheels,
+                                                     expect_error):
+    wheels = wheel_dir(tmp_path, hand_wheels["plainpkg"])
+    (tmp_path / "elsewhere.txt").write_text("plainpkg==1.0\n")
+    top = tmp_path / "reqs"
+    top.mkdir()
+    (top / "requirements.txt").write_text("-r ../elsewhere.txt\n")
+    proc, cache, _ = udfenv_install(run_udfenv, tmp_path, worker, wheels, top / "requirements.txt",
+                                    ["true"])
+    expect_error(proc, 125, line_has=["includes '", "elsewhere.txt", "lies outside its directory"])
+    assert not published_requirements(cache)

@@ -288,6 +288,18 @@ static void test_includes_and_constraints(void **state)
 	for (size_t i = 0; i < r.count; i++)
 		assert_int_equal(r.lines[i].constraint, i == 2);
 	assert_null(r.fallback);
+	{
+		/* Every file read, once, in the order first read, as opened. */
+		static const char *const read[] = {"inc/top.txt", "inc/sub/inner.txt", "inc/sub/../leaf.txt",
+						   "inc/sub/cons.txt", "inc/sub/more.txt", "inc/sub/long.txt",
+						   "inc/sub/glued.txt", "inc/sub/sp ace.txt"};
+		assert_int_equal(r.files.count, sizeof(read) / sizeof(read[0]));
+		for (size_t i = 0; i < r.files.count; i++) {
+			size_t n = strlen(r.files.items[i]), m = strlen(read[i]);
+			if (n < m || strcmp(r.files.items[i] + n - m, read[i]) != 0)
+				fail_msg("files[%zu] is '%s', not '...%s'", i, r.files.items[i], read[i]);
+		}
+	}
 	udfenv_reqfile_dispose(&r);
 }
 
