@@ -102,7 +102,8 @@ static void test_refused(void **state)
 	expect_refused(HEAD "\"python_files\": [], \"requirements\": null, \"archives\": [{\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"archive\", \"name\": \"a.zip\", \"target\": \"t\"}, {\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"archive\", \"name\": \"b.zip\", \"target\": \"t\"}], " PY "}", "archives[1] has the same target");
 	expect_refused(HEAD "\"python_files\": [{\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"file\", \"name\": \"../a\"}], " REST, "python_files[0]: artifact name");
 	expect_refused(HEAD "\"python_files\": [], \"requirements\": null, \"archives\": [], \"python\": {\"executable\": \"a\\u0000b\"}}", "NUL");
-	expect_refused(HEAD "\"python_files\": [], \"requirements\": {\"file\": {\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"dir\", \"name\": \"r.txt\"}}, \"archives\": [], " PY "}", "requirements.file");
+	/* A dir is a file with its includes (stage.c); an archive is no requirements file. */
+	expect_refused(HEAD "\"python_files\": [], \"requirements\": {\"file\": {\"digest\": \"" D64 "\", \"size\": 1, \"kind\": \"archive\", \"name\": \"r.txt\"}}, \"archives\": [], " PY "}", "requirements.file");
 }
 
 int main(void)
