@@ -631,8 +631,10 @@ static int wheel_of_sdist(void *ctx, const char *sdist, const char *name, char *
 	    (error = udfenv_buf_printf(&key, "udfenv sdist-wheel 1\nsdist %s\ninterpreter %s\n", digest,
 				       rb->identity)) < 0 ||
 	    (error = udfenv_buf_printf(&info, "%s, built by pip", rb->python)) < 0 ||
-	    (error = lease(b, NULL, "wheel", name, info.ptr, key.ptr, build_wheel_entry, &sb, &at)) < 0)
+	    (error = lease(b, NULL, "wheel", name, info.ptr, key.ptr, build_wheel_entry, &sb, &at)) < 0) {
+		udfenv_error_prefix("installing '%s': ", b->m->requirements->name);
 		goto done;
+	}
 	if ((*dir = strdup(b->env->leases[at].data.ptr)) == NULL)
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 done:

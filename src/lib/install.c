@@ -26,8 +26,11 @@
 #define LOG_TAIL_BYTES (64u << 10) /* enough for the tail and pip's last error */
 #define ONLINE_ATTEMPTS 3
 
-/* Run pip's `argv` for `r`: its output to r->log_path, no stdin, killed with us. */
-static int run_pip_argv(const udfenv_install_request *r, char *const *argv, int *status)
+/*
+ * Run pip's `argv` for `r`: its output to r->log_path, no stdin, killed with
+ * us. `doing` ("installing") prefixes the errors of running it.
+ */
+static int run_pip_argv(const udfenv_install_request *r, char *const *argv, const char *doing, int *status)
 {
 	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
 	int log_fd, null_fd, error;
@@ -49,7 +52,7 @@ static int run_pip_argv(const udfenv_install_request *r, char *const *argv, int 
 	close(log_fd);
 	close(null_fd);
 	if (error < 0)
-		udfenv_error_prefix("installing '%s': ", r->req_name);
+		udfenv_error_prefix("%s '%s': ", doing, r->req_name);
 	return error;
 }
 
@@ -61,7 +64,7 @@ static int run_pip(const udfenv_install_request *r, int *status)
 			"--prefix", (char *)r->prefix, "-r", (char *)r->requirements,
 			r->cache_dir ? "--no-index" : NULL, "--find-links", (char *)r->cache_dir, NULL};
 
-	return run_pip_argv(r, argv, status);
+	return run_pip_argv(r, argv, "installing", status);
 }
 
 /* Log the last lines of pip's output, so the user sees why it failed. */
@@ -204,7 +207,7 @@ int udfenv_install__build_wheel(const udfenv_install_request *r, const char *sdi
 			(char *)r->cache_dir, "--wheel-dir", (char *)wheel_dir, (char *)sdist, NULL};
 	int status = 0, error;
 
-	if ((error = run_pip_argv(r, argv, &status)) < 0)
+	if ((error = run_pip_argv(r, argv, "building a wheel of", &status)) < 0)
 		return error;
 	if (status == 0)
 		return 0;
