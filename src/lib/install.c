@@ -86,12 +86,13 @@ static void log_tail(const udfenv_buf *log)
 	}
 }
 
-static int is_sdist_name(const char *n)
+size_t udfenv_install__sdist_ext(const char *name)
 {
-	static const char *const ext[] = {".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", NULL};
-	for (size_t i = 0; ext[i]; i++)
-		if (udfenv_path_has_suffix(n, ext[i]))
-			return 1;
+	static const char *const ext[] = {".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip"};
+
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+		if (udfenv_path_has_suffix(name, ext[i]))
+			return strlen(ext[i]);
 	return 0;
 }
 
@@ -112,7 +113,7 @@ static void sdist_backend_hint(const udfenv_install_request *r, const char *log,
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, "setuptools-", 11) == 0 && strstr(de->d_name, ".whl"))
 			has_setuptools = 1;
-		else if (!first_sdist[0] && is_sdist_name(de->d_name))
+		else if (!first_sdist[0] && udfenv_install__sdist_ext(de->d_name))
 			snprintf(first_sdist, sizeof(first_sdist), "%s", de->d_name);
 	}
 	closedir(d);

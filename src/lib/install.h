@@ -80,6 +80,9 @@ int udfenv_install__native(const udfenv_native_request *r, char **declined, size
  */
 int udfenv_install__build_wheel(const udfenv_install_request *r, const char *sdist, const char *wheel_dir);
 
+/* The length of the source-distribution extension `name` ends in (".tar.gz", ...), 0: none. */
+size_t udfenv_install__sdist_ext(const char *name);
+
 /*
  * The site-packages dirs (platlib before purelib) and bin dirs that an
  * install under `prefix` created, in PYTHONPATH / PATH order.

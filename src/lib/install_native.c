@@ -158,12 +158,6 @@ static long tag_rank(const resolver *rs, const udfenv_wheelname *wn)
 
 /* --- the wheel dir ---------------------------------------------------------- */
 
-static int is_sdist(const char *n)
-{
-	return udfenv_path_has_suffix(n, ".tar.gz") || udfenv_path_has_suffix(n, ".zip") ||
-	       udfenv_path_has_suffix(n, ".tar.bz2") || udfenv_path_has_suffix(n, ".tgz");
-}
-
 /* Path of candidate c's wheel. */
 static int cand_path(udfenv_buf *out, const resolver *rs, const candidate *c)
 {
@@ -190,7 +184,7 @@ static int scan_dir(resolver *rs, const char *dir)
 		if (de->d_name[0] == '.')
 			continue;
 		if (!udfenv_path_has_suffix(de->d_name, ".whl")) {
-			if (!dir && is_sdist(de->d_name))
+			if (!dir && udfenv_install__sdist_ext(de->d_name))
 				error = udfenv_strvec_push(&rs->sdists, de->d_name);
 			continue;
 		}
@@ -365,16 +359,10 @@ static int explain_missing(resolver *rs, const dist *d)
 /* The version part of the sdist file name `f` when its project is `key`, else NULL (malloc'd). */
 static char *sdist_version(const char *f, const char *key)
 {
-	static const char *const ext[] = {".tar.gz", ".tar.bz2", ".tgz", ".zip"};
 	udfenv_buf n = UDFENV_BUF_INIT;
-	size_t len = strlen(f);
+	size_t len = strlen(f) - udfenv_install__sdist_ext(f);
 	char *v = NULL;
 
-	for (size_t e = 0; e < sizeof(ext) / sizeof(ext[0]); e++)
-		if (udfenv_path_has_suffix(f, ext[e])) {
-			len -= strlen(ext[e]);
-			break;
-		}
 	/* Project names may hold '-': try each split, the version never does. */
 	for (size_t i = 1; i < len && !v; i++)
 		if (f[i] == '-' && udfenv_pep503_normalize(&n, f, i) == 0 && strcmp(n.ptr, key) == 0)
@@ -385,17 +373,15 @@ static char *sdist_version(const char *f, const char *key)
 }
 
 /* The sdist of d's project with the highest version its specifiers allow; NULL: none. */
-static const char *best_sdist(const resolver *rs, const dist *d, int *any)
+static const char *best_sdist(const resolver *rs, const dist *d)
 {
 	udfenv_pep440_version best = UDFENV_VERSION_INIT;
 	const char *found = NULL;
 
-	*any = 0;
 	for (size_t i = 0; i < rs->sdists.count; i++) {
 		candidate c = {NULL, NULL, UDFENV_WHEELNAME_INIT, UDFENV_VERSION_INIT, 0};
 		char *v = sdist_version(rs->sdists.items[i], d->key);
 
-		*any |= v != NULL;
 		c.wn.version = v;
 		if (v && udfenv_version_parse(&c.version, v) == 0 && satisfies(rs, d, &c) &&
 		    (!found || udfenv_version_cmp(&c.version, &best) > 0)) {
@@ -417,8 +403,8 @@ static int build_from_sdist(resolver *rs, dist *d, int *built)
 {
 	udfenv_buf path = UDFENV_BUF_INIT;
 	char *dir = NULL;
-	int any, error;
-	const char *sd = best_sdist(rs, d, &any);
+	int error;
+	const char *sd = best_sdist(rs, d);
 
 	*built = 0;
 	if (sd == NULL)
