@@ -46,7 +46,9 @@ typedef struct {
 	int tried_sdist;         /* wheels were built from its sdist (or there was none) */
 	size_t extras_seen;      /* how many of its extras had their dependencies added */
 	const udfenv_reqline *line; /* the top-level line, or NULL for a dependency */
-	candidate *chosen;
+	/* The index of its wheel in resolver.cands, or -1: an index, since
+	 * cands grows (wheels built from sdists) while projects are chosen. */
+	long chosen;
 	udfenv_wheel_metadata meta;
 } dist;
 
@@ -63,6 +65,8 @@ typedef struct {
 	udfenv_reqfile rf;
 	udfenv_buf why;           /* the reason for declining */
 } resolver;
+
+#define CHOSEN(rs, d) (&(rs)->cands[(d)->chosen])
 
 static void dist_dispose(dist *d)
 {
@@ -275,6 +279,7 @@ static int want(resolver *rs, const udfenv_requirement *req, const char *who, co
 		rs->dists = grown;
 		d = &rs->dists[rs->ndists];
 		memset(d, 0, sizeof(*d));
+		d->chosen = -1;
 		d->meta = (udfenv_wheel_metadata)UDFENV_WHEEL_METADATA_INIT;
 		if ((d->key = strdup(req->key)) == NULL || (d->name = strdup(req->name)) == NULL) {
 			free(d->key);
@@ -287,10 +292,10 @@ static int want(resolver *rs, const udfenv_requirement *req, const char *who, co
 	}
 	if (line && !d->line)
 		d->line = line;
-	if (d->chosen && !udfenv_specset_contains(req->spec, &d->chosen->version, d->chosen->wn.version,
+	if (d->chosen >= 0 && !udfenv_specset_contains(req->spec, &CHOSEN(rs, d)->version, CHOSEN(rs, d)->wn.version,
 						  rs->rf.pre)) {
 		error = decline(rs, "%s needs '%s%s' but %s %s was chosen for %s: that takes a resolver",
-				who, req->name, spec.ptr, d->name, d->chosen->wn.version,
+				who, req->name, spec.ptr, d->name, CHOSEN(rs, d)->wn.version,
 				d->needed_by.items[0]);
 		goto done;
 	}
@@ -445,7 +450,7 @@ static int choose(resolver *rs, dist *d)
 			order[j] = order[j - 1];
 			order[j - 1] = t;
 		}
-	for (size_t i = 0; i < n && !d->chosen; i++) {
+	for (size_t i = 0; i < n && d->chosen < 0; i++) {
 		udfenv_buf path = UDFENV_BUF_INIT;
 		udfenv_specset *rp = NULL;
 
@@ -464,10 +469,10 @@ static int choose(resolver *rs, dist *d)
 		}
 		udfenv_specset_free(rp);
 		udfenv_error_clear(); /* an unreadable Requires-Python is ignored, as pip does */
-		d->chosen = order[i];
+		d->chosen = (long)(order[i] - rs->cands);
 	}
 	free(order);
-	if (error < 0 || d->chosen)
+	if (error < 0 || d->chosen >= 0)
 		return error;
 	/* No wheel fits: one built from the project's sdist may (built once per node, cached). */
 	if (!d->tried_sdist) {
@@ -496,7 +501,7 @@ static int add_dependencies(resolver *rs, size_t at)
 		int applies = 0, r = 0;
 
 		if ((error = udfenv_requirement_parse(&req, text)) < 0) {
-			udfenv_error_prefix("'%s' lists a bad Requires-Dist: ", rs->dists[at].chosen->file);
+			udfenv_error_prefix("'%s' lists a bad Requires-Dist: ", CHOSEN(rs, &rs->dists[at])->file);
 			break;
 		}
 		if (req.url) {
@@ -567,7 +572,7 @@ static int resolve(resolver *rs)
 		progress = 0;
 		for (size_t i = 0; i < rs->ndists && error == 0; i++) {
 			dist *d = &rs->dists[i];
-			if (!d->chosen) {
+			if (d->chosen < 0) {
 				if ((error = choose(rs, d)) != 0)
 					break;
 				progress = 1;
@@ -627,12 +632,12 @@ static int install_all(resolver *rs)
 	for (size_t i = 0; i < rs->ndists && error == 0; i++) {
 		const dist *d = &rs->dists[i];
 		udfenv_wheel_scheme s = {pure.ptr, plat.ptr, scripts.ptr, data.ptr, NULL, rs->r->python};
-		udfenv_wheel_install w = {NULL, d->chosen->file, d->line ? &d->line->hashes : NULL,
+		udfenv_wheel_install w = {NULL, CHOSEN(rs, d)->file, d->line ? &d->line->hashes : NULL,
 					  d->line != NULL, rs->r->scratch};
 
 		/* pip names the headers' dir after the project as the requirement wrote it. */
 		if ((error = udfenv_path_join(&headers, include.ptr, d->name)) < 0 ||
-		    (error = cand_path(&path, rs, d->chosen)) < 0)
+		    (error = cand_path(&path, rs, CHOSEN(rs, d))) < 0)
 			break;
 		s.headers = headers.ptr;
 		w.path = path.ptr;
