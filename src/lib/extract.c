@@ -440,6 +440,13 @@ static int run_job(xjob *j)
 
 	use_utf8_names();
 	umask(022); /* the mode of parent dirs libarchive creates on its own */
+	/*
+	 * Zip times are local times: without TZ, glibc stats /etc/localtime on
+	 * every conversion, once per entry. Naming the same zone makes it read
+	 * it once. (This is the forked helper: the caller's TZ is untouched.)
+	 */
+	if (getenv("TZ") == NULL)
+		setenv("TZ", ":/etc/localtime", 1);
 	if ((error = open_archive_fd(j)) < 0 || (error = open_reader(j)) < 0 ||
 	    (error = open_writer(j)) < 0)
 		return error;

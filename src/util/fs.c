@@ -19,10 +19,15 @@ int udfenv_fs_mkdir_p(const char *path, mode_t mode)
 {
 	udfenv_buf p = UDFENV_BUF_INIT;
 	struct stat st;
-	int error;
+	int error = 0;
 
 	if (path[0] == '\0')
 		return udfenv_error_set(UDFENV_EINVALID, "the directory path is empty");
+	/* Mostly only the last one is missing (a tree made in order): one call. */
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno == EEXIST)
+		goto check;
 	if ((error = udfenv_buf_sets(&p, path)) < 0)
 		return error;
 	for (char *s = p.ptr + 1;; s++) {
@@ -39,6 +44,7 @@ int udfenv_fs_mkdir_p(const char *path, mode_t mode)
 		if (c == '\0')
 			break;
 	}
+check:
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		error = udfenv_error_set(UDFENV_ECONFLICT, "'%s' exists and is not a directory", path);
 done:
