@@ -244,7 +244,7 @@ static int add_constraints(resolver *rs, dist *d)
 		udfenv_requirement req = UDFENV_REQUIREMENT_INIT;
 		if (rs->rf.lines[i].constraint && udfenv_requirement_parse(&req, rs->rf.lines[i].text) == 0 &&
 		    strcmp(req.key, d->key) == 0 && (error = udfenv_specset_format(&spec, req.spec)) == 0)
-			error = udfenv_strvec_push(&d->specs, spec.ptr);
+			error = udfenv_strvec_push(&d->specs, udfenv_buf_cstr(&spec));
 		udfenv_requirement_dispose(&req);
 		udfenv_buf_clear(&spec);
 	}
@@ -295,11 +295,11 @@ static int want(resolver *rs, const udfenv_requirement *req, const char *who, co
 	if (d->chosen >= 0 && !udfenv_specset_contains(req->spec, &CHOSEN(rs, d)->version, CHOSEN(rs, d)->wn.version,
 						  rs->rf.pre)) {
 		error = decline(rs, "%s needs '%s%s' but %s %s was chosen for %s: that takes a resolver",
-				who, req->name, spec.ptr, d->name, CHOSEN(rs, d)->wn.version,
+				who, req->name, udfenv_buf_cstr(&spec), d->name, CHOSEN(rs, d)->wn.version,
 				d->needed_by.items[0]);
 		goto done;
 	}
-	if ((error = udfenv_strvec_push(&d->specs, spec.ptr)) < 0 ||
+	if ((error = udfenv_strvec_push(&d->specs, udfenv_buf_cstr(&spec))) < 0 ||
 	    (error = udfenv_strvec_push(&d->needed_by, who)) < 0)
 		goto done;
 	for (size_t i = 0; i < req->extras.count && error == 0; i++)
