@@ -547,6 +547,16 @@ static void record_name(const char *kind, const char *path, char *out, size_t si
 	snprintf(out, size, "%s/%s", kind, h);
 }
 
+int udfenv_cache__lock_record(udfenv_cache *c, const char *kind, const char *path,
+			      const volatile int *cancel, int *fd)
+{
+	char h[UDFENV_SHA256_HEX], name[128];
+
+	udfenv_cache__key(path, h);
+	snprintf(name, sizeof(name), "%s-%s.memo", kind, h);
+	return udfenv_cache__lock(c, name, LOCK_EX, cancel, fd);
+}
+
 int udfenv_cache__recall(udfenv_cache *c, const char *kind, const char *path, const char *sig,
 			 udfenv_buf *out)
 {

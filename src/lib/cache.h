@@ -89,6 +89,13 @@ void udfenv_cache__auto_gc(udfenv_cache *c, uint64_t max_size);
  */
 int udfenv_cache__recall(udfenv_cache *c, const char *kind, const char *path, const char *sig,
 			 udfenv_buf *out);
+/*
+ * Take the lock that serializes computing the value of (`kind`, `path`), so
+ * that of many processes missing it at once one computes it and the others
+ * then recall it. The lock is held by *fd: close it to release.
+ */
+int udfenv_cache__lock_record(udfenv_cache *c, const char *kind, const char *path,
+			      const volatile int *cancel, int *fd);
 /* Remember `value` for `path` under `sig`; failures are only logged. */
 void udfenv_cache__remember(udfenv_cache *c, const char *kind, const char *path, const char *sig,
 			    const char *value);

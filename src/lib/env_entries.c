@@ -430,6 +430,29 @@ static int details_record(udfenv_buf *out, const char *python)
 }
 
 /*
+ * The remembered identity of `python` whose file has the stat signature
+ * `sig`, if pip's file is unchanged too; NULL when there is none.
+ */
+static json_t *recall_identity(builder *b, const char *python, const char *sig)
+{
+	udfenv_buf value = UDFENV_BUF_INIT, psig = UDFENV_BUF_INIT;
+	json_t *j = NULL;
+	const char *nl;
+
+	/* value: "<pip file or -> <pip sig>\n<identity json>" */
+	if (udfenv_cache__recall(b->env->cache, "interp", python, sig, &value) &&
+	    (nl = strchr(value.ptr, '\n')) != NULL && (j = json_loads(nl + 1, 0, NULL)) != NULL &&
+	    !(pip_sig(&psig, json_string_value(json_object_get(j, "pip_file"))) == 0 &&
+	      strncmp(value.ptr, psig.ptr, psig.size) == 0 && value.ptr + psig.size == nl)) {
+		json_decref(j);
+		j = NULL;
+	}
+	udfenv_buf_dispose(&value);
+	udfenv_buf_dispose(&psig);
+	return j;
+}
+
+/*
  * The interpreter's identity for the requirements key: its version, ABI,
  * platform, executable, pip version and the digest of its details (probed
  * once, then remembered by the interpreter file's stat and pip's). When it
@@ -442,22 +465,19 @@ static int interpreter_identity(builder *b, const char *python, udfenv_buf *iden
 		   rec = UDFENV_BUF_INIT;
 	json_t *j = NULL;
 	struct stat st;
-	int cacheable = 0, error = 0;
-	const char *nl;
+	int cacheable = 0, lock_fd = -1, error = 0;
 
 	udfenv_buf_clear(details);
 	if (stat(python, &st) == 0 && is_elf(python) && (error = stat_sig(&sig, &st)) == 0)
 		cacheable = 1;
-	/* value: "<pip file or -> <pip sig>\n<identity json>" */
-	if (cacheable && udfenv_cache__recall(b->env->cache, "interp", python, sig.ptr, &value) &&
-	    (nl = strchr(value.ptr, '\n')) != NULL && (j = json_loads(nl + 1, 0, NULL)) != NULL) {
-		const char *pf = json_string_value(json_object_get(j, "pip_file"));
-		if (pip_sig(&psig, pf) == 0 && strncmp(value.ptr, psig.ptr, psig.size) == 0 &&
-		    value.ptr + psig.size == nl)
-			goto have;
-		json_decref(j);
-		j = NULL;
-	}
+	if (cacheable && (j = recall_identity(b, python, sig.ptr)) != NULL)
+		goto have;
+	/* A herd on a cold node: one probes, the others then find its answer. */
+	if (cacheable && (error = udfenv_cache__lock_record(b->env->cache, "interp", python, b->opts->cancel,
+							   &lock_fd)) < 0)
+		goto done;
+	if (cacheable && (j = recall_identity(b, python, sig.ptr)) != NULL)
+		goto have;
 	udfenv_buf_clear(&value);
 	if ((error = probe(b, python, &value)) < 0 || (error = split_probe(python, &value, &j, details)) < 0)
 		goto done;
@@ -481,6 +501,8 @@ have:
 		free(text);
 	}
 done:
+	if (lock_fd >= 0)
+		close(lock_fd);
 	json_decref(j);
 	udfenv_buf_dispose(&sig);
 	udfenv_buf_dispose(&value);
