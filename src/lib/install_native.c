@@ -180,8 +180,9 @@ static int scan_dir(resolver *rs, const char *dir)
 	int error = 0;
 
 	if (d == NULL)
-		return udfenv_error_set_os(UDFENV_ERROR, "cannot read the cache dir '%s'%s%s",
-					   rs->r->cache_name, dir ? " wheels built in " : "", dir ? dir : "");
+		return dir ? udfenv_error_set_os(UDFENV_ERROR, "cannot read the wheels built in '%s'", dir)
+			   : udfenv_error_set_os(UDFENV_ERROR, "cannot read the cache dir '%s'",
+						 rs->r->cache_name);
 	while (error == 0 && (de = readdir(d)) != NULL) {
 		candidate c = {NULL, NULL, UDFENV_WHEELNAME_INIT, UDFENV_VERSION_INIT, -1}, *grown;
 
@@ -234,16 +235,19 @@ static dist *find_dist(resolver *rs, const char *key)
 	return NULL;
 }
 
-/* The -c constraints on d's project join its specifiers. */
+/* The -c constraints on d's project whose markers apply join its specifiers (as pip). */
 static int add_constraints(resolver *rs, dist *d)
 {
 	udfenv_buf spec = UDFENV_BUF_INIT;
-	int error = 0;
+	int error = 0, applies;
 
 	for (size_t i = 0; i < rs->rf.count && error == 0; i++) {
 		udfenv_requirement req = UDFENV_REQUIREMENT_INIT;
 		if (rs->rf.lines[i].constraint && udfenv_requirement_parse(&req, rs->rf.lines[i].text) == 0 &&
-		    strcmp(req.key, d->key) == 0 && (error = udfenv_specset_format(&spec, req.spec)) == 0)
+		    strcmp(req.key, d->key) == 0 &&
+		    (req.marker == NULL || (udfenv_marker_eval(req.marker, &rs->env, NULL, &applies) == 0 &&
+					    applies)) &&
+		    (error = udfenv_specset_format(&spec, req.spec)) == 0)
 			error = udfenv_strvec_push(&d->specs, udfenv_buf_cstr(&spec));
 		udfenv_requirement_dispose(&req);
 		udfenv_buf_clear(&spec);

@@ -92,6 +92,7 @@ typedef struct {
 	udfenv_reqfile *out;
 	size_t lines_alloc;
 	udfenv_strvec chain; /* real paths of the files being read, top first: cycles */
+	udfenv_strvec read;  /* real paths of every file read so far, as out->files */
 	size_t total_bytes, nfiles;
 	/* Reasons are numbered in the order met, so the pending index reason can
 	 * still be the first one when it is confirmed at the end. */
@@ -910,8 +911,10 @@ static int parse_file(parse_ctx *ctx, const char *path, const char *display, int
 	if ((error = udfenv_strvec_push(&ctx->chain, real)) < 0)
 		goto done;
 	pushed = 1;
-	if (udfenv_strvec_find(&ctx->out->files, path) < 0 &&
-	    (error = udfenv_strvec_push(&ctx->out->files, path)) < 0)
+	/* One file named two ways ("a.txt", "sub/../a.txt") is listed once. */
+	if (udfenv_strvec_find(&ctx->read, real) < 0 &&
+	    ((error = udfenv_strvec_push(&ctx->read, real)) < 0 ||
+	     (error = udfenv_strvec_push(&ctx->out->files, path)) < 0))
 		goto done;
 	if ((error = dir_of(&fs.path_dir, path)) < 0 ||
 	    (error = dir_of(&fs.display_dir, display)) < 0)
@@ -953,6 +956,7 @@ done:
 		udfenv_reqfile_dispose(&r);
 	free(ctx.index_reason);
 	udfenv_strvec_dispose(&ctx.chain);
+	udfenv_strvec_dispose(&ctx.read);
 	return error;
 }
 

@@ -49,8 +49,9 @@ typedef struct {
 	 * must not take this set, e.g. "requirements.txt line 3: --no-binary".
 	 * It never quotes a value (URLs may hold credentials). */
 	char *fallback;
-	/* Every file read, as the path it was opened by (the top one first, each
-	 * path once): what must travel with the set for it to be read elsewhere. */
+	/* Every file read, as the path it was first opened by (the top one
+	 * first, each file once however it was named): what must travel with
+	 * the set for it to be read elsewhere. */
 	udfenv_strvec files;
 } udfenv_reqfile;
 

@@ -175,8 +175,8 @@ static int include_rel(udfenv_buf *rel, const char *req, const char *top_dir, co
  * The requirements file travels alone, as a file artifact, unless it
  * includes others (-r, -c): then as a dir artifact named after the file, a
  * bundle of it and its includes at their paths relative to its directory
- * (docs/manifest.md). A file the parser cannot read travels alone: its
- * installer says what is wrong with it.
+ * (docs/manifest.md). A file the parser refuses is refused here, with the
+ * parser's message (which file, which line).
  */
 static int stage_requirements(stager *s, const char *req, udfenv_artifact *a)
 {
@@ -187,16 +187,21 @@ static int stage_requirements(stager *s, const char *req, udfenv_artifact *a)
 	char *real = NULL;
 	int error;
 
-	if (udfenv_reqfile_parse(&rf, req, req) < 0 || rf.files.count <= 1) {
-		udfenv_error_clear();
+	if ((error = udfenv_reqfile_parse(&rf, req, req)) < 0)
+		return error;
+	if (rf.files.count <= 1) {
 		udfenv_reqfile_dispose(&rf);
 		return stage_one(s, req, UDFENV_KIND_FILE, NULL, a);
 	}
-	if ((real = realpath(req, NULL)) == NULL) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read the requirements file '%s'", req);
+	/* Includes are found from the file's directory as named, not through a symlink to the file. */
+	if ((error = udfenv_path_absolute(&top, req)) < 0)
+		goto done;
+	*strrchr(top.ptr, '/') = '\0';
+	if ((real = realpath(top.ptr[0] ? top.ptr : "/", NULL)) == NULL) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read the directory of the requirements "
+							  "file '%s'", req);
 		goto done;
 	}
-	*strrchr(real, '/') = '\0';
 	if ((error = udfenv_path_basename(&name, req)) < 0 ||
 	    (error = udfenv_fs_mkdtemp(&bundle, base && *base ? base : "/tmp", "udfenv-requirements-")) < 0)
 		goto done;

@@ -691,3 +691,54 @@ def test_a_dependency_without_a_version(run_udfenv, tmp_path, worker, hand_wheel
     entry, data = load_entry(proc, cache, report)
     assert entry.get("installer") == "native", entry
     wh.assert_same_install(pip_tree(tmp_path, worker, wheels, req), data)
+
+
+def test_an_include_named_two_ways_travels_once(run_udfenv, tmp_path, worker, hand_wheels):
+    wheels = wheel_dir(tmp_path, hand_wheels["plainpkg"])
+    top = tmp_path / "reqs"
+    (top / "sub").mkdir(parents=True)
+    (top / "requirements.txt").write_text("-r a.txt\n-r sub/b.txt\n")
+    (top / "a.txt").write_text("plainpkg==1.0\n")
+    (top / "sub" / "b.txt").write_text("-r ../a.txt\n")
+    proc, _, _ = udfenv_install(run_udfenv, tmp_path, worker, wheels, top / "requirements.txt",
+                                ["python", "-c", "import plainpkg; print(%r)" % OK])
+    assert proc.returncode == 0 and proc.stdout.strip() == OK, str(proc)
+
+
+def test_includes_beside_a_symlinked_requirements_file(run_udfenv, tmp_path, worker, hand_wheels):
+    """Includes are found from the directory the file is named in (as pip
+    does), even when the file itself is a symlink to elsewhere."""
+    wheels = wheel_dir(tmp_path, hand_wheels["plainpkg"])
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "requirements.txt").write_text("-r pins.txt\n")
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / "requirements.txt").symlink_to(tmp_path / "real" / "requirements.txt")
+    (tmp_path / "link" / "pins.txt").write_text("plainpkg==1.0\n")
+    proc, _, _ = udfenv_install(run_udfenv, tmp_path, worker, wheels,
+                                tmp_path / "link" / "requirements.txt",
+                                ["python", "-c", "import plainpkg; print(%r)" % OK])
+    assert proc.returncode == 0 and proc.stdout.strip() == OK, str(proc)
+
+
+def test_a_bad_include_is_named_when_declared(run_udfenv, tmp_path, worker, hand_wheels, expect_error):
+    wheels = wheel_dir(tmp_path, hand_wheels["plainpkg"])
+    top = tmp_path / "reqs"
+    top.mkdir()
+    (top / "requirements.txt").write_text("-r a.txt\n")
+    (top / "a.txt").write_text("plainpkg==1.0 --bogus-opt\n")
+    proc, cache, _ = udfenv_install(run_udfenv, tmp_path, worker, wheels, top / "requirements.txt",
+                                    ["true"])
+    expect_error(proc, 125, line_has=["a.txt line 1", "--bogus-opt"])
+    assert not published_requirements(cache)
+
+
+def test_a_constraint_whose_marker_does_not_apply_is_ignored(run_udfenv, tmp_path, worker,
+                                                             hand_wheels):
+    wheels = wheel_dir(tmp_path, hand_wheels["twover-1.0"], hand_wheels["twover-2.0"])
+    (tmp_path / "constraints.txt").write_text('twover==1.0; python_version < "3"\n')
+    req = write_req(tmp_path, ["-c constraints.txt", "twover==2.0"])
+    proc, cache, report = udfenv_install(run_udfenv, tmp_path, worker, wheels, req,
+                                         ["python", "-c", "import twover; print(twover.VERSION)"])
+    assert proc.returncode == 0 and proc.stdout.strip() == "2.0", str(proc)
+    entry, _ = load_entry(proc, cache, report)
+    assert entry.get("installer") == "native", entry
