@@ -439,7 +439,7 @@ static json_t *recall_identity(builder *b, const char *python, const char *sig)
 	json_t *j = NULL;
 	const char *nl;
 
-	/* value: "<pip file or -> <pip sig>\n<identity json>" */
+	/* value: "<the stat signature of pip's file, or ->\n<identity json>" */
 	if (udfenv_cache__recall(b->env->cache, "interp", python, sig, &value) &&
 	    (nl = strchr(value.ptr, '\n')) != NULL && (j = json_loads(nl + 1, 0, NULL)) != NULL &&
 	    !(pip_sig(&psig, json_string_value(json_object_get(j, "pip_file"))) == 0 &&
@@ -468,10 +468,12 @@ static int interpreter_identity(builder *b, const char *python, udfenv_buf *iden
 	int cacheable = 0, lock_fd = -1, error = 0;
 
 	udfenv_buf_clear(details);
-	if (stat(python, &st) == 0 && is_elf(python) && (error = stat_sig(&sig, &st)) == 0)
-		cacheable = 1;
-	if (cacheable && (j = recall_identity(b, python, sig.ptr)) != NULL)
-		goto have;
+	if (stat(python, &st) == 0 && (error = stat_sig(&sig, &st)) == 0) {
+		/* Only an ELF file's identity is remembered, so a record means it is one. */
+		if ((j = recall_identity(b, python, sig.ptr)) != NULL)
+			goto have;
+		cacheable = is_elf(python);
+	}
 	/* A herd on a cold node: one probes, the others then find its answer. */
 	if (cacheable && (error = udfenv_cache__lock_record(b->env->cache, "interp", python, b->opts->cancel,
 							   &lock_fd)) < 0)
@@ -988,7 +990,7 @@ int udfenv_env__digest_local(void *ctx, udfenv_artifact *a)
 	}
 	if (a->kind == UDFENV_KIND_DIR) {
 		/* Packed once: kept for extraction, should the entry be missing. */
-		if ((error = udfenv_manifest__pack(a->source, a->name, &fd)) < 0)
+		if ((error = udfenv_manifest__pack(a->source, &fd)) < 0)
 			goto done;
 		a->packed_fd = fd;
 		if ((error = udfenv_sha256_fd(fd, a->source, -1, NULL, a->digest, &a->size)) < 0)

@@ -64,14 +64,16 @@ int udfenv_manifest__blob_path(udfenv_buf *out, const char *store, const udfenv_
 	return udfenv_buf_printf(out, "%s/%s", store, a->digest);
 }
 
-int udfenv_manifest__pack(const char *dir, const char *name, int *fd)
+int udfenv_manifest__pack(const char *dir, int *fd)
 {
+	int error;
+
 	if ((*fd = memfd_create("udfenv-pack", MFD_CLOEXEC)) < 0)
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot pack '%s'", dir);
-	if (udfenv_pack__dir(dir, *fd) < 0) {
+	if ((error = udfenv_pack__dir(dir, *fd)) < 0) {
 		close(*fd);
 		*fd = -1;
-		return udfenv_error_prefix("python file '%s': ", name);
+		return error;
 	}
 	if (lseek(*fd, 0, SEEK_SET) < 0) {
 		close(*fd);
@@ -90,7 +92,7 @@ static int open_source(const udfenv_artifact *a, int *fd)
 		return 0;
 	}
 	if (a->packed_fd < 0)
-		return udfenv_manifest__pack(a->source, a->name, fd);
+		return udfenv_manifest__pack(a->source, fd);
 	if ((*fd = fcntl(a->packed_fd, F_DUPFD_CLOEXEC, 3)) < 0 || lseek(*fd, 0, SEEK_SET) < 0)
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot reopen the packed '%s'", a->source);
 	return 0;

@@ -64,8 +64,8 @@ int udfenv_manifest__open_blob(const char *store, const udfenv_artifact *a, int 
 
 void udfenv_manifest__artifact_dispose(udfenv_artifact *a);
 
-/* Pack the directory `dir` into a new memfd, rewound (`name` labels errors). */
-int udfenv_manifest__pack(const char *dir, const char *name, int *fd);
+/* Pack the directory `dir` into a new memfd, rewound (the errors name the path at fault). */
+int udfenv_manifest__pack(const char *dir, int *fd);
 
 /*
  * Staging without a store, for an environment prepared on this machine:
