@@ -12,16 +12,14 @@ measures the same from dependency flags, with requirements, and cold.
 """
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
-import pyartifacts  # noqa: E402
+from _common import add_udfenv_arg, check_executables, rmtree
+import pyartifacts  # on sys.path through _common
 
 
 def timed(cmd, env=None):
@@ -35,11 +33,9 @@ def main():
     ap.add_argument("--runs", type=int, default=21)
     ap.add_argument("--python", default="/root/.pyenv/versions/3.8.18/bin/python3.8",
                     help="interpreter to zip as a venv (default: pyenv 3.8)")
-    ap.add_argument("--udfenv", default=os.environ.get(
-        "UDFENV_BIN", os.path.join(HERE, "..", "build", "udfenv")))
+    add_udfenv_arg(ap)
     args = ap.parse_args()
-    if not os.path.exists(args.python):
-        sys.exit("bench: no interpreter at %s (give --python)" % args.python)
+    check_executables(args)
 
     work = tempfile.mkdtemp(prefix="udfenv-bench-exec-")
     try:
@@ -74,7 +70,7 @@ def main():
         print("  udfenv %-40s %8.2f ms" % ("exec --manifest ... -- python -c pass", w * 1e3))
         print("  overhead %.2f ms, ratio %.2fx" % ((w - b) * 1e3, w / b))
     finally:
-        shutil.rmtree(work)
+        rmtree(work)  # the private cache's entries are read-only
 
 
 if __name__ == "__main__":

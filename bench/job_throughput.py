@@ -15,14 +15,13 @@ each ratio to the baseline (goals: >= 1.0x at p1, >= 1.7x at p2).
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _common import add_udfenv_arg, check_executables, rmtree
 
 UDFS = '''\
 def add_one(x):
@@ -85,8 +84,9 @@ def main():
     ap.add_argument("--rows", type=int, default=2000000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--python", default="/usr/bin/python3", help="client, worker and baseline interpreter")
-    ap.add_argument("--udfenv", default=os.environ.get("UDFENV_BIN", os.path.join(REPO, "build", "udfenv")))
+    add_udfenv_arg(ap)
     a = ap.parse_args()
+    check_executables(a)
 
     work = tempfile.mkdtemp(prefix="udfenv-bench-job-")
     try:
@@ -124,7 +124,7 @@ def main():
             t = statistics.median(runs[k])
             print("%-28s %10.2f %14.0f %7.2fx" % (label, t, a.rows / t, base / t))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        rmtree(work)
 
 
 if __name__ == "__main__":

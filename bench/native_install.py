@@ -40,51 +40,20 @@ import json
 import os
 import platform
 import shlex
-import shutil
-import stat
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import zipfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
-import wheelhouse  # noqa: E402
+from _common import (DIGEST_SETTLE_S, Bench, add_udfenv_arg, built_at, check_executables,
+                     finish, machine_info, rmtree, say, summary_table)
+import wheelhouse  # on sys.path through _common
 
 COLD_GOAL = 5.0
 WARM_GOAL = 100.0
 MIN_WHEELS = 50
 MIN_FILES = 5000
-DIGEST_SETTLE_S = 2.5  # udfenv remembers a file's digest once it is 2 s old
-
-
-def say(text=""):
-    print(text, flush=True)
-
-
-class Bench:
-    """Paths, the environment of every command, and the failed checks."""
-
-    def __init__(self, args, work):
-        self.args = args
-        self.work = work
-        self.failures = []
-        self.tmp_root = os.path.join(work, "tmp")
-        os.makedirs(self.tmp_root)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PIP_", "UDFENV_", "PYTHON"))}
-        env["PIP_CONFIG_FILE"] = os.devnull
-        env["XDG_CACHE_HOME"] = os.path.join(work, "xdg-cache")
-        env["UDFENV_TMPDIR"] = self.tmp_root
-        self.env = env
-
-    def check(self, ok, what):
-        if not ok:
-            self.failures.append(what)
-            say("CHECK FAILED: %s" % what)
-        return ok
 
 
 def timed(b, argv, what):
@@ -99,40 +68,11 @@ def timed(b, argv, what):
     return elapsed, p.returncode == 0
 
 
-def rmtree(path):
-    """shutil.rmtree that also removes read-only cache entries."""
-    def retry(func, p, _exc):
-        try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            if os.path.isdir(p) and not os.path.islink(p):
-                os.chmod(p, stat.S_IRWXU)
-            func(p)
-        except OSError:
-            pass
-    shutil.rmtree(path, onerror=retry)
-
-
-def machine_info(args, version):
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    say("machine: %s cores (%s usable), %s; %s %s" % (os.cpu_count(), usable, model,
-                                                       platform.system(), platform.release()))
-    say("python: worker %s (%s), bench %s" % (version, args.python, platform.python_version()))
-    say("udfenv: %s (built %s); work dir under %s" % (
-        args.udfenv, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(args.udfenv))),
-        tempfile.gettempdir()))
-    say("command: %s" % " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
+def describe_machine(args, version):
+    machine_info(
+        "python: worker %s (%s), bench %s" % (version, args.python, platform.python_version()),
+        "udfenv: %s (built %s); work dir under %s" % (args.udfenv, built_at(args.udfenv),
+                                                     tempfile.gettempdir()))
 
 
 def make_inputs(b):
@@ -269,12 +209,7 @@ def summary(b, stats, times, phases):
             rows.append(("  its install phase", "%.4f s" % ph["warm"], "-", "-", "-", "(info)"))
     if not rows:
         return
-    head = ("measure", "figure", "baseline (same run)", "ratio", "goal", "result")
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    say()
-    say("== summary: %d wheels, %d files ==" % (stats["wheels"], stats["files"]))
-    for r in [head] + rows:
-        say("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    summary_table("summary: %d wheels, %d files" % (stats["wheels"], stats["files"]), rows)
 
 
 def main():
@@ -291,22 +226,18 @@ def main():
     ap.add_argument("--python", default="/root/.pyenv/versions/3.11.7/bin/python3.11",
                     help="worker interpreter, also the one whose pip is the baseline "
                          "(default: pyenv 3.11.7)")
-    ap.add_argument("--udfenv", default=os.environ.get("UDFENV_BIN",
-                                                        os.path.join(REPO, "build", "udfenv")),
-                    help="the udfenv binary (default: $UDFENV_BIN, else build/udfenv)")
+    add_udfenv_arg(ap)
     args = ap.parse_args()
     if args.runs < 1 or args.wheels < 1 or args.files_per_wheel < 5:
         ap.error("--runs and --wheels must be >= 1, --files-per-wheel >= 5")
-    args.udfenv = os.path.abspath(args.udfenv)
-    for what, path in (("interpreter", args.python), ("udfenv", args.udfenv)):
-        if not os.access(path, os.X_OK):
-            sys.exit("bench: no %s at %s" % (what, path))
+    check_executables(args)
     version = subprocess.run([args.python, "-c", "import platform; print(platform.python_version())"],
                              stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
-    machine_info(args, version)
+    describe_machine(args, version)
     started = time.perf_counter()
     work = tempfile.mkdtemp(prefix="udfenv-bench-native-")
-    b = Bench(args, work)
+    b = Bench(args, work, {"PIP_CONFIG_FILE": os.devnull,
+                           "XDG_CACHE_HOME": os.path.join(work, "xdg-cache")})
     stats = times = phases = None
     try:
         wheels, req, stats = make_inputs(b)
@@ -320,13 +251,7 @@ def main():
         rmtree(work)
     if times:
         summary(b, stats, times, phases)
-    say()
-    say("total %.0f s; correctness checks: %s" % (
-        time.perf_counter() - started,
-        "all passed" if not b.failures else "%d FAILED" % len(b.failures)))
-    for f in b.failures:
-        say("  FAILED: %s" % f)
-    sys.exit(1 if b.failures else 0)
+    finish(b, started)
 
 
 if __name__ == "__main__":

@@ -45,22 +45,18 @@ import json
 import os
 import platform
 import shlex
-import shutil
-import stat
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
-import pyartifacts  # noqa: E402
+from _common import (DIGEST_SETTLE_S, Bench, add_udfenv_arg, built_at, check_executables,
+                     finish, machine_info, rmtree, say, summary_table)
+import pyartifacts  # on sys.path through _common
 
 WARM_GOAL_MS = 5.0
 HERD_GOAL = 1.3
 INSTALL_GOAL_S = 0.010
-DIGEST_SETTLE_S = 2.5  # udfenv remembers a file's digest once it is 2 s old
 
 WHEELS = (  # (project, module, requires)
     ("alpha-pkg", "alpha", None),
@@ -97,32 +93,6 @@ if __name__ == "__main__":
 '''
 
 
-class Bench:
-    """Shared state: paths, the environment for every command, failed checks."""
-
-    def __init__(self, args, work):
-        self.args = args
-        self.work = work
-        self.failures = []
-        self.tmp_root = os.path.join(work, "tmp")  # udfenv's private dirs, checked at the end
-        os.makedirs(self.tmp_root)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PIP_", "UDFENV_", "PYTHON"))}
-        env["UDFENV_TMPDIR"] = self.tmp_root
-        self.env = env
-
-    def check(self, ok, what):
-        """Record a correctness check; a failed one makes the exit status 1."""
-        if not ok:
-            self.failures.append(what)
-            say("CHECK FAILED: %s" % what)
-        return ok
-
-
-def say(text=""):
-    print(text, flush=True)
-
-
 def run(argv, env, cwd=None, what=None):
     """Run argv to completion; return its stdout, or raise RuntimeError with its stderr."""
     try:
@@ -149,19 +119,6 @@ def timed(argv, env, cwd=None):
     return elapsed
 
 
-def rmtree(path):
-    """shutil.rmtree that also removes read-only cache entries."""
-    def retry(func, p, _exc):
-        try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            if os.path.isdir(p) and not os.path.islink(p):
-                os.chmod(p, stat.S_IRWXU)
-            func(p)
-        except OSError:
-            pass
-    shutil.rmtree(path, onerror=retry)
-
-
 def ms(seconds):
     return "%.2f ms" % (seconds * 1e3)
 
@@ -170,33 +127,17 @@ def ms(seconds):
 # machine and inputs
 
 
-def machine_info(args, worker_version):
-    cpus = os.cpu_count()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = cpus
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+def describe_machine(args, worker_version):
     client = "missing"
     if os.path.exists(args.client):
         client = run([args.client, "-c", "import platform; print(platform.python_version())"],
                      None).strip()
-    say("machine: %s cores (%s usable), %s; %s %s" % (cpus, usable, model, platform.system(),
-                                                       platform.release()))
-    say("python: worker %s (%s), job client %s (%s), bench %s" % (
-        worker_version, args.python, client, args.client, platform.python_version()))
-    say("udfenv: %s (built %s, %d shared libraries); work dir %s on %s" % (
-        args.udfenv, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(args.udfenv))),
-        count_libs(args.udfenv), tempfile.gettempdir(), filesystem_of(tempfile.gettempdir())))
-    say("command: %s" % " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
+    machine_info(
+        "python: worker %s (%s), job client %s (%s), bench %s" % (
+            worker_version, args.python, client, args.client, platform.python_version()),
+        "udfenv: %s (built %s, %d shared libraries); work dir %s on %s" % (
+            args.udfenv, built_at(args.udfenv), count_libs(args.udfenv), tempfile.gettempdir(),
+            filesystem_of(tempfile.gettempdir())))
 
 
 def filesystem_of(path):
@@ -548,12 +489,7 @@ def summary(b, warm, herd, jobs):
         rows.append(("second job: wall time", "%.3f s" % jobs[1]["wall"],
                      "%.3f s (job 1)" % jobs[0]["wall"], "%.2fx" % (jobs[1]["wall"] / jobs[0]["wall"]),
                      "-", "(info)"))
-    head = ("measure", "figure", "baseline (same run)", "ratio", "goal", "result")
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    say()
-    say("== summary ==")
-    for r in [head] + rows:
-        say("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    summary_table("summary", rows)
 
 
 def main():
@@ -563,22 +499,18 @@ def main():
     ap.add_argument("--herd", type=int, default=8, help="execs started together (8)")
     ap.add_argument("--python", default="/root/.pyenv/versions/3.8.18/bin/python3.8",
                     help="interpreter zipped as the worker venv (default: pyenv 3.8)")
-    ap.add_argument("--udfenv", default=os.environ.get(
-        "UDFENV_BIN", os.path.join(REPO, "build", "udfenv")))
+    add_udfenv_arg(ap)
     ap.add_argument("--client", default="/usr/bin/python3",
                     help="client interpreter of the job; must import udfenv (scripts/bootstrap)")
     args = ap.parse_args()
     if args.runs < 1 or args.trials < 1 or args.herd < 2:
         ap.error("--runs and --trials must be >= 1, --herd >= 2")
-    args.udfenv = os.path.abspath(args.udfenv)
-    for what, path in (("interpreter", args.python), ("udfenv", args.udfenv)):
-        if not os.access(path, os.X_OK):
-            sys.exit("bench: no %s at %s" % (what, path))
+    check_executables(args)
 
     version = run([args.python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                   None).strip()
     venv_name = "py" + "".join(version.split(".")[:2])
-    machine_info(args, version)
+    describe_machine(args, version)
     started = time.perf_counter()
     work = tempfile.mkdtemp(prefix="udfenv-bench-cache-")
     b = Bench(args, work)
@@ -599,13 +531,7 @@ def main():
     finally:
         rmtree(work)
     summary(b, warm, herd, jobs)
-    say()
-    say("total %.0f s; correctness checks: %s" % (
-        time.perf_counter() - started,
-        "all passed" if not b.failures else "%d FAILED" % len(b.failures)))
-    for f in b.failures:
-        say("  FAILED: %s" % f)
-    sys.exit(1 if b.failures else 0)
+    finish(b, started)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ FIXTURES = REPO / "tests" / "fixtures"
 if str(FIXTURES) not in sys.path:
     sys.path.insert(0, str(FIXTURES))
 
+import wheelhouse  # noqa: E402
+
 DEFAULT_TIMEOUT = 120
 ERROR_PREFIX = "udfenv: error: "
 
@@ -54,28 +56,21 @@ def pytest_configure(config):
 
 
 def _hermetic_env(extra=None):
-    """os.environ minus what would make a run depend on this shell: the
-    inherited PYTHONPATH (tests set it on purpose when they want it), every
-    PIP_* variable (this machine sets PIP_FIND_LINKS, which would add a
-    package source beside the cache dir) and pip's config files."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PIP_") and k not in ("PYTHONPATH", "PYTHONHOME",
-                                                     "PYTHONSTARTUP", "PYTHONUSERBASE")}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    """wheelhouse.hermetic_env (os.environ minus what would make a run
+    depend on this shell: the inherited PYTHONPATH, which tests set on
+    purpose when they want it, every PIP_* variable and pip's config files)
+    with PYTHONDONTWRITEBYTECODE=1 and, for an ASan build, its runtime
+    preloaded; then `extra`, which wins (a None value removes the key)."""
+    defaults = {"PYTHONDONTWRITEBYTECODE": "1"}
     if os.environ.get("UDFENV_ASAN_PRELOAD"):
         # An ASan build's _native extension, loaded by a client interpreter
         # that is not instrumented, needs the ASan runtime first in the
         # process (scripts/test sets this). Python frees lazily at exit:
         # no leak checks there.
-        env["LD_PRELOAD"] = os.environ["UDFENV_ASAN_PRELOAD"]
-        env["ASAN_OPTIONS"] = "detect_leaks=0"
-    for k, v in (extra or {}).items():
-        if v is None:
-            env.pop(k, None)
-        else:
-            env[k] = str(v)
-    return env
+        defaults["LD_PRELOAD"] = os.environ["UDFENV_ASAN_PRELOAD"]
+        defaults["ASAN_OPTIONS"] = "detect_leaks=0"
+    defaults.update(extra or {})
+    return wheelhouse.hermetic_env(defaults)
 
 
 class UdfenvResult(subprocess.CompletedProcess):

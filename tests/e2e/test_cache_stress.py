@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 import pyartifacts as pa
+from procs import alive
 
 ROUNDS = int(os.environ.get("UDFENV_STRESS_ROUNDS", "15"))
 PIP_TIMEOUT = 300
@@ -138,18 +139,6 @@ def drop_entries(cache):
     """Remove every entry (nothing runs: nobody leases them)."""
     for key in published(cache):
         shutil.rmtree(str(entries_dir(cache) / key))
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(") ", 1)[-1][0] != "Z"  # a zombie is as good as dead
-    except OSError:
-        return False
 
 
 def processes_naming(text):

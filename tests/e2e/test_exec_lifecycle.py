@@ -10,6 +10,7 @@ import time
 import pytest
 
 import pyartifacts as pa
+from procs import alive
 
 SLOW_BACKEND = '''\
 import os, time
@@ -22,16 +23,6 @@ def get_requires_for_build_wheel(config_settings=None):
     return []
 build_wheel = get_requires_for_build_wheel
 '''
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is as good as dead: only its parent can reap it.
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().split(") ")[-1][0] != "Z"
 
 
 def _wait_for_file(path, timeout=60):
@@ -48,7 +39,7 @@ def _wait_for_file(path, timeout=60):
 
 def _wait_dead(pid, timeout=10):
     deadline = time.time() + timeout
-    while _alive(pid):
+    while alive(pid):
         if time.time() > deadline:
             pytest.fail("process %d still alive" % pid)
         time.sleep(0.05)

@@ -1,0 +1,148 @@
+"""What the Python benchmarks share: output, clean-up, argument checks, the
+machine description and the record of correctness checks.
+
+Benchmarks run as `python3 bench/<name>.py`, so this directory is first on
+sys.path and `import _common` finds this file. Importing it also puts
+tests/fixtures on sys.path, for the input generators there (pyartifacts,
+wheelhouse).
+"""
+
+import os
+import platform
+import shlex
+import shutil
+import stat
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+if FIXTURES not in sys.path:
+    sys.path.insert(0, FIXTURES)
+
+# udfenv remembers a local file's digest only once the file is 2 s old: a
+# bench waits this long after writing its inputs, before the first run.
+DIGEST_SETTLE_S = 2.5
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def rmtree(path):
+    """shutil.rmtree that also removes read-only cache entries."""
+    def retry(func, p, _exc):
+        try:
+            os.chmod(os.path.dirname(p), stat.S_IRWXU)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, stat.S_IRWXU)
+            func(p)
+        except OSError:
+            pass
+    shutil.rmtree(path, onerror=retry)
+
+
+# --------------------------------------------------------------------------
+# arguments
+
+
+def add_udfenv_arg(ap):
+    """Add --udfenv to the argparse parser ap: $UDFENV_BIN, else build/udfenv."""
+    ap.add_argument("--udfenv", default=os.environ.get("UDFENV_BIN",
+                                                        os.path.join(REPO, "build", "udfenv")),
+                    help="the udfenv binary (default: $UDFENV_BIN, else build/udfenv)")
+
+
+def check_executables(args):
+    """Make args.udfenv absolute; exit with a message unless args.python and
+    args.udfenv are executable."""
+    args.udfenv = os.path.abspath(args.udfenv)
+    for what, path, hint in (("interpreter", args.python, "give --python"),
+                             ("udfenv", args.udfenv, "build it, or give --udfenv")):
+        if not os.access(path, os.X_OK):
+            sys.exit("bench: no %s at %s (%s)" % (what, path, hint))
+
+
+# --------------------------------------------------------------------------
+# report
+
+
+def built_at(path):
+    """The modification time of path (a binary: when it was built), local time."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(path)))
+
+
+def machine_info(*lines):
+    """Print the machine (cores, CPU model, kernel), then `lines` (what the
+    bench runs: interpreters, the binary), then the bench's command line."""
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    say("machine: %s cores (%s usable), %s; %s %s" % (os.cpu_count(), usable, model,
+                                                       platform.system(), platform.release()))
+    for line in lines:
+        say(line)
+    say("command: %s" % " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
+
+
+def summary_table(title, rows):
+    """Print the summary table under "== title ==": one row per measure, each
+    (measure, figure, baseline, ratio, goal, result) as strings."""
+    head = ("measure", "figure", "baseline (same run)", "ratio", "goal", "result")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    say()
+    say("== %s ==" % title)
+    for r in [head] + rows:
+        say("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+class Bench:
+    """A run's state: its arguments, its work dir, the environment of every
+    command and the failed correctness checks.
+
+    The environment is the caller's without PIP_*, UDFENV_* and PYTHON*
+    variables, with UDFENV_TMPDIR set to <work>/tmp (udfenv's private dirs,
+    which must be gone at the end: see tmp_root), plus `env` (extra
+    variables of this bench).
+    """
+
+    def __init__(self, args, work, env=None):
+        self.args = args
+        self.work = work
+        self.failures = []
+        self.tmp_root = os.path.join(work, "tmp")
+        os.makedirs(self.tmp_root)
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("PIP_", "UDFENV_", "PYTHON"))}
+        self.env.update(env or {})
+        self.env["UDFENV_TMPDIR"] = self.tmp_root
+
+    def check(self, ok, what):
+        """Record a correctness check; a failed one makes the exit status 1."""
+        if not ok:
+            self.failures.append(what)
+            say("CHECK FAILED: %s" % what)
+        return ok
+
+
+def finish(b, started):
+    """Print the total time since `started` (a perf_counter value) and the
+    failed checks of b, then exit: 1 when a check failed, else 0."""
+    say()
+    say("total %.0f s; correctness checks: %s" % (
+        time.perf_counter() - started,
+        "all passed" if not b.failures else "%d FAILED" % len(b.failures)))
+    for f in b.failures:
+        say("  FAILED: %s" % f)
+    sys.exit(1 if b.failures else 0)
+
