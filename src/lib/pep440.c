@@ -1,42 +1,39 @@
 #include "lib/pep440.h"
+#include "util/ascii.h"
 #include "util/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int is_sep(char c)
-{
-	return c == '-' || c == '_' || c == '.';
-}
-
-int udfenv_pep503_normalize(udfenv_buf *out, const char *name, size_t len)
+int udfenv_pep503_canonicalize(udfenv_buf *out, const char *name, size_t len)
 {
 	int error;
 
 	udfenv_buf_clear(out);
-	if (len == 0 || !is_alnum(name[0]) || !is_alnum(name[len - 1]))
-		goto invalid;
 	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (is_sep(c)) {
-			while (i + 1 < len && is_sep(name[i + 1]))
+		char c = udfenv_ascii_lower(name[i]);
+		if (udfenv_ascii_is_sep(c)) {
+			while (i + 1 < len && udfenv_ascii_is_sep(name[i + 1]))
 				i++;
 			c = '-';
-		} else if (!is_alnum(c)) {
-			goto invalid;
-		} else if (c >= 'A' && c <= 'Z') {
-			c = (char)(c - 'A' + 'a');
 		}
 		if ((error = udfenv_buf_putc(out, c)) < 0)
 			return error;
 	}
-	return 0;
+	/* An empty name still gets a string: callers read out->ptr. */
+	return udfenv_buf_put(out, "", 0);
+}
+
+int udfenv_pep503_normalize(udfenv_buf *out, const char *name, size_t len)
+{
+	udfenv_buf_clear(out);
+	if (len == 0 || !udfenv_ascii_is_alnum(name[0]) || !udfenv_ascii_is_alnum(name[len - 1]))
+		goto invalid;
+	for (size_t i = 0; i < len; i++)
+		if (!udfenv_ascii_is_alnum(name[i]) && !udfenv_ascii_is_sep(name[i]))
+			goto invalid;
+	return udfenv_pep503_canonicalize(out, name, len);
 invalid:
 	return udfenv_error_set(UDFENV_EINVALID, "'%.*s' is not a valid project name",
 				len > 200 ? 200 : (int)len, name);
@@ -45,21 +42,6 @@ invalid:
 /* ---- helpers shared by versions and specifiers ---- */
 
 #define QUOTE_MAX 200
-
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static char to_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
 
 static int is_control(char c)
 {
@@ -79,25 +61,6 @@ void udfenv_pep__quote(char *dst, size_t cap, const char *s, size_t len)
 		dst[n] = '\0';
 }
 
-/* Case-insensitive (ASCII) equality of [a, a + alen) and [b, b + blen). */
-static int ascii_case_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen != blen)
-		return 0;
-	for (size_t i = 0; i < alen; i++)
-		if (to_lower(a[i]) != to_lower(b[i]))
-			return 0;
-	return 1;
-}
-
-static void trim(const char **s, const char **e)
-{
-	while (*s < *e && is_space(**s))
-		(*s)++;
-	while (*e > *s && is_space((*e)[-1]))
-		(*e)--;
-}
-
 /* ---- versions ---- */
 
 typedef struct {
@@ -111,7 +74,7 @@ static int take_num(cursor *c, unsigned long long *out)
 	const char *start = c->p;
 	unsigned long long n = 0;
 
-	for (; c->p < c->e && is_digit(*c->p); c->p++) {
+	for (; c->p < c->e && udfenv_ascii_is_digit(*c->p); c->p++) {
 		unsigned d = (unsigned)(*c->p - '0');
 		/* Leading zeros keep n at 0, so any count of them is fine. */
 		if (n > (UDFENV_VERSION_NUM_MAX - d) / 10)
@@ -128,7 +91,8 @@ static int take_label(cursor *c, const char *const *labels, size_t nlabels, size
 {
 	for (size_t i = 0; i < nlabels; i++) {
 		size_t len = strlen(labels[i]);
-		if ((size_t)(c->e - c->p) >= len && ascii_case_eq(c->p, len, labels[i], len)) {
+		if ((size_t)(c->e - c->p) >= len &&
+		    udfenv_ascii_eq_nocase_n(c->p, len, labels[i], len)) {
 			c->p += len;
 			*which = i;
 			return 1;
@@ -145,7 +109,7 @@ static int take_label(cursor *c, const char *const *labels, size_t nlabels, size
  */
 static void take_label_num(cursor *c, unsigned long long *n)
 {
-	if (c->p < c->e && is_sep(*c->p))
+	if (c->p < c->e && udfenv_ascii_is_sep(*c->p))
 		c->p++;
 	take_num(c, n);
 }
@@ -161,7 +125,7 @@ static void take_pre(cursor *c, udfenv_pep440_version *v)
 	const char *save = c->p;
 	size_t which;
 
-	if (c->p < c->e && is_sep(*c->p))
+	if (c->p < c->e && udfenv_ascii_is_sep(*c->p))
 		c->p++;
 	if (!take_label(c, pre_labels, sizeof(pre_labels) / sizeof(*pre_labels), &which)) {
 		c->p = save;
@@ -177,13 +141,13 @@ static void take_post(cursor *c, udfenv_pep440_version *v)
 	size_t which;
 
 	/* The implicit post-release "1.0-1". */
-	if (c->p + 1 < c->e && c->p[0] == '-' && is_digit(c->p[1])) {
+	if (c->p + 1 < c->e && c->p[0] == '-' && udfenv_ascii_is_digit(c->p[1])) {
 		c->p++;
 		take_num(c, &v->post);
 		v->has_post = 1;
 		return;
 	}
-	if (c->p < c->e && is_sep(*c->p))
+	if (c->p < c->e && udfenv_ascii_is_sep(*c->p))
 		c->p++;
 	if (!take_label(c, post_labels, sizeof(post_labels) / sizeof(*post_labels), &which)) {
 		c->p = save;
@@ -198,7 +162,7 @@ static void take_dev(cursor *c, udfenv_pep440_version *v)
 	const char *save = c->p;
 	size_t which;
 
-	if (c->p < c->e && is_sep(*c->p))
+	if (c->p < c->e && udfenv_ascii_is_sep(*c->p))
 		c->p++;
 	if (!take_label(c, dev_labels, 1, &which)) {
 		c->p = save;
@@ -221,8 +185,8 @@ static int take_local(cursor *c, udfenv_buf *out)
 	for (;;) {
 		const char *seg = c->p;
 		int numeric = 1;
-		while (c->p < c->e && is_alnum(*c->p)) {
-			numeric &= is_digit(*c->p);
+		while (c->p < c->e && udfenv_ascii_is_alnum(*c->p)) {
+			numeric &= udfenv_ascii_is_digit(*c->p);
 			c->p++;
 		}
 		if (c->p == seg)
@@ -233,9 +197,9 @@ static int take_local(cursor *c, udfenv_buf *out)
 		if (out->size && (error = udfenv_buf_putc(out, '.')) < 0)
 			return error;
 		for (; seg < c->p; seg++)
-			if ((error = udfenv_buf_putc(out, to_lower(*seg))) < 0)
+			if ((error = udfenv_buf_putc(out, udfenv_ascii_lower(*seg))) < 0)
 				return error;
-		if (c->p < c->e && is_sep(*c->p)) {
+		if (c->p < c->e && udfenv_ascii_is_sep(*c->p)) {
 			c->p++;
 			continue;
 		}
@@ -261,7 +225,7 @@ static int version_parse_n(udfenv_pep440_version *out, const char *s, const char
 
 	*out = v;
 	*why = NULL;
-	trim(&s, &e);
+	udfenv_ascii_trim(&s, &e);
 	c.p = s;
 	c.e = e;
 	c.overflow = 0;
@@ -277,7 +241,7 @@ static int version_parse_n(udfenv_pep440_version *out, const char *s, const char
 		if (!take_num(&c, &first))
 			goto done;
 	}
-	for (n = 1; c.p + 1 < c.e && c.p[0] == '.' && is_digit(c.p[1]); n++) {
+	for (n = 1; c.p + 1 < c.e && c.p[0] == '.' && udfenv_ascii_is_digit(c.p[1]); n++) {
 		c.p++;
 		take_num(&c, &first);
 	}
@@ -343,6 +307,17 @@ int udfenv_version_parse(udfenv_pep440_version *out, const char *text)
 	                        why ? ": " : "", why ? why : "");
 }
 
+int udfenv_version_try_parse(udfenv_pep440_version *out, const char *text)
+{
+	const char *why;
+	size_t len;
+
+	*out = (udfenv_pep440_version)UDFENV_VERSION_INIT;
+	if (text == NULL || (len = strnlen(text, UDFENV_PEP_MAX_TEXT + 1)) > UDFENV_PEP_MAX_TEXT)
+		return UDFENV_EINVALID;
+	return version_parse_n(out, text, text + len, &why);
+}
+
 void udfenv_version_dispose(udfenv_pep440_version *v)
 {
 	if (v == NULL)
@@ -399,7 +374,7 @@ static int pre_rank(const udfenv_pep440_version *v)
 static int all_digits(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (!is_digit(s[i]))
+		if (!udfenv_ascii_is_digit(s[i]))
 			return 0;
 	return 1;
 }
@@ -538,9 +513,13 @@ void udfenv_specset_free(udfenv_specset *s)
 	free(s);
 }
 
-static int clause_error(const char *s, const char *e, const char *why)
+/* UDFENV_EINVALID, with a message unless `quiet`. */
+static int clause_error(int quiet, const char *s, const char *e, const char *why)
 {
 	char shown[QUOTE_MAX];
+
+	if (quiet)
+		return UDFENV_EINVALID;
 	udfenv_pep__quote(shown, sizeof(shown), s, (size_t)(e - s));
 	return udfenv_error_set(UDFENV_EINVALID,
 	                        "'%s' is not a valid version specifier (PEP 440): %s", shown, why);
@@ -548,11 +527,11 @@ static int clause_error(const char *s, const char *e, const char *why)
 
 static int arbitrary_char_ok(char c)
 {
-	return !is_space(c) && !is_control(c) && c != ';' && c != ')' && c != ',';
+	return !udfenv_ascii_is_space(c) && !is_control(c) && c != ';' && c != ')' && c != ',';
 }
 
 /* Parse the clause [s, e) (trimmed, non-empty) into `*c` (zeroed first). */
-static int clause_parse(clause *c, const char *s, const char *e)
+static int clause_parse(clause *c, const char *s, const char *e, int quiet)
 {
 	const char *p = s, *vend, *why;
 	char detail[QUOTE_MAX + 64], shown[QUOTE_MAX];
@@ -567,20 +546,22 @@ static int clause_parse(clause *c, const char *s, const char *e)
 	}
 	if (i == sizeof(spec_ops) / sizeof(*spec_ops))
 		return clause_error(
-		    s, e, "expected an operator (~= == != <= >= < > ===) before the version");
+		    quiet, s, e,
+		    "expected an operator (~= == != <= >= < > ===) before the version");
 	c->op = spec_ops[i].op;
 	p += strlen(spec_ops[i].text);
-	while (p < e && is_space(*p))
+	while (p < e && udfenv_ascii_is_space(*p))
 		p++;
 	if (p == e) {
 		snprintf(detail, sizeof(detail), "expected a version after '%s'", spec_ops[i].text);
-		return clause_error(s, e, detail);
+		return clause_error(quiet, s, e, detail);
 	}
 	if (c->op == OP_ARBITRARY) {
 		for (const char *q = p; q < e; q++)
 			if (!arbitrary_char_ok(*q))
 				return clause_error(
-				    s, e, "=== takes a string without whitespace, ';', ')' or ','");
+				    quiet, s, e,
+				    "=== takes a string without whitespace, ';', ')' or ','");
 		if ((c->text = strndup(p, (size_t)(e - p))) == NULL)
 			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		return 0;
@@ -588,26 +569,28 @@ static int clause_parse(clause *c, const char *s, const char *e)
 	vend = e;
 	if (e - p >= 2 && e[-2] == '.' && e[-1] == '*') {
 		if (c->op != OP_EQ && c->op != OP_NE)
-			return clause_error(s, e, "'.*' is only allowed with == and !=");
+			return clause_error(quiet, s, e, "'.*' is only allowed with == and !=");
 		c->wildcard = 1;
 		vend = e - 2;
-		if (vend == p || !is_digit(vend[-1]))
-			return clause_error(s, e, "'.*' must follow a release number");
+		if (vend == p || !udfenv_ascii_is_digit(vend[-1]))
+			return clause_error(quiet, s, e, "'.*' must follow a release number");
 	}
 	if ((error = version_parse_n(&c->v, p, vend, &why)) == UDFENV_EINVALID) {
 		udfenv_pep__quote(shown, sizeof(shown), p, (size_t)(vend - p));
 		snprintf(detail, sizeof(detail), "'%s' is not a valid version%s%s", shown,
 		         why ? ": " : "", why ? why : "");
-		return clause_error(s, e, detail);
+		return clause_error(quiet, s, e, detail);
 	}
 	if (error < 0)
 		return error;
 	if (c->wildcard && (c->v.pre_kind || c->v.has_post || c->v.has_dev || c->v.local))
-		return clause_error(s, e, "'.*' must follow a release number");
+		return clause_error(quiet, s, e, "'.*' must follow a release number");
 	if (c->v.local && c->op != OP_EQ && c->op != OP_NE)
-		return clause_error(s, e, "a local version label is only allowed with == and !=");
+		return clause_error(quiet, s, e,
+		                    "a local version label is only allowed with == and !=");
 	if (c->op == OP_COMPATIBLE && c->v.nrelease < 2)
-		return clause_error(s, e, "~= needs a version with at least two release numbers");
+		return clause_error(quiet, s, e,
+		                    "~= needs a version with at least two release numbers");
 	return 0;
 }
 
@@ -635,7 +618,7 @@ static int clause_names_prerelease(const clause *c, int *result)
 	return 0;
 }
 
-int udfenv_specset_parse(udfenv_specset **out, const char *text)
+static int specset_parse(udfenv_specset **out, const char *text, int quiet)
 {
 	udfenv_specset *s = NULL;
 	const char *p, *end;
@@ -647,7 +630,7 @@ int udfenv_specset_parse(udfenv_specset **out, const char *text)
 		text = "";
 	len = strnlen(text, UDFENV_PEP_MAX_TEXT + 1);
 	if (len > UDFENV_PEP_MAX_TEXT)
-		return clause_error(text, text + len, "longer than 65536 bytes");
+		return clause_error(quiet, text, text + len, "longer than 65536 bytes");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	end = text + len;
@@ -657,7 +640,7 @@ int udfenv_specset_parse(udfenv_specset **out, const char *text)
 		p = ce ? ce + 1 : NULL;
 		if (ce == NULL)
 			ce = end;
-		trim(&cs, &ce);
+		udfenv_ascii_trim(&cs, &ce);
 		if (cs == ce)
 			continue;
 		if (s->n == alloc) {
@@ -671,7 +654,7 @@ int udfenv_specset_parse(udfenv_specset **out, const char *text)
 			s->clauses = nc;
 			alloc = na;
 		}
-		error = clause_parse(&s->clauses[s->n], cs, ce);
+		error = clause_parse(&s->clauses[s->n], cs, ce, quiet);
 		if (error < 0) {
 			udfenv_version_dispose(&s->clauses[s->n].v);
 			free(s->clauses[s->n].text);
@@ -687,6 +670,16 @@ int udfenv_specset_parse(udfenv_specset **out, const char *text)
 done:
 	udfenv_specset_free(s);
 	return error;
+}
+
+int udfenv_specset_parse(udfenv_specset **out, const char *text)
+{
+	return specset_parse(out, text, 0);
+}
+
+int udfenv_specset_try_parse(udfenv_specset **out, const char *text)
+{
+	return specset_parse(out, text, 1);
 }
 
 /* Epochs equal and the first `n` release numbers of `v` (zero-padded) those of `spec`. */
@@ -760,8 +753,8 @@ static int arbitrary_match(const clause *c, const udfenv_pep440_version *v,
 	}
 	s = version_text;
 	e = s + strlen(s);
-	trim(&s, &e);
-	match = ascii_case_eq(s, (size_t)(e - s), c->text, strlen(c->text));
+	udfenv_ascii_trim(&s, &e);
+	match = udfenv_ascii_eq_nocase_n(s, (size_t)(e - s), c->text, strlen(c->text));
 	udfenv_buf_dispose(&formatted);
 	return match;
 }

@@ -28,6 +28,14 @@
 int udfenv_pep503_normalize(udfenv_buf *out, const char *name, size_t len);
 
 /*
+ * The same normal form without the validation, as packaging's
+ * canonicalize_name: any bytes, ASCII letters lowercased, each run of '-',
+ * '_' and '.' made one '-' ("" stays "", `out->ptr` non-NULL). `out` is
+ * cleared first; only UDFENV_ENOMEM fails.
+ */
+int udfenv_pep503_canonicalize(udfenv_buf *out, const char *name, size_t len);
+
+/*
  * A parsed version. (Not "udfenv_version": that is the library's version
  * function in udfenv/common.h, and C keeps one namespace for both.)
  */
@@ -62,6 +70,12 @@ typedef struct {
  * udfenv_version_dispose; on failure it is left as UDFENV_VERSION_INIT.
  */
 int udfenv_version_parse(udfenv_pep440_version *out, const char *text);
+/*
+ * As udfenv_version_parse, for callers that fall back to something else:
+ * UDFENV_EINVALID comes back without touching udfenv_error_last(); only
+ * UDFENV_ENOMEM sets a message.
+ */
+int udfenv_version_try_parse(udfenv_pep440_version *out, const char *text);
 /* Free what `v` owns and reset it to UDFENV_VERSION_INIT (NULL-safe). */
 void udfenv_version_dispose(udfenv_pep440_version *v);
 /* A deep copy of `src` into `*out` (dispose it); UDFENV_ENOMEM leaves it INIT. */
@@ -91,6 +105,8 @@ typedef struct udfenv_specset udfenv_specset;
  * NULL.
  */
 int udfenv_specset_parse(udfenv_specset **out, const char *text);
+/* As udfenv_specset_parse, but UDFENV_EINVALID sets no message (only UDFENV_ENOMEM does). */
+int udfenv_specset_try_parse(udfenv_specset **out, const char *text);
 void udfenv_specset_free(udfenv_specset *s);
 
 /*

@@ -5,6 +5,7 @@
  * at UDFENV_MARKER_MAX_DEPTH.
  */
 #include "lib/pep508.h"
+#include "util/ascii.h"
 #include "util/error.h"
 
 #include <stdarg.h>
@@ -79,29 +80,9 @@ typedef struct {
 	const char *what;  /* "requirement" or "marker" */
 } parser;
 
-static int is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int is_sep(char c)
-{
-	return c == '-' || c == '_' || c == '.';
-}
-
-static int is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
 static int is_word(char c)
 {
-	return is_alnum(c) || c == '_' || c == '.';
-}
-
-static char to_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	return udfenv_ascii_is_alnum(c) || c == '_' || c == '.';
 }
 
 static int parse_error(const parser *ps, const char *at, const char *fmt, ...)
@@ -145,10 +126,7 @@ static int parser_open(parser *ps, const char *text, const char *what)
 	}
 	ps->p = text;
 	ps->e = text + ps->len;
-	while (ps->p < ps->e && is_space(*ps->p))
-		ps->p++;
-	while (ps->e > ps->p && is_space(ps->e[-1]))
-		ps->e--;
+	udfenv_ascii_trim(&ps->p, &ps->e);
 	/* Nothing in the grammar takes them; refusing them keeps messages one line. */
 	for (const char *q = ps->p; q < ps->e; q++)
 		if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f)
@@ -407,28 +385,6 @@ static const char *var_value(int var, const udfenv_marker_env *env, const char *
 	return v ? v : "";
 }
 
-/*
- * PEP 685: extra names compare PEP 503-normalized. Lenient like
- * packaging's canonicalize_name (no validation): `extra == ""` is legal.
- */
-static int normalize_extra(udfenv_buf *out, const char *s)
-{
-	int error;
-
-	for (; *s; s++) {
-		char c = *s;
-		if (is_sep(c)) {
-			while (is_sep(s[1]))
-				s++;
-			c = '-';
-		}
-		if ((error = udfenv_buf_putc(out, to_lower(c))) < 0)
-			return error;
-	}
-	/* An empty value still needs a string, not NULL. */
-	return udfenv_buf_put(out, "", 0);
-}
-
 static const char *op_text(int op)
 {
 	for (size_t i = 0; i < sizeof(marker_ops) / sizeof(*marker_ops); i++)
@@ -441,7 +397,8 @@ static const char *op_text(int op)
  * `lhs OP rhs` as the specifier "OP rhs" applied to the version `lhs`,
  * with pre-releases (packaging's _eval_op): 1 and `*result` when both
  * parse, 0 when either does not (the caller falls back to strings), or
- * an error that is not about the syntax.
+ * an error that is not about the syntax. Both parses are quiet: a string
+ * comparison (os_name == "posix") leaves no message behind.
  */
 static int version_compare(const char *lhs, int op, const char *rhs, int *result)
 {
@@ -453,11 +410,11 @@ static int version_compare(const char *lhs, int op, const char *rhs, int *result
 	/* A comma would make a set of clauses; packaging takes a single one. */
 	if (strchr(rhs, ',') != NULL)
 		return 0;
-	if ((error = udfenv_buf_puts(&clause, op_text(op))) < 0 ||
-	    (error = udfenv_buf_puts(&clause, rhs)) < 0)
-		goto done;
-	if ((error = udfenv_specset_parse(&spec, udfenv_buf_cstr(&clause))) < 0 ||
-	    (error = udfenv_version_parse(&v, lhs)) < 0) {
+	/* The version first: most string operands stop there, before building a specifier. */
+	if ((error = udfenv_version_try_parse(&v, lhs)) < 0 ||
+	    (error = udfenv_buf_puts(&clause, op_text(op))) < 0 ||
+	    (error = udfenv_buf_puts(&clause, rhs)) < 0 ||
+	    (error = udfenv_specset_try_parse(&spec, udfenv_buf_cstr(&clause))) < 0) {
 		if (error == UDFENV_EINVALID)
 			error = 0;
 		goto done;
@@ -471,14 +428,6 @@ done:
 	return error;
 }
 
-static int ascii_case_equal(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++)
-		if (to_lower(*a) != to_lower(*b))
-			return 0;
-	return *a == *b;
-}
-
 static int eval_compare(const udfenv_marker *m, const udfenv_marker_env *env, const char *extra,
                         int *result)
 {
@@ -489,7 +438,9 @@ static int eval_compare(const udfenv_marker *m, const udfenv_marker_env *env, co
 	int error = 0, c;
 
 	if (m->lhs.var == VAR_EXTRA || m->rhs.var == VAR_EXTRA) {
-		if ((error = normalize_extra(&nl, l)) < 0 || (error = normalize_extra(&nr, r)) < 0)
+		/* PEP 685, leniently as packaging's canonicalize_name: `extra == ""` is legal. */
+		if ((error = udfenv_pep503_canonicalize(&nl, l, strlen(l))) < 0 ||
+		    (error = udfenv_pep503_canonicalize(&nr, r, strlen(r))) < 0)
 			goto done;
 		l = udfenv_buf_cstr(&nl);
 		r = udfenv_buf_cstr(&nr);
@@ -502,7 +453,7 @@ static int eval_compare(const udfenv_marker *m, const udfenv_marker_env *env, co
 		*result = strstr(r, l) == NULL;
 		goto done;
 	case MOP_ARBITRARY:
-		*result = ascii_case_equal(l, r);
+		*result = udfenv_ascii_eq_nocase(l, r);
 		goto done;
 	}
 	if ((error = version_compare(l, m->op, r, result)) != 0) {
@@ -586,11 +537,11 @@ static size_t name_len(const parser *ps)
 {
 	const char *q = ps->p;
 
-	if (q == ps->e || !is_alnum(*q))
+	if (q == ps->e || !udfenv_ascii_is_alnum(*q))
 		return 0;
-	while (q < ps->e && (is_alnum(*q) || is_sep(*q)))
+	while (q < ps->e && (udfenv_ascii_is_alnum(*q) || udfenv_ascii_is_sep(*q)))
 		q++;
-	while (is_sep(q[-1]))
+	while (udfenv_ascii_is_sep(q[-1]))
 		q--;
 	return (size_t)(q - ps->p);
 }

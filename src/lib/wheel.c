@@ -1,7 +1,7 @@
 /*
  * Wheel file names, METADATA/WHEEL read straight out of the .whl, and the
- * pieces of the format installing needs: digests in RECORD's form, its CSV,
- * entry_points.txt.
+ * dist-info rules installing shares (the rest of the format installing
+ * needs is in wheel_record.c).
  *
  * The zip is read in this process (no extraction, no helper): its layout
  * goes through the same structural check extraction uses before
@@ -9,21 +9,19 @@
  * decompressed, under a size cap, and names are only compared, never used
  * as paths.
  */
-#define OPENSSL_SUPPRESS_DEPRECATED /* SHA512_*: see util/hash.c on EVP's start-up cost */
-#include "lib/wheel.h"
+#include "lib/wheel_int.h"
 #include "lib/extract.h"
 #include "lib/extract_int.h"
 #include "lib/libarchive.h"
 #include "lib/pep440.h"
+#include "util/ascii.h"
 #include "util/error.h"
-#include "util/hash.h"
 #include "util/log.h"
 #include "util/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
-#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +32,10 @@
 
 /* ---- small string helpers ---- */
 
-static int is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 static int only_chars(const char *s, size_t len, const char *extra)
 {
 	for (size_t i = 0; i < len; i++)
-		if (!is_alnum(s[i]) && (s[i] == '\0' || strchr(extra, s[i]) == NULL))
+		if (!udfenv_ascii_is_alnum(s[i]) && (s[i] == '\0' || strchr(extra, s[i]) == NULL))
 			return 0;
 	return 1;
 }
@@ -158,11 +146,12 @@ int udfenv_wheel__parse_filename(udfenv_wheelname *out, const char *filename)
 		error = bad_name(filename, "the name part is not a valid project name");
 		goto done;
 	}
-	if (!is_alnum(parts[1][0]) || !only_chars(parts[1], strlen(parts[1]), "._+!")) {
+	if (!udfenv_ascii_is_alnum(parts[1][0]) ||
+	    !only_chars(parts[1], strlen(parts[1]), "._+!")) {
 		error = bad_name(filename, "the version part is not a version");
 		goto done;
 	}
-	if (n == 6 && (!(parts[2][0] >= '0' && parts[2][0] <= '9') ||
+	if (n == 6 && (!udfenv_ascii_is_digit(parts[2][0]) ||
 	               !only_chars(parts[2], strlen(parts[2]), "._"))) {
 		error = bad_name(filename, "the build tag does not start with a digit");
 		goto done;
@@ -228,10 +217,22 @@ done:
 
 /* ---- RFC 822 headers ---- */
 
-static int push_header(udfenv_wheel_headers *h, const char *name, size_t name_len,
-                       const char *value, size_t value_len)
+/* One header of an RFC 822 block, as Python's email parser reads it. */
+typedef struct {
+	const char *name; /* points into the parsed text; `name_len` bytes */
+	size_t name_len;
+	udfenv_buf value; /* leading blanks dropped, continuation lines joined with "\n" */
+} header;
+
+typedef struct {
+	header *items;
+	size_t count, alloc;
+} headers;
+
+static int push_header(headers *h, const char *name, size_t name_len, const char *value,
+                       size_t value_len)
 {
-	udfenv_wheel_header *x;
+	header *x;
 
 	if (h->count == h->alloc) {
 		size_t n = h->alloc ? h->alloc * 2 : 16;
@@ -240,27 +241,22 @@ static int push_header(udfenv_wheel_headers *h, const char *name, size_t name_le
 		h->items = x;
 		h->alloc = n;
 	}
-	x = &h->items[h->count];
-	if ((x->value = strndup(value, value_len)) == NULL)
-		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	x = &h->items[h->count++];
 	x->name = name;
 	x->name_len = name_len;
-	h->count++;
-	return 0;
+	x->value = (udfenv_buf)UDFENV_BUF_INIT;
+	/* Values are read as C strings: each line counts up to a NUL in it. */
+	return udfenv_buf_put(&x->value, value, strnlen(value, value_len));
 }
 
-static int append_continuation(udfenv_wheel_header *x, const char *line, size_t len)
+/* Appended in a buffer: a header of many short lines costs linear time, not quadratic. */
+static int append_continuation(header *x, const char *line, size_t len)
 {
-	size_t old = strlen(x->value);
-	char *v;
+	int error;
 
-	if (len > SIZE_MAX - old - 2 || (v = realloc(x->value, old + len + 2)) == NULL)
-		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	v[old] = '\n';
-	memcpy(v + old + 1, line, len);
-	v[old + 1 + len] = '\0';
-	x->value = v;
-	return 0;
+	if ((error = udfenv_buf_putc(&x->value, '\n')) < 0)
+		return error;
+	return udfenv_buf_put(&x->value, line, strnlen(line, len));
 }
 
 /* Python's email.feedparser: a header name is printable ASCII but ':' and space. */
@@ -272,7 +268,13 @@ static int header_name_ok(const char *s, size_t len)
 	return 1;
 }
 
-int udfenv_wheel__parse_headers(udfenv_wheel_headers *out, const char *text, size_t len)
+/*
+ * Parse the header block of `text` (`len` bytes): lines up to the first
+ * empty one or the first that is neither "Name: value" nor a continuation
+ * (a line starting with a space or tab). CRLF, CR and LF all end lines.
+ * The headers keep pointers into `text`; dispose `out` either way.
+ */
+static int parse_headers(headers *out, const char *text, size_t len)
 {
 	size_t at = 0;
 	int error;
@@ -311,20 +313,21 @@ int udfenv_wheel__parse_headers(udfenv_wheel_headers *out, const char *text, siz
 	return 0;
 }
 
-const char *udfenv_wheel__header(const udfenv_wheel_headers *h, const char *name)
+/* The first header called `name` (ASCII case ignored), or NULL. */
+static const char *header_value(const headers *h, const char *name)
 {
 	size_t len = strlen(name);
 
 	for (size_t i = 0; i < h->count; i++)
-		if (h->items[i].name_len == len && strncasecmp(h->items[i].name, name, len) == 0)
-			return h->items[i].value;
+		if (udfenv_ascii_eq_nocase_n(h->items[i].name, h->items[i].name_len, name, len))
+			return udfenv_buf_cstr(&h->items[i].value);
 	return NULL;
 }
 
-void udfenv_wheel__headers_dispose(udfenv_wheel_headers *h)
+static void headers_dispose(headers *h)
 {
 	for (size_t i = 0; i < h->count; i++)
-		free(h->items[i].value);
+		udfenv_buf_dispose(&h->items[i].value);
 	free(h->items);
 	memset(h, 0, sizeof(*h));
 }
@@ -352,8 +355,8 @@ static char *unfold(const char *v)
 
 static int version_char_eq(char a, char b)
 {
-	a = a == '_' ? '-' : lower(a);
-	b = b == '_' ? '-' : lower(b);
+	a = a == '_' ? '-' : udfenv_ascii_lower(a);
+	b = b == '_' ? '-' : udfenv_ascii_lower(b);
 	return a == b;
 }
 
@@ -371,39 +374,54 @@ static int stem_matches(const udfenv_wheelname *wn, const char *stem, size_t das
 	return ok;
 }
 
+#define DIST_INFO ".dist-info"
+#define DIST_INFO_LEN (sizeof(DIST_INFO) - 1)
+
+int udfenv_wheel__is_dist_info(const char *name, size_t len)
+{
+	return len > DIST_INFO_LEN &&
+	       memcmp(name + len - DIST_INFO_LEN, DIST_INFO, DIST_INFO_LEN) == 0;
+}
+
+int udfenv_wheel__two_dist_infos(const char *label, const char *a, const char *b)
+{
+	char sa[XSHOW_SIZE], sb[XSHOW_SIZE];
+
+	udfenv_extract__show(sa, a);
+	udfenv_extract__show(sb, b);
+	return udfenv_wheel__invalid(
+	    label, "it has more than one .dist-info directory ('%s', '%s')", sa, sb);
+}
+
 int udfenv_wheel__check_dist_info(const udfenv_wheelname *wn, const char *dist_info,
                                   const char *label)
 {
-	static const char suffix[] = ".dist-info";
 	size_t len = strlen(dist_info), stem_len;
 	char shown[XSHOW_SIZE];
-	int error = 0;
 
-	if (len > sizeof(suffix) - 1 &&
-	    strcmp(dist_info + len - (sizeof(suffix) - 1), suffix) == 0) {
-		stem_len = len - (sizeof(suffix) - 1);
+	if (udfenv_wheel__is_dist_info(dist_info, len)) {
+		stem_len = len - DIST_INFO_LEN;
 		for (size_t i = 0; i < stem_len; i++)
 			if (dist_info[i] == '-' && stem_matches(wn, dist_info, i, stem_len))
 				return 0;
 	}
 	udfenv_error_clear();
 	udfenv_extract__show(shown, dist_info);
-	error = udfenv_wheel__invalid(label, "its metadata directory '%s' is not %s-%s.dist-info",
-	                              shown, wn->name, wn->version);
-	return error;
+	return udfenv_wheel__invalid(label, "its metadata directory '%s' is not %s-%s.dist-info",
+	                             shown, wn->name, wn->version);
 }
 
 int udfenv_wheel__check_wheel_file(const char *text, size_t len, const char *label,
                                    int *root_is_purelib)
 {
-	udfenv_wheel_headers h = {NULL, 0, 0};
+	headers h = {NULL, 0, 0};
 	const char *v, *p;
 	unsigned long major = 0;
 	int newer = 0, error;
 
-	if ((error = udfenv_wheel__parse_headers(&h, text, len)) < 0)
+	if ((error = parse_headers(&h, text, len)) < 0)
 		goto done;
-	if ((v = udfenv_wheel__header(&h, "Wheel-Version")) == NULL) {
+	if ((v = header_value(&h, "Wheel-Version")) == NULL) {
 		error = udfenv_wheel__invalid(label, "WHEEL has no Wheel-Version");
 		goto done;
 	}
@@ -445,10 +463,10 @@ int udfenv_wheel__check_wheel_file(const char *text, size_t len, const char *lab
 	}
 	/* As pip reads it: the whole value, ignoring case; "true " is not true. */
 	if (root_is_purelib)
-		*root_is_purelib = (v = udfenv_wheel__header(&h, "Root-Is-Purelib")) != NULL &&
-		                   strcasecmp(v, "true") == 0;
+		*root_is_purelib = (v = header_value(&h, "Root-Is-Purelib")) != NULL &&
+		                   udfenv_ascii_eq_nocase(v, "true");
 done:
-	udfenv_wheel__headers_dispose(&h);
+	headers_dispose(&h);
 	return error;
 }
 
@@ -466,12 +484,10 @@ typedef struct {
 
 static int top_is_dist_info(const char *name, size_t *top_len)
 {
-	static const char suffix[] = ".dist-info";
 	const char *slash = strchr(name, '/');
-	size_t n = slash ? (size_t)(slash - name) : strlen(name), s = sizeof(suffix) - 1;
 
-	*top_len = n;
-	return n > s && memcmp(name + n - s, suffix, s) == 0;
+	*top_len = slash ? (size_t)(slash - name) : strlen(name);
+	return udfenv_wheel__is_dist_info(name, *top_len);
 }
 
 static int read_entry_data(mread *m, udfenv_buf *out, const char *name)
@@ -605,36 +621,36 @@ static int read_entries(mread *m)
 
 static int fill_metadata(udfenv_wheel_metadata *out, mread *m)
 {
-	udfenv_wheel_headers h = {NULL, 0, 0};
+	headers h = {NULL, 0, 0};
 	const char *v;
 	int error;
 
-	if ((error = udfenv_wheel__parse_headers(&h, m->metadata.ptr ? m->metadata.ptr : "",
-	                                         m->metadata.size)) < 0)
+	if ((error = parse_headers(&h, udfenv_buf_cstr(&m->metadata), m->metadata.size)) < 0)
 		goto done;
-	if ((v = udfenv_wheel__header(&h, "Name")) == NULL || (out->name = unfold(v)) == NULL ||
+	if ((v = header_value(&h, "Name")) == NULL || (out->name = unfold(v)) == NULL ||
 	    out->name[0] == '\0') {
 		error = out->name || v == NULL
 		            ? udfenv_wheel__invalid(m->label, "METADATA has no Name")
 		            : udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((v = udfenv_wheel__header(&h, "Version")) == NULL ||
-	    (out->version = unfold(v)) == NULL || out->version[0] == '\0') {
+	if ((v = header_value(&h, "Version")) == NULL || (out->version = unfold(v)) == NULL ||
+	    out->version[0] == '\0') {
 		error = out->version || v == NULL
 		            ? udfenv_wheel__invalid(m->label, "METADATA has no Version")
 		            : udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((v = udfenv_wheel__header(&h, "Requires-Python")) != NULL &&
+	if ((v = header_value(&h, "Requires-Python")) != NULL &&
 	    (out->requires_python = unfold(v)) == NULL) {
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		goto done;
 	}
 	for (size_t i = 0; i < h.count; i++) {
-		if (h.items[i].name_len != 13 || strncasecmp(h.items[i].name, "Requires-Dist", 13))
+		if (!udfenv_ascii_eq_nocase_n(h.items[i].name, h.items[i].name_len, "Requires-Dist",
+		                              13))
 			continue;
-		char *s = unfold(h.items[i].value);
+		char *s = unfold(udfenv_buf_cstr(&h.items[i].value));
 		if (s == NULL || (error = udfenv_strvec_push_owned(&out->requires_dist, s)) < 0) {
 			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 			goto done;
@@ -643,7 +659,7 @@ static int fill_metadata(udfenv_wheel_metadata *out, mread *m)
 	if ((out->dist_info = strdup(m->tops.items[0])) == NULL)
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 done:
-	udfenv_wheel__headers_dispose(&h);
+	headers_dispose(&h);
 	return error;
 }
 
@@ -673,13 +689,7 @@ int udfenv_wheel__read_metadata(udfenv_wheel_metadata *out, const char *whl_path
 		goto done;
 	}
 	if (m.tops.count > 1) {
-		char a[XSHOW_SIZE], b[XSHOW_SIZE];
-		udfenv_extract__show(a, m.tops.items[0]);
-		udfenv_extract__show(b, m.tops.items[1]);
-		error = udfenv_wheel__invalid(m.label,
-		                              "it has more than one .dist-info directory "
-		                              "('%s', '%s')",
-		                              a, b);
+		error = udfenv_wheel__two_dist_infos(m.label, m.tops.items[0], m.tops.items[1]);
 		goto done;
 	}
 	if ((error = udfenv_wheel__check_dist_info(&wn, m.tops.items[0], m.label)) < 0)
@@ -721,366 +731,4 @@ void udfenv_wheel_metadata_dispose(udfenv_wheel_metadata *m)
 	udfenv_strvec_dispose(&m->requires_dist);
 	free(m->dist_info);
 	memset(m, 0, sizeof(*m));
-}
-
-/* ---- digests ---- */
-
-static const struct {
-	const char *name;
-	size_t len;
-} algs[UDFENV_WHEEL_ALGS] = {{"sha256", 32}, {"sha384", 48}, {"sha512", 64}};
-
-const char *udfenv_wheel__alg_name(int alg)
-{
-	return algs[alg].name;
-}
-
-size_t udfenv_wheel__alg_len(int alg)
-{
-	return algs[alg].len;
-}
-
-int udfenv_wheel__alg_find(const char *name, size_t len)
-{
-	for (int i = 0; i < UDFENV_WHEEL_ALGS; i++)
-		if (strlen(algs[i].name) == len && strncasecmp(algs[i].name, name, len) == 0)
-			return i;
-	return -1;
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
-}
-
-/* SHA-256 through util/hash (hex out); SHA-384/512 through libcrypto's SHA512_*. */
-typedef struct {
-	unsigned mask;
-	udfenv_sha256 *h256;
-	SHA512_CTX c384, c512;
-} wdigest;
-
-static int wdigest_update(wdigest *d, const void *p, size_t n, const char *name)
-{
-	int error;
-
-	if (d->h256 && (error = udfenv_sha256_update(d->h256, p, n)) < 0)
-		return error;
-	if (((d->mask & (1u << UDFENV_WHEEL_SHA384)) && SHA384_Update(&d->c384, p, n) != 1) ||
-	    ((d->mask & (1u << UDFENV_WHEEL_SHA512)) && SHA512_Update(&d->c512, p, n) != 1))
-		return udfenv_error_set(UDFENV_ERROR, "SHA-384/512 failed on '%s'", name);
-	return 0;
-}
-
-static int wdigest_final(wdigest *d, unsigned char out[][UDFENV_WHEEL_DIGEST_MAX], const char *name)
-{
-	char hex[UDFENV_SHA256_HEX];
-	int error;
-
-	if (d->h256) {
-		if ((error = udfenv_sha256_final(d->h256, hex)) < 0)
-			return error;
-		for (int i = 0; i < 32; i++)
-			out[UDFENV_WHEEL_SHA256][i] =
-			    (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
-	}
-	if (((d->mask & (1u << UDFENV_WHEEL_SHA384)) &&
-	     SHA384_Final(out[UDFENV_WHEEL_SHA384], &d->c384) != 1) ||
-	    ((d->mask & (1u << UDFENV_WHEEL_SHA512)) &&
-	     SHA512_Final(out[UDFENV_WHEEL_SHA512], &d->c512) != 1))
-		return udfenv_error_set(UDFENV_ERROR, "SHA-384/512 failed on '%s'", name);
-	return 0;
-}
-
-int udfenv_wheel__digest_fd(int fd, const char *name, unsigned mask,
-                            unsigned char out[][UDFENV_WHEEL_DIGEST_MAX], uint64_t *size)
-{
-	wdigest d;
-	unsigned char *block = malloc(WREAD_BLOCK);
-	uint64_t total = 0;
-	ssize_t n;
-	int error = 0;
-
-	memset(&d, 0, sizeof(d));
-	d.mask = mask;
-	if (block == NULL)
-		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	if ((mask & (1u << UDFENV_WHEEL_SHA256)) && (error = udfenv_sha256_new(&d.h256)) < 0)
-		goto done;
-	if (((mask & (1u << UDFENV_WHEEL_SHA384)) && SHA384_Init(&d.c384) != 1) ||
-	    ((mask & (1u << UDFENV_WHEEL_SHA512)) && SHA512_Init(&d.c512) != 1)) {
-		error = udfenv_error_set(UDFENV_ERROR, "cannot set up SHA-384/512");
-		goto done;
-	}
-	while ((n = read(fd, block, WREAD_BLOCK)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", name);
-			goto done;
-		}
-		if ((error = wdigest_update(&d, block, (size_t)n, name)) < 0)
-			goto done;
-		total += (uint64_t)n;
-	}
-	if ((error = wdigest_final(&d, out, name)) == 0 && size)
-		*size = total;
-done:
-	udfenv_sha256_free(d.h256);
-	free(block);
-	return error;
-}
-
-int udfenv_wheel__record_sha256(udfenv_buf *out, udfenv_sha256 *h)
-{
-	char hex[UDFENV_SHA256_HEX];
-	unsigned char raw[32];
-	int error;
-
-	if ((error = udfenv_sha256_final(h, hex)) < 0)
-		return error;
-	for (int i = 0; i < 32; i++)
-		raw[i] = (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
-	udfenv_buf_clear(out);
-	if ((error = udfenv_buf_puts(out, "sha256=")) < 0)
-		return error;
-	return udfenv_wheel__b64url(out, raw, sizeof(raw));
-}
-
-int udfenv_wheel__b64url(udfenv_buf *out, const unsigned char *d, size_t len)
-{
-	static const char abc[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	char q[4];
-	int error = 0;
-
-	for (size_t i = 0; i < len && error == 0; i += 3) {
-		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < len ? (uint32_t)d[i + 1] << 8 : 0) |
-		             (i + 2 < len ? d[i + 2] : 0);
-		q[0] = abc[v >> 18 & 63];
-		q[1] = abc[v >> 12 & 63];
-		q[2] = abc[v >> 6 & 63];
-		q[3] = abc[v & 63];
-		error = udfenv_buf_put(out, q, len - i >= 3 ? 4 : len - i + 1);
-	}
-	return error;
-}
-
-/* ---- RECORD's CSV ---- */
-
-int udfenv_wheel__csv_field(const char *line, size_t len, size_t *at, char **out)
-{
-	udfenv_buf f = UDFENV_BUF_INIT;
-	size_t i = *at;
-	int quoted = 0, error = 0;
-
-	if (i < len && line[i] == '"') {
-		quoted = 1;
-		i++;
-	}
-	while (i < len && error == 0) {
-		if (quoted && line[i] == '"') {
-			if (i + 1 < len && line[i + 1] == '"') {
-				error = udfenv_buf_putc(&f, '"');
-				i += 2;
-			} else {
-				quoted = 0; /* text after the closing quote joins the field */
-				i++;
-			}
-			continue;
-		}
-		if (!quoted && line[i] == ',')
-			break;
-		error = udfenv_buf_putc(&f, line[i++]);
-	}
-	*at = i < len ? i + 1 : len + 1;
-	if (error == 0 && (*out = f.ptr ? udfenv_buf_detach(&f) : strdup("")) == NULL)
-		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	udfenv_buf_dispose(&f);
-	return error;
-}
-
-int udfenv_wheel__csv_put(udfenv_buf *out, const char *s)
-{
-	int error;
-
-	if (strpbrk(s, ",\"\r\n") == NULL)
-		return udfenv_buf_puts(out, s);
-	error = udfenv_buf_putc(out, '"');
-	for (; *s && error == 0; s++)
-		error = *s == '"' ? udfenv_buf_puts(out, "\"\"") : udfenv_buf_putc(out, *s);
-	return error ? error : udfenv_buf_putc(out, '"');
-}
-
-/* ---- entry_points.txt ---- */
-
-static int is_word(char c)
-{
-	return is_alnum(c) || c == '_';
-}
-
-/* Length of the dotted words ("a.b_1.c") at `s`; 0 when none. */
-static size_t dotted(const char *s)
-{
-	size_t i = 0;
-
-	for (;;) {
-		size_t start = i;
-		while (is_word(s[i]))
-			i++;
-		if (i == start)
-			return 0;
-		if (s[i] != '.' || !is_word(s[i + 1]))
-			return i;
-		i++;
-	}
-}
-
-/*
- * distlib's export entry, strictly: "module:attr", each dotted words, and
- * an optional "[extras]". pip refuses a value without ":attr"; distlib
- * takes a name it cannot use whole from its last word ("a/b" installs
- * "b", "x y" installs "y"): such names are refused here instead, as are
- * names starting with '.'. Fills `ep` on success.
- */
-static int check_entry(const char *label, const char *group, const char *name, const char *value,
-                       udfenv_wheel_ep *ep)
-{
-	static const char name_chars[] =
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-";
-	static const char extra_chars[] =
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=, \t";
-	char sl[XSHOW_SIZE], sn[XSHOW_SIZE], sv[XSHOW_SIZE];
-	size_t m, a, i;
-
-	udfenv_extract__show(sl, label);
-	udfenv_extract__show(sn, name);
-	udfenv_extract__show(sv, value);
-	if (name[0] == '\0' || name[0] == '.' || strspn(name, name_chars) != strlen(name))
-		return udfenv_error_set(UDFENV_EINVALID,
-		                        "'%s': %s entry point '%s' has an invalid name (letters, "
-		                        "digits and '_.+-' only, not starting with '.')",
-		                        sl, group, sn);
-	if ((m = dotted(value)) == 0 || value[m] != ':' || (a = dotted(value + m + 1)) == 0)
-		goto bad;
-	i = m + 1 + a;
-	i += strspn(value + i, " \t");
-	if (value[i] == '[') {
-		i++;
-		i += strspn(value + i, extra_chars);
-		if (value[i++] != ']')
-			goto bad;
-		i += strspn(value + i, " \t");
-	}
-	if (value[i] != '\0')
-		goto bad;
-	if ((ep->name = strdup(name)) == NULL || (ep->module = strndup(value, m)) == NULL ||
-	    (ep->attr = strndup(value + m + 1, a)) == NULL)
-		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	return 0;
-bad:
-	return udfenv_error_set(UDFENV_EINVALID,
-	                        "'%s': %s entry point '%s' = '%s' is not 'module:function'", sl,
-	                        group, sn, sv);
-}
-
-static void ep_dispose(udfenv_wheel_ep *ep)
-{
-	free(ep->name);
-	free(ep->module);
-	free(ep->attr);
-	memset(ep, 0, sizeof(*ep));
-}
-
-/* Set name = value in `eps` (a later name replaces the earlier one's value, in place). */
-static int ep_set(udfenv_wheel_eps *eps, const char *label, const char *group, const char *name,
-                  const char *value)
-{
-	udfenv_wheel_ep ep = {NULL, NULL, NULL}, *x;
-	size_t i;
-	int error;
-
-	if ((error = check_entry(label, group, name, value, &ep)) < 0) {
-		ep_dispose(&ep);
-		return error;
-	}
-	for (i = 0; i < eps->count && strcmp(eps->items[i].name, name) != 0; i++)
-		;
-	if (i == eps->count) {
-		if (eps->count == eps->alloc) {
-			size_t n = eps->alloc ? eps->alloc * 2 : 16;
-			if ((x = realloc(eps->items, n * sizeof(*x))) == NULL) {
-				ep_dispose(&ep);
-				return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-			}
-			eps->items = x;
-			eps->alloc = n;
-		}
-		eps->count++;
-	} else {
-		ep_dispose(&eps->items[i]);
-	}
-	eps->items[i] = ep;
-	return 0;
-}
-
-/* Python's str.strip() for ASCII whitespace, cutting [s, end) in place. */
-static char *strip(char *s, char *end)
-{
-	while (s < end && *s && strchr(" \t\r\n\f\v", *s))
-		s++;
-	while (end > s && end[-1] && strchr(" \t\r\n\f\v", end[-1]))
-		end--;
-	*end = '\0';
-	return s;
-}
-
-int udfenv_wheel__entry_points(udfenv_wheel_eps *console, udfenv_wheel_eps *gui, char *text,
-                               size_t len, const char *label)
-{
-	char *section = NULL;
-	size_t at = 0, lineno = 0;
-	int error = 0;
-
-	for (size_t i = 0; i < len; i++)
-		if (text[i] == '\0')
-			text[i] = ' ';
-	while (at < len && error == 0) {
-		char *line = text + at, *end, *eq;
-		size_t n = 0;
-		while (at + n < len && line[n] != '\r' && line[n] != '\n')
-			n++;
-		at += n + (at + n + 1 < len && line[n] == '\r' && line[n + 1] == '\n' ? 2 : 1);
-		lineno++;
-		line = strip(line, line + n);
-		end = line + strlen(line);
-		if (line[0] == '\0' || line[0] == '#')
-			continue;
-		if (line[0] == '[' && end[-1] == ']') {
-			section = line + strspn(line, "[]");
-			while (end > section && end[-1] == ']')
-				*--end = '\0';
-			continue;
-		}
-		if (section == NULL)
-			continue;
-		if ((eq = strchr(line, '=')) == NULL)
-			return udfenv_wheel__invalid(
-			    label, "line %zu of entry_points.txt has no '='", lineno);
-		*eq = '\0';
-		if (strcmp(section, "console_scripts") == 0)
-			error =
-			    ep_set(console, label, section, strip(line, eq), strip(eq + 1, end));
-		else if (strcmp(section, "gui_scripts") == 0)
-			error = ep_set(gui, label, section, strip(line, eq), strip(eq + 1, end));
-	}
-	return error;
-}
-
-void udfenv_wheel__eps_dispose(udfenv_wheel_eps *e)
-{
-	for (size_t i = 0; i < e->count; i++)
-		ep_dispose(&e->items[i]);
-	free(e->items);
-	memset(e, 0, sizeof(*e));
 }

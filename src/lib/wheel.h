@@ -5,18 +5,18 @@
  * every file against RECORD, the whole file against --hash, entry-point
  * names, .data keys and name collisions.
  *
- * wheel.c: file names, METADATA/WHEEL (read straight from the zip),
- * the header and dist-info rules both halves share. wheel_install.c:
- * installing.
+ * This is the module's contract with the rest of the library: file names,
+ * metadata, installing. wheel.c: file names, METADATA/WHEEL read straight
+ * from the zip, the dist-info rules; wheel_record.c: digests, RECORD's CSV,
+ * entry_points.txt; wheel_install.c: installing. What those share among
+ * themselves is in wheel_int.h.
  */
 #ifndef UDFENV_LIB_WHEEL_H
 #define UDFENV_LIB_WHEEL_H
 
 #include "util/buf.h"
-#include "util/hash.h"
 
 #include <stddef.h>
-#include <stdint.h>
 
 /* ---- file names ---- */
 
@@ -174,117 +174,9 @@ typedef struct {
  * left as it was found, on failure too. On failure the scheme's dirs may
  * hold part of the wheel (the caller discards the prefix). The wheel file
  * name comes from `req->label` or `req->path` as for
- * udfenv_wheel__read_metadata.
+ * udfenv_wheel__read_metadata. Every error names the wheel as `req->label`
+ * (else `req->path`) does: one that would not is prefixed with "'L': ".
  */
 int udfenv_wheel__install(const udfenv_wheel_install *req, const udfenv_wheel_scheme *scheme);
-
-/* ---- shared by wheel.c and wheel_install.c ---- */
-
-/* One header of an RFC 822 block, as Python's email parser reads it. */
-typedef struct {
-	const char *name; /* points into the parsed text; `name_len` bytes */
-	size_t name_len;
-	char *value; /* leading blanks dropped, continuation lines joined with "\n" */
-} udfenv_wheel_header;
-
-typedef struct {
-	udfenv_wheel_header *items;
-	size_t count, alloc;
-} udfenv_wheel_headers;
-
-/*
- * Parse the header block of `text` (`len` bytes): lines up to the first
- * empty one or the first that is neither "Name: value" nor a continuation
- * (a line starting with a space or tab). CRLF, CR and LF all end lines.
- * The headers keep pointers into `text`.
- */
-int udfenv_wheel__parse_headers(udfenv_wheel_headers *out, const char *text, size_t len);
-/* The first header called `name` (ASCII case ignored), or NULL. */
-const char *udfenv_wheel__header(const udfenv_wheel_headers *h, const char *name);
-void udfenv_wheel__headers_dispose(udfenv_wheel_headers *h);
-
-/*
- * The wheel file name of a wheel: the last component of `label` when it
- * parses, else that of `path`; the error of the first when neither does.
- */
-int udfenv_wheel__name_of(udfenv_wheelname *out, const char *path, const char *label);
-
-/*
- * Check the top-level `dist_info` dir name against the file name `wn`:
- * "<name>-<version>.dist-info" with the same PEP 503 name and the same
- * version ignoring ASCII case and '-' vs '_' (UDFENV_EINVALID naming both).
- */
-int udfenv_wheel__check_dist_info(const udfenv_wheelname *wn, const char *dist_info,
-                                  const char *label);
-
-/*
- * Check the WHEEL file `text` (`len` bytes) of `label`: Wheel-Version
- * present, numeric, major 1 (UDFENV_EINVALID otherwise; a minor above 0
- * logs a warning). `*root_is_purelib` set from Root-Is-Purelib when
- * non-NULL.
- */
-int udfenv_wheel__check_wheel_file(const char *text, size_t len, const char *label,
-                                   int *root_is_purelib);
-
-/* Hash algorithms of RECORD and --hash. */
-enum { UDFENV_WHEEL_SHA256, UDFENV_WHEEL_SHA384, UDFENV_WHEEL_SHA512, UDFENV_WHEEL_ALGS };
-#define UDFENV_WHEEL_DIGEST_MAX 64
-
-/* "sha256", "sha384", "sha512" and their digest sizes. */
-const char *udfenv_wheel__alg_name(int alg);
-size_t udfenv_wheel__alg_len(int alg);
-/* The algorithm spelled `name` (`len` bytes, ASCII case ignored), or -1. */
-int udfenv_wheel__alg_find(const char *name, size_t len);
-
-/*
- * Read the fd `fd` to its end and digest it with every algorithm in
- * `mask` (bits 1 << UDFENV_WHEEL_*): raw digests in out[alg], the byte
- * count in `*size` (may be NULL). `name` names the file in errors.
- */
-int udfenv_wheel__digest_fd(int fd, const char *name, unsigned mask,
-                            unsigned char out[][UDFENV_WHEEL_DIGEST_MAX], uint64_t *size);
-
-/* "sha256=<urlsafe base64>" of what `h` was fed (RECORD's form), in `out` (cleared first). */
-int udfenv_wheel__record_sha256(udfenv_buf *out, udfenv_sha256 *h);
-
-/* Append `len` bytes at `d` as urlsafe base64 without padding (RECORD's form). */
-int udfenv_wheel__b64url(udfenv_buf *out, const unsigned char *d, size_t len);
-
-/*
- * One CSV field of `line` (`len` bytes) from `*at` as Python's csv reader
- * takes it ("..." quoting, "" for a quote); `*at` moves past the field and
- * its comma (to len + 1 after the last). `*out` is malloc'd.
- */
-int udfenv_wheel__csv_field(const char *line, size_t len, size_t *at, char **out);
-/* Append `s` as Python's csv writer does (QUOTE_MINIMAL): quoted when holding ',', '"', CR or LF.
- */
-int udfenv_wheel__csv_put(udfenv_buf *out, const char *s);
-
-/* A console or gui script: "name = module:attr [extras]". */
-typedef struct {
-	char *name, *module, *attr;
-} udfenv_wheel_ep;
-
-typedef struct {
-	udfenv_wheel_ep *items; /* file order; a later name replaced an earlier one's value */
-	size_t count, alloc;
-} udfenv_wheel_eps;
-
-/*
- * Parse entry_points.txt (`text`, `len` bytes; modified) as
- * importlib.metadata reads it for pip: stripped lines, '#' comments,
- * "[group]" headers, "name = value" in a group (a line without '=' is
- * UDFENV_EINVALID), and check every console_scripts and gui_scripts entry
- * as the header of udfenv_wheel__install says (UDFENV_EINVALID naming the
- * wheel `label` and the entry). Fills `console` and `gui` (zeroed by the
- * caller; dispose them either way).
- */
-int udfenv_wheel__entry_points(udfenv_wheel_eps *console, udfenv_wheel_eps *gui, char *text,
-                               size_t len, const char *label);
-void udfenv_wheel__eps_dispose(udfenv_wheel_eps *e);
-
-/* Set "'LABEL' is not a valid wheel: <fmt>" (UDFENV_EINVALID) and return that code. */
-int udfenv_wheel__invalid(const char *label, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -9,9 +9,10 @@
  * are the files renamed into the scheme's dirs (copied across file
  * systems), launchers written, and INSTALLER, REQUESTED and RECORD made.
  */
-#include "lib/wheel.h"
+#include "lib/wheel_int.h"
 #include "lib/extract.h"
 #include "lib/extract_int.h"
+#include "util/ascii.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -63,16 +64,16 @@ typedef struct {
 	char *dest;        /* absolute destination; NULL: not installed */
 	char *record_path; /* dest relative to the root's dir, for RECORD */
 	uint64_t size;
-	int exec;    /* the zip entry had an x bit */
-	int script;  /* .data/scripts: #!python is rewritten */
-	int verify;  /* must match its RECORD row */
-	int changed; /* rewritten: RECORD gets new_hash/new_size */
-	char *new_hash;
+	int exec;       /* the zip entry had an x bit */
+	int script;     /* .data/scripts: #!python is rewritten */
+	int verify;     /* must match its RECORD row */
+	char *new_hash; /* rewritten: RECORD gets new_hash and new_size */
 	uint64_t new_size;
 } wfile;
 
 typedef struct {
-	char *name, *module, *attr;
+	char *name;                /* the entry point's, or pip's versioned one */
+	const udfenv_wheel_ep *ep; /* in winst's console or gui */
 	int gui;
 	char *dest;
 } wlauncher;
@@ -91,9 +92,8 @@ typedef struct {
 	char *dist_info;
 	wfile *files;
 	size_t nfiles, afiles;
-	wrow *rows;
+	wrow *rows; /* sorted by key once read */
 	size_t nrows, arows;
-	wrow **by_key;
 	udfenv_wheel_eps console, gui; /* entry points, also for pip's wrapper filter */
 	wlauncher *launchers;
 	size_t nlaunchers, alaunchers;
@@ -190,7 +190,7 @@ static int check_hashes(winst *w)
 	for (size_t i = 0; i < hs->count; i++) {
 		const char *s = hs->items[i], *colon = strchr(s, ':');
 		int a = udfenv_wheel__alg_find(s, (size_t)(colon - s));
-		if (strcasecmp(colon + 1, hex[a]) == 0)
+		if (udfenv_ascii_eq_nocase(colon + 1, hex[a]))
 			return 0;
 	}
 	return udfenv_error_set(UDFENV_EUNSAFE,
@@ -219,18 +219,10 @@ static int add_file(winst *w, const char *rel, const struct stat *st)
 
 static int note_dist_info(winst *w, const char *name)
 {
-	static const char suffix[] = ".dist-info";
-	size_t n = strlen(name), s = sizeof(suffix) - 1;
-
-	if (n <= s || strcmp(name + n - s, suffix) != 0)
+	if (!udfenv_wheel__is_dist_info(name, strlen(name)))
 		return 0;
-	if (w->dist_info) {
-		char a[XSHOW_SIZE], b[XSHOW_SIZE];
-		udfenv_extract__show(a, w->dist_info);
-		udfenv_extract__show(b, name);
-		return udfenv_wheel__invalid(
-		    w->label, "it has more than one .dist-info directory ('%s', '%s')", a, b);
-	}
+	if (w->dist_info)
+		return udfenv_wheel__two_dist_infos(w->label, w->dist_info, name);
 	if ((w->dist_info = strdup(name)) == NULL)
 		return oom();
 	return 0;
@@ -383,7 +375,7 @@ static int add_row(winst *w, const char *line, size_t len)
 
 static int row_cmp(const void *a, const void *b)
 {
-	return strcmp((*(wrow *const *)a)->key, (*(wrow *const *)b)->key);
+	return strcmp(((const wrow *)a)->key, ((const wrow *)b)->key);
 }
 
 static int read_record(winst *w)
@@ -403,18 +395,13 @@ static int read_record(winst *w)
 	}
 	if (error < 0)
 		goto done;
-	if (w->nrows && (w->by_key = malloc(w->nrows * sizeof(*w->by_key))) == NULL) {
-		error = oom();
-		goto done;
-	}
-	for (size_t i = 0; i < w->nrows; i++)
-		w->by_key[i] = &w->rows[i];
+	/* Their order is not kept: write_record sorts what it writes. */
 	if (w->nrows > 1)
-		qsort(w->by_key, w->nrows, sizeof(*w->by_key), row_cmp);
+		qsort(w->rows, w->nrows, sizeof(*w->rows), row_cmp);
 	for (size_t i = 1; i < w->nrows; i++)
-		if (strcmp(w->by_key[i - 1]->key, w->by_key[i]->key) == 0) {
+		if (strcmp(w->rows[i - 1].key, w->rows[i].key) == 0) {
 			char shown[XSHOW_SIZE];
-			udfenv_extract__show(shown, w->by_key[i]->path);
+			udfenv_extract__show(shown, w->rows[i].path);
 			error = udfenv_wheel__invalid(w->label, "RECORD lists '%s' twice", shown);
 			goto done;
 		}
@@ -429,9 +416,9 @@ static wrow *find_row(const winst *w, const char *key)
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(key, w->by_key[mid]->key);
+		int c = strcmp(key, w->rows[mid].key);
 		if (c == 0)
-			return w->by_key[mid];
+			return &w->rows[mid];
 		if (c < 0)
 			hi = mid;
 		else
@@ -499,12 +486,9 @@ static int add_launcher(winst *w, const udfenv_wheel_ep *ep, const char *name, i
 		return error;
 	l = &w->launchers[w->nlaunchers];
 	memset(l, 0, sizeof(*l));
-	if ((l->name = strdup(name)) == NULL || (l->module = strdup(ep->module)) == NULL ||
-	    (l->attr = strdup(ep->attr)) == NULL) {
-		free(l->name);
-		free(l->module);
+	if ((l->name = strdup(name)) == NULL)
 		return oom();
-	}
+	l->ep = ep;
 	l->gui = gui;
 	w->nlaunchers++;
 	return 0;
@@ -612,8 +596,8 @@ static int read_entry_points(winst *w)
 	                            &found)) < 0 ||
 	    !found)
 		goto done;
-	if ((error = udfenv_wheel__entry_points(&w->console, &w->gui, text.ptr, text.size,
-	                                        w->label)) < 0 ||
+	if ((error = udfenv_wheel__entry_points(&w->console, &w->gui, udfenv_buf_cstr(&text),
+	                                        text.size, w->label)) < 0 ||
 	    (error = plan_console(w, &w->console)) < 0)
 		goto done;
 	for (size_t i = 0; i < w->gui.count && error == 0; i++)
@@ -654,27 +638,26 @@ static int relpath(udfenv_buf *out, const char *base, const char *path)
 	return error;
 }
 
+/* Whether the first `len` bytes at `s` are the name of one of `eps`. */
+static int names_ep(const udfenv_wheel_eps *eps, const char *s, size_t len)
+{
+	for (size_t i = 0; i < eps->count; i++)
+		if (strlen(eps->items[i].name) == len && memcmp(eps->items[i].name, s, len) == 0)
+			return 1;
+	return 0;
+}
+
 /* pip's is_entrypoint_wrapper: setuptools' wrappers of the entry points pip makes itself. */
 static int is_wrapper(const winst *w, const char *base)
 {
 	size_t n = strlen(base), cut = n;
-	char *name;
-	int found;
 
-	if (n >= 4 &&
-	    (strcasecmp(base + n - 4, ".exe") == 0 || strcasecmp(base + n - 4, ".pya") == 0))
+	if (n >= 4 && (udfenv_ascii_eq_nocase(base + n - 4, ".exe") ||
+	               udfenv_ascii_eq_nocase(base + n - 4, ".pya")))
 		cut = n - 4;
-	else if (n >= 10 && strcasecmp(base + n - 10, "-script.py") == 0)
+	else if (n >= 10 && udfenv_ascii_eq_nocase(base + n - 10, "-script.py"))
 		cut = n - 10;
-	if ((name = strndup(base, cut)) == NULL)
-		return 0;
-	found = 0;
-	for (size_t i = 0; i < w->console.count && !found; i++)
-		found = strcmp(w->console.items[i].name, name) == 0;
-	for (size_t i = 0; i < w->gui.count && !found; i++)
-		found = strcmp(w->gui.items[i].name, name) == 0;
-	free(name);
-	return found;
+	return names_ep(&w->console, base, cut) || names_ep(&w->gui, base, cut);
 }
 
 /* Where a file under "<x>.data/" goes; `*skip` for a wrapper pip leaves out. */
@@ -910,7 +893,6 @@ static int rewrite_shebang(winst *w, wfile *f, const char *src)
 	udfenv_buf_clear(&tmp);
 	if ((error = udfenv_wheel__record_sha256(&hash, h)) < 0)
 		goto done;
-	f->changed = 1;
 	f->new_hash = udfenv_buf_detach(&hash);
 	f->new_size = total;
 done:
@@ -948,8 +930,12 @@ static int place(winst *w, wfile *f, udfenv_buf *last_dir)
 		if ((error = udfenv_fs_copy_file(src.ptr, f->dest, mode)) < 0)
 			goto done;
 	}
-	if (chmod(f->dest, mode) < 0 || utimensat(AT_FDCWD, f->dest, NULL, 0) < 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s'", f->dest);
+	if (chmod(f->dest, mode) < 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s' (chmod)",
+		                            f->dest);
+	else if (utimensat(AT_FDCWD, f->dest, NULL, 0) < 0)
+		error = udfenv_error_set_os(
+		    UDFENV_ERROR, "cannot set the modification time of '%s' (utimensat)", f->dest);
 done:
 	udfenv_buf_dispose(&src);
 	return error;
@@ -1008,7 +994,8 @@ static int shebang(udfenv_buf *out, const char *python)
 static int write_launcher(winst *w, const wlauncher *l, udfenv_buf *last_dir)
 {
 	udfenv_buf text = UDFENV_BUF_INIT;
-	size_t imp = strcspn(l->attr, ".");
+	const char *module = l->ep->module, *attr = l->ep->attr;
+	size_t imp = strcspn(attr, ".");
 	int fd = -1, error;
 
 	if ((error = shebang(&text, w->scheme->python)) < 0 ||
@@ -1021,7 +1008,7 @@ static int write_launcher(winst *w, const wlauncher *l, udfenv_buf *last_dir)
 	                               "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', "
 	                               "sys.argv[0])\n"
 	                               "    sys.exit(%s())\n",
-	                               l->module, (int)imp, l->attr, l->attr)) < 0 ||
+	                               module, (int)imp, attr, attr)) < 0 ||
 	    (error = ensure_parent(l->dest, last_dir)) < 0)
 		goto done;
 	if ((unlink(l->dest) < 0 && errno != ENOENT) ||
@@ -1126,7 +1113,7 @@ static int write_record(winst *w)
 			continue;
 		if (f == NULL || f->dest == NULL) {
 			rows[n++] = (orow){r->path, r->hash, r->size};
-		} else if (!f->changed) {
+		} else if (f->new_hash == NULL) {
 			rows[n++] = (orow){f->record_path, r->hash, r->size};
 		} else {
 			if ((error = udfenv_strvec_pushf(&pool, "%llu",
@@ -1144,17 +1131,15 @@ static int write_record(winst *w)
 	}
 	rows[n++] = (orow){self.ptr, "", ""};
 	qsort(rows, n, sizeof(*rows), orow_cmp);
-	for (size_t i = 0; i < n && error == 0; i++)
+	for (size_t i = 0; i < n; i++)
 		if ((error = udfenv_wheel__csv_put(&text, rows[i].path)) < 0 ||
 		    (error = udfenv_buf_putc(&text, ',')) < 0 ||
 		    (error = udfenv_wheel__csv_put(&text, rows[i].hash)) < 0 ||
 		    (error = udfenv_buf_putc(&text, ',')) < 0 ||
-		    (error = udfenv_wheel__csv_put(&text, rows[i].size)) < 0)
-			break;
-		else
-			error = udfenv_buf_puts(&text, "\r\n");
-	if (error == 0)
-		error = write_info_file(w, "RECORD", udfenv_buf_cstr(&text), text.size, 1);
+		    (error = udfenv_wheel__csv_put(&text, rows[i].size)) < 0 ||
+		    (error = udfenv_buf_puts(&text, "\r\n")) < 0)
+			goto done;
+	error = write_info_file(w, "RECORD", udfenv_buf_cstr(&text), text.size, 1);
 done:
 	free(rows);
 	udfenv_strvec_dispose(&pool);
@@ -1275,17 +1260,27 @@ static void winst_dispose(winst *w)
 		free(w->rows[i].key);
 	}
 	free(w->rows);
-	free(w->by_key);
 	for (size_t i = 0; i < w->nlaunchers; i++) {
 		free(w->launchers[i].name);
-		free(w->launchers[i].module);
-		free(w->launchers[i].attr);
 		free(w->launchers[i].dest);
 	}
 	free(w->launchers);
 	udfenv_wheel__eps_dispose(&w->console);
 	udfenv_wheel__eps_dispose(&w->gui);
 	udfenv_strvec_dispose(&w->gen);
+}
+
+/*
+ * Name the wheel in the current error, once: many lower-layer messages
+ * only name a file under the scratch dir or the prefix.
+ */
+static void name_the_wheel(const winst *w)
+{
+	char quoted[XSHOW_SIZE + 2];
+
+	snprintf(quoted, sizeof(quoted), "'%s'", w->shown);
+	if (strstr(udfenv_error_last()->message, quoted) == NULL)
+		udfenv_error_prefix("'%s': ", w->shown);
 }
 
 int udfenv_wheel__install(const udfenv_wheel_install *req, const udfenv_wheel_scheme *scheme)
@@ -1308,7 +1303,9 @@ int udfenv_wheel__install(const udfenv_wheel_install *req, const udfenv_wheel_sc
 		else
 			error = udfenv_fs_rmtree(w.tmp.ptr);
 	}
-	if (error == 0 && udfenv_log_enabled(UDFENV_LOG_DEBUG))
+	if (error < 0)
+		name_the_wheel(&w);
+	else if (udfenv_log_enabled(UDFENV_LOG_DEBUG))
 		udfenv_log(UDFENV_LOG_DEBUG, "installed '%s': %zu files, %zu launchers in %.3f s",
 		           w.shown, w.nfiles, w.nlaunchers, udfenv_now() - t0);
 	winst_dispose(&w);

@@ -36,6 +36,36 @@ static char *repeat(const char *unit, size_t times, const char *tail)
 	return s;
 }
 
+/* ---- project names ---- */
+
+static void test_pep503_names(void **state)
+{
+	static const char *const invalid[] = {"", "-foo", "foo_", "f o", "foo!", "f\xc3\xa9"};
+	static const char *const lenient[][2] = {
+	    {"Foo__Bar.baz", "foo-bar-baz"}, {"", ""}, {"-Foo..Bar_", "-foo-bar-"}, {"a b", "a b"},
+	    {"T\xc3\x89ST", "t\xc3\x89st"},
+	};
+	udfenv_buf b = UDFENV_BUF_INIT;
+	(void)state;
+
+	assert_int_equal(udfenv_pep503_normalize(&b, "Foo__Bar.-baz9", 14), 0);
+	assert_string_equal(b.ptr, "foo-bar-baz9");
+	assert_int_equal(udfenv_pep503_normalize(&b, "Foo_Bar-ignored", 7), 0);
+	assert_string_equal(b.ptr, "foo-bar");
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(*invalid); i++) {
+		assert_error(udfenv_pep503_normalize(&b, invalid[i], strlen(invalid[i])),
+		             UDFENV_EINVALID, "is not a valid project name");
+		assert_int_equal(b.size, 0);
+	}
+	for (size_t i = 0; i < sizeof(lenient) / sizeof(*lenient); i++) {
+		assert_int_equal(
+		    udfenv_pep503_canonicalize(&b, lenient[i][0], strlen(lenient[i][0])), 0);
+		assert_non_null(b.ptr);
+		assert_string_equal(b.ptr, lenient[i][1]);
+	}
+	udfenv_buf_dispose(&b);
+}
+
 /* ---- versions ---- */
 
 static void assert_normalizes(const char *text, const char *want)
@@ -991,6 +1021,62 @@ static void test_marker_errors(void **state)
 	free(deep);
 }
 
+/* A comparison that falls back to strings leaves udfenv_error_last() as it was. */
+static void test_marker_eval_leaves_no_error(void **state)
+{
+	static const marker_case cases[] = {
+	    {"os_name == \"posix\"", &py38, NULL, 1},
+	    {"os_name != 'posix'", NULL, NULL, 1},
+	    {"platform_release < '5.2'", &py38, NULL, 1}, /* not a version on the left */
+	    {"python_version >= 'x'", &py38, NULL, 0},    /* nor on the right */
+	    /* Both versions, but no specifier: "<" takes no local label, so strings. */
+	    {"python_version < '3.8+local'", &py38, NULL, 1},
+	    {"python_full_version == '3.8.*'", &py38, NULL, 1},
+	    {"extra == 'test'", &py38, "Test", 1},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		udfenv_error_clear();
+		if (eval_marker(cases[i].marker, cases[i].env, cases[i].extra) != cases[i].expected)
+			fail_msg("marker '%s' is not %d", cases[i].marker, cases[i].expected);
+		if (udfenv_error_last()->code != 0 || udfenv_error_last()->message[0] != '\0')
+			fail_msg("marker '%s' left an error behind: %d %s", cases[i].marker,
+			         udfenv_error_last()->code, udfenv_error_last()->message);
+	}
+}
+
+/* The quiet parsers: the same answers, no message for text that does not parse. */
+static void test_try_parse(void **state)
+{
+	udfenv_pep440_version v = UDFENV_VERSION_INIT;
+	udfenv_specset *s = NULL;
+	udfenv_buf text = UDFENV_BUF_INIT;
+	(void)state;
+
+	udfenv_error_clear();
+	assert_int_equal(udfenv_version_try_parse(&v, "posix"), UDFENV_EINVALID);
+	assert_null(v.release);
+	assert_int_equal(udfenv_version_try_parse(&v, NULL), UDFENV_EINVALID);
+	assert_int_equal(udfenv_specset_try_parse(&s, "~=3"), UDFENV_EINVALID);
+	assert_null(s);
+	assert_int_equal(udfenv_specset_try_parse(&s, "<1.0+local"), UDFENV_EINVALID);
+	assert_int_equal(udfenv_specset_try_parse(&s, "==posix"), UDFENV_EINVALID);
+	assert_int_equal(udfenv_error_last()->code, 0);
+	assert_string_equal(udfenv_error_last()->message, "");
+
+	assert_int_equal(udfenv_version_try_parse(&v, " v1.0RC1 "), 0);
+	assert_int_equal(v.pre_kind, 'c');
+	udfenv_version_dispose(&v);
+	assert_int_equal(udfenv_specset_try_parse(&s, ">=1.0, ==1.*"), 0);
+	assert_int_equal(udfenv_specset_format(&text, s), 0);
+	assert_string_equal(udfenv_buf_cstr(&text), ">=1.0,==1.*");
+	udfenv_buf_dispose(&text);
+	udfenv_specset_free(s);
+
+	/* The loud ones still say why. */
+	assert_error(udfenv_specset_parse(&s, "~=3"), UDFENV_EINVALID, "~= needs a version");
+}
+
 /* ---- requirements ---- */
 
 static void assert_spec_text(const udfenv_specset *s, const char *want)
@@ -1136,6 +1222,7 @@ static void test_requirement_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pep503_names),
 	    cmocka_unit_test(test_version_normalization),
 	    cmocka_unit_test(test_version_fields),
 	    cmocka_unit_test(test_version_invalid),
@@ -1154,6 +1241,8 @@ int main(void)
 	    cmocka_unit_test(test_marker_logic),
 	    cmocka_unit_test(test_marker_extra),
 	    cmocka_unit_test(test_marker_errors),
+	    cmocka_unit_test(test_marker_eval_leaves_no_error),
+	    cmocka_unit_test(test_try_parse),
 	    cmocka_unit_test(test_requirement_parse),
 	    cmocka_unit_test(test_requirement_errors),
 	};

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "lib/wheel.h"
+#include "lib/wheel_int.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define P PATH_MAX
@@ -596,6 +598,96 @@ static void test_metadata_cap_and_corrupt(void **state)
 	             NULL);
 }
 
+/*
+ * A hostile METADATA of half a million continuation lines, under the 1 MiB
+ * cap: parsed correctly and in linear time (the quadratic version took
+ * seconds).
+ */
+static void test_metadata_many_continuations(void **state)
+{
+	fx *f = *state;
+	char whl[P];
+	udfenv_wheel_metadata m = UDFENV_WHEEL_METADATA_INIT;
+	udfenv_buf md = UDFENV_BUF_INIT;
+	wf files[] = {F(DI "/METADATA", NULL), F(DI "/WHEEL", WHEEL_PURE)};
+	struct timespec t0, t1;
+	double secs;
+
+	assert_int_equal(udfenv_buf_puts(&md, "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+	                                      "Requires-Dist: six\n"),
+	                 0);
+	for (int i = 0; i < 500000; i++)
+		assert_int_equal(udfenv_buf_puts(&md, i % 2 ? " \n" : "\t\n"), 0);
+	assert_int_equal(udfenv_buf_puts(&md, "Requires-Dist: attrs\n\n"), 0);
+	assert_true(md.size <= UDFENV_WHEEL_MAX_META);
+	files[0].data = md.ptr;
+	make_wheel(f, whl, DEMO_WHL, DI, files, N(files));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (udfenv_wheel__read_metadata(&m, whl, DEMO_WHL) < 0)
+		fail_msg("%s", udfenv_error_last()->message);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_string_equal(m.name, "demo");
+	assert_int_equal(m.requires_dist.count, 2);
+	assert_string_equal(m.requires_dist.items[0], "six"); /* unfolded, trimmed */
+	assert_string_equal(m.requires_dist.items[1], "attrs");
+	if (secs >= 1.0)
+		fail_msg("reading the METADATA took %.2f s", secs);
+	udfenv_wheel_metadata_dispose(&m);
+	udfenv_buf_dispose(&md);
+}
+
+/* ---- entry_points.txt ---- */
+
+/* Exactly `len` bytes, no NUL after them: ASan sees any access past the end. */
+static char *exact_copy(const char *s, size_t len)
+{
+	char *p = malloc(len);
+
+	assert_non_null(p);
+	memcpy(p, s, len);
+	return p;
+}
+
+static void test_entry_points_text(void **state)
+{
+	static const char text[] = "[console_scripts]\r\n  tool = demo.cli:main [x]\n"
+	                           "# a comment\n[gui_scripts]\nwin=demo:gui\n"
+	                           "[other]\nkey = anything: goes here\n"
+	                           "[console_scripts]\ntool = demo:again\nlast = a.b:c\t ";
+	size_t len = sizeof(text) - 1;
+	char *p = exact_copy(text, len);
+	udfenv_wheel_eps console, gui;
+
+	(void)state;
+	memset(&console, 0, sizeof(console));
+	memset(&gui, 0, sizeof(gui));
+	assert_int_equal(udfenv_wheel__entry_points(&console, &gui, p, len, DEMO_WHL), 0);
+	assert_memory_equal(p, text, len); /* not modified */
+	assert_int_equal(console.count, 2);
+	assert_string_equal(console.items[0].name, "tool"); /* replaced in place */
+	assert_string_equal(console.items[0].module, "demo");
+	assert_string_equal(console.items[0].attr, "again");
+	assert_string_equal(console.items[1].name, "last");
+	assert_string_equal(console.items[1].module, "a.b");
+	assert_string_equal(console.items[1].attr, "c");
+	assert_int_equal(gui.count, 1);
+	assert_string_equal(gui.items[0].name, "win");
+	udfenv_wheel__eps_dispose(&console);
+	udfenv_wheel__eps_dispose(&gui);
+	free(p);
+
+	/* The refusal of a last line without '=' or newline reads nothing past it either. */
+	static const char bad[] = "[console_scripts]\nx = a:b\nnoequals";
+	p = exact_copy(bad, sizeof(bad) - 1);
+	assert_error(udfenv_wheel__entry_points(&console, &gui, p, sizeof(bad) - 1, DEMO_WHL),
+	             UDFENV_EINVALID, "line 3 of entry_points.txt has no '='", NULL);
+	udfenv_wheel__eps_dispose(&console);
+	udfenv_wheel__eps_dispose(&gui);
+	free(p);
+}
+
 /* ---- installing ---- */
 
 static const wf pure_files[] = {
@@ -1104,6 +1196,34 @@ static void test_layout_refusals(void **state)
 	assert_absent(whl, "");
 }
 
+/* An error of a lower layer that names only some path gets the wheel's name in front, once. */
+static void test_install_errors_name_the_wheel(void **state)
+{
+	fx *f = *state;
+	char whl[P], lib[P];
+	const char *msg;
+	FILE *fp;
+
+	make_wheel(f, whl, DEMO_WHL, DI, pure_files, N(pure_files));
+	/* A file where purelib's dirs must go: only the mkdir of the first file fails. */
+	assert_int_equal(mkdir(f->prefix, 0755), 0);
+	pathf(lib, "%s/lib", f->prefix);
+	assert_non_null(fp = fopen(lib, "w"));
+	fclose(fp);
+	assert_true(install(f, whl, NULL, 0) < 0);
+	msg = udfenv_error_last()->message;
+	if (strncmp(msg, "'" DEMO_WHL "': ", strlen(DEMO_WHL) + 4) != 0 ||
+	    strstr(msg + 1, "'" DEMO_WHL "'") != NULL || strstr(msg, lib) == NULL)
+		fail_msg("the message does not name the wheel once, then the path: %s", msg);
+
+	/* One that names the wheel already is left as it was. */
+	assert_int_equal(unlink(lib), 0);
+	make_wheel_t(f, whl, DEMO_WHL, DI, pure_files, N(pure_files), T_HASH, "demo/cli.py");
+	assert_refused(f, whl, UDFENV_EUNSAFE, "'" DEMO_WHL "': 'demo/cli.py' does not match",
+	               NULL);
+	assert_int_equal(strncmp(udfenv_error_last()->message, "'" DEMO_WHL "': 'demo/", 33), 0);
+}
+
 static void test_scheme_checks(void **state)
 {
 	fx *f = *state;
@@ -1127,16 +1247,29 @@ int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_filename_plain),           T(test_filename_compressed_and_build),
-	    T(test_filename_invalid),         T(test_metadata),
-	    T(test_metadata_escaped_names),   T(test_metadata_refused),
-	    T(test_metadata_cap_and_corrupt), T(test_install_pure),
-	    T(test_install_data_and_platlib), T(test_install_shebangs),
-	    T(test_install_launchers),        T(test_launcher_shebang_forms),
-	    T(test_pip_versioned_launchers),  T(test_entry_points_refused),
-	    T(test_record_refusals),          T(test_record_paths),
-	    T(test_record_path_escapes),      T(test_hash_option),
-	    T(test_layout_refusals),          T(test_scheme_checks),
+	    T(test_filename_plain),
+	    T(test_filename_compressed_and_build),
+	    T(test_filename_invalid),
+	    T(test_metadata),
+	    T(test_metadata_escaped_names),
+	    T(test_metadata_refused),
+	    T(test_metadata_cap_and_corrupt),
+	    T(test_metadata_many_continuations),
+	    T(test_entry_points_text),
+	    T(test_install_errors_name_the_wheel),
+	    T(test_install_pure),
+	    T(test_install_data_and_platlib),
+	    T(test_install_shebangs),
+	    T(test_install_launchers),
+	    T(test_launcher_shebang_forms),
+	    T(test_pip_versioned_launchers),
+	    T(test_entry_points_refused),
+	    T(test_record_refusals),
+	    T(test_record_paths),
+	    T(test_record_path_escapes),
+	    T(test_hash_option),
+	    T(test_layout_refusals),
+	    T(test_scheme_checks),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
