@@ -108,8 +108,6 @@ int udfenv_env_worker(udfenv_env *env, unsigned index, const char **cwd, char *c
  */
 const int *udfenv_env_hold_fds(const udfenv_env *env, size_t *count);
 
-const udfenv_env_report *udfenv_env_get_report(const udfenv_env *env);
-
 /* Count a worker start that took `seconds` in the report's spawn phase. */
 void udfenv_env_note_spawn(udfenv_env *env, double seconds);
 

@@ -166,8 +166,9 @@ static int write_report(const udfenv_env *env, const char *path)
 		cli_error();
 		return -1;
 	}
-	ok = asprintf(&tmp, "%s.tmp-%d", path, (int)getpid()) >= 0 && (f = fopen(tmp, "w")) != NULL &&
-	     fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+	if (asprintf(&tmp, "%s.tmp-%d", path, (int)getpid()) < 0)
+		tmp = NULL; /* its contents are undefined then */
+	ok = tmp && (f = fopen(tmp, "we")) != NULL && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
 	if (f && fclose(f) != 0)
 		ok = 0;
 	if (ok && rename(tmp, path) < 0)

@@ -20,6 +20,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/path.h"
+#include "util/text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -77,6 +78,43 @@ static int check_owner(const char *dir, int fd)
 	return 0;
 }
 
+/*
+ * Make the layout under the cache dir open at `top`: the tag, v1 and its
+ * subdirs; what exists already is fine (another process may be doing the
+ * same). Only a missing or incomplete v1 gets here, not every open.
+ */
+static int make_layout(udfenv_cache *c, int top, const char *real)
+{
+	udfenv_buf tag = UDFENV_BUF_INIT;
+
+	if (faccessat(top, "CACHEDIR.TAG", F_OK, 0) < 0) {
+		if (udfenv_buf_printf(&tag, "%s/CACHEDIR.TAG", real) == 0)
+			udfenv_fs_write_atomic(tag.ptr, cachedir_tag, sizeof(cachedir_tag) - 1, 0644);
+		udfenv_buf_dispose(&tag);
+		udfenv_error_clear();
+	}
+	if (mkdirat(top, "v1", 0700) < 0 && errno != EEXIST)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot create '%s'", c->root.ptr);
+	if (c->fd < 0 && (c->fd = openat(top, "v1", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot open '%s'", c->root.ptr);
+	for (size_t i = 0; subdirs[i]; i++)
+		if (mkdirat(c->fd, subdirs[i], 0700) < 0 && errno != EEXIST)
+			return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot create '%s/%s'",
+						   c->root.ptr, subdirs[i]);
+	return 0;
+}
+
+/*
+ * Whether v1, open at `fd`, has all its subdirs. Its link count tells where
+ * the filesystem counts subdirs (ext4, xfs, tmpfs: 2 + their number); where
+ * it does not (btrfs: 1), we cannot tell and say no.
+ */
+static int layout_complete(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_nlink >= 2 + sizeof(subdirs) / sizeof(subdirs[0]) - 1;
+}
+
 int udfenv_cache_open(udfenv_cache **out, const char *dir)
 {
 	udfenv_cache *c;
@@ -88,12 +126,17 @@ int udfenv_cache_open(udfenv_cache **out, const char *dir)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	c->fd = -1;
-	if ((error = dir && dir[0] ? udfenv_buf_sets(&given, dir) : default_dir(&given)) < 0 ||
-	    (error = udfenv_fs_mkdir_p(given.ptr, 0700)) < 0)
+	if ((error = dir && dir[0] ? udfenv_buf_sets(&given, dir) : default_dir(&given)) < 0)
 		goto done;
+	/* Warm starts find everything in place: create only what is missing. */
 	if (realpath(given.ptr, real) == NULL) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot resolve the cache dir '%s'", given.ptr);
-		goto done;
+		if ((error = udfenv_fs_mkdir_p(given.ptr, 0700)) < 0)
+			goto done;
+		if (realpath(given.ptr, real) == NULL) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot resolve the cache dir '%s'",
+						    given.ptr);
+			goto done;
+		}
 	}
 	if (strchr(real, ':')) {
 		error = udfenv_error_set(UDFENV_EINVALID,
@@ -102,33 +145,23 @@ int udfenv_cache_open(udfenv_cache **out, const char *dir)
 		goto done;
 	}
 	if ((top = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot open the cache dir '%s'", real);
+		if (errno == ENOTDIR)
+			error = udfenv_error_set(UDFENV_ECONFLICT, "'%s' exists and is not a directory",
+						 given.ptr);
+		else
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot open the cache dir '%s'", real);
 		goto done;
 	}
 	if ((error = check_owner(real, top)) < 0 || (error = udfenv_buf_sets(&c->dir, real)) < 0 ||
 	    (error = udfenv_buf_printf(&c->root, "%s/v1", real)) < 0)
 		goto done;
-	if (faccessat(top, "CACHEDIR.TAG", F_OK, 0) < 0) {
-		udfenv_buf tag = UDFENV_BUF_INIT;
-		if (udfenv_buf_printf(&tag, "%s/CACHEDIR.TAG", real) == 0)
-			udfenv_fs_write_atomic(tag.ptr, cachedir_tag, sizeof(cachedir_tag) - 1, 0644);
-		udfenv_buf_dispose(&tag);
-		udfenv_error_clear();
-	}
-	if (mkdirat(top, "v1", 0700) < 0 && errno != EEXIST) {
-		error = udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot create '%s'", c->root.ptr);
-		goto done;
-	}
-	if ((c->fd = openat(top, "v1", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	c->fd = openat(top, "v1", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c->fd < 0 && errno != ENOENT) {
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot open '%s'", c->root.ptr);
 		goto done;
 	}
-	for (size_t i = 0; subdirs[i]; i++)
-		if (mkdirat(c->fd, subdirs[i], 0700) < 0 && errno != EEXIST) {
-			error = udfenv_error_set_os(udfenv_error_from_errno(errno),
-						    "cannot create '%s/%s'", c->root.ptr, subdirs[i]);
-			goto done;
-		}
+	if ((c->fd < 0 || !layout_complete(c->fd)) && (error = make_layout(c, top, real)) < 0)
+		goto done;
 	*out = c;
 	c = NULL;
 done:
@@ -266,40 +299,35 @@ done:
 	return error;
 }
 
-/* Remove tmp/<key>.* left by builders that died (we hold the build lock: none is running). */
-static void reclaim_builds(udfenv_cache *c, const char *key)
+/*
+ * tmp/<key>.* (payload: the key), left by a builder that died: we hold the
+ * build lock, so none is running.
+ */
+static int reclaim_interrupted(udfenv_cache *c, const char *name, void *payload)
 {
+	const char *key = payload;
 	size_t klen = strlen(key);
-	int fd = openat(c->fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
+	udfenv_buf p = UDFENV_BUF_INIT;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
+	if (strncmp(name, key, klen) == 0 && name[klen] == '.' &&
+	    udfenv_buf_printf(&p, "%s/tmp/%s", c->root.ptr, name) == 0) {
+		udfenv_log(UDFENV_LOG_INFO, "cache: removing an interrupted build: %s", p.ptr);
+		udfenv_fs_rmtree_quiet(p.ptr);
 	}
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, key, klen) == 0 && de->d_name[klen] == '.') {
-			udfenv_buf p = UDFENV_BUF_INIT;
-			if (udfenv_buf_printf(&p, "%s/tmp/%s", c->root.ptr, de->d_name) == 0) {
-				udfenv_log(UDFENV_LOG_INFO, "cache: removing an interrupted build: %s", p.ptr);
-				udfenv_fs_rmtree_quiet(p.ptr);
-			}
-			udfenv_buf_dispose(&p);
-		}
-	closedir(d);
+	udfenv_buf_dispose(&p);
+	return 0;
 }
 
-int udfenv_cache__du(int dirfd, uint64_t *bytes, uint64_t *files)
+int udfenv_cache__du(int dirfd, const char *path, uint64_t *bytes, uint64_t *files)
 {
 	DIR *d = fdopendir(dirfd);
 	struct dirent *de;
+	udfenv_buf sub_path = UDFENV_BUF_INIT;
 	int error = 0;
 
 	if (d == NULL) {
 		close(dirfd);
-		return udfenv_error_set_os(UDFENV_ERROR, "cannot read a cache entry");
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot read the cache entry directory '%s'", path);
 	}
 	while ((de = readdir(d)) != NULL && error == 0) {
 		struct stat st;
@@ -310,11 +338,17 @@ int udfenv_cache__du(int dirfd, uint64_t *bytes, uint64_t *files)
 		(*files)++;
 		if (S_ISDIR(st.st_mode)) {
 			int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0)
-				error = udfenv_cache__du(sub, bytes, files);
+			if (sub < 0)
+				continue;
+			udfenv_buf_clear(&sub_path);
+			if ((error = udfenv_path_join(&sub_path, path, de->d_name)) < 0)
+				close(sub);
+			else
+				error = udfenv_cache__du(sub, sub_path.ptr, bytes, files);
 		}
 	}
 	closedir(d);
+	udfenv_buf_dispose(&sub_path);
 	return error;
 }
 
@@ -324,7 +358,12 @@ static int explain_build_failure(udfenv_cache *c, const udfenv_cache_request *r,
 	struct statvfs vfs;
 	const char *msg = udfenv_error_last()->message;
 	char *copy;
-	int full = strstr(msg, strerror(ENOSPC)) || strstr(msg, strerror(EDQUOT)) ||
+	int err = udfenv_error_os_errno();
+	/*
+	 * The errno says it when it came through; free space is the fallback for
+	 * a failure known only by its words (pip's output, say).
+	 */
+	int full = err == ENOSPC || err == EDQUOT ||
 		   (fstatvfs(tmpfd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20));
 
 	if (!full || (copy = strdup(msg)) == NULL)
@@ -334,24 +373,26 @@ static int explain_build_failure(udfenv_cache *c, const udfenv_cache_request *r,
 				 "free space there, shrink the cache (udfenv cache gc --max-size SIZE), "
 				 "or move it (udfenv.cache.dir)",
 				 copy, c->dir.ptr, r->kind, r->name);
+	udfenv_error_set_os_errno(err);
 	free(copy);
 	return error;
 }
 
 char *udfenv_cache__printable(const char *s)
 {
+	size_t len = strlen(s);
 	char *out = strdup(s);
-	json_t *probe = out ? json_string(out) : NULL;
 
-	if (out && probe == NULL)
+	/* The same UTF-8 as jansson's json_string() takes. */
+	if (out && !udfenv_text_utf8_valid(out, len))
 		for (char *p = out; *p; p++)
 			if ((unsigned char)*p >= 0x80)
 				*p = '?';
-	json_decref(probe);
 	return out;
 }
 
-static int write_marker(int dirfd, const udfenv_cache_request *r, json_t *extra, uint64_t size,
+/* The completion marker, `path`. */
+static int write_marker(const char *path, const udfenv_cache_request *r, json_t *extra, uint64_t size,
 			uint64_t files, double seconds)
 {
 	char *name = udfenv_cache__printable(r->name), *info = udfenv_cache__printable(r->info ? r->info : "");
@@ -362,17 +403,15 @@ static int write_marker(int dirfd, const udfenv_cache_request *r, json_t *extra,
 					     seconds, "extra", extra)
 				 : NULL;
 	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-	int fd = -1, error = 0;
+	udfenv_buf line = UDFENV_BUF_INIT;
+	int error;
 
 	if (text == NULL)
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	else if ((fd = openat(dirfd, UDFENV_CACHE_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 ||
-		 udfenv_fs_write_all(fd, text, strlen(text)) < 0 || udfenv_fs_write_all(fd, "\n", 1) < 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write the completion marker of %s '%s'",
-					    r->kind, r->name);
-	if (fd >= 0 && close(fd) < 0 && error == 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write the completion marker of %s '%s'",
-					    r->kind, r->name);
+	else if ((error = udfenv_buf_printf(&line, "%s\n", text)) == 0 &&
+		 (error = udfenv_fs_write_new(path, line.ptr, line.size, 0644)) < 0)
+		udfenv_error_prefix("the completion marker of %s '%s': ", r->kind, r->name);
+	udfenv_buf_dispose(&line);
 	free(text);
 	free(name);
 	free(info);
@@ -384,7 +423,8 @@ static int write_marker(int dirfd, const udfenv_cache_request *r, json_t *extra,
 static int build(udfenv_cache *c, const udfenv_cache_request *r)
 {
 	udfenv_buf tmp = UDFENV_BUF_INIT, parent = UDFENV_BUF_INIT, data = UDFENV_BUF_INIT,
-		   scratch = UDFENV_BUF_INIT, prefix = UDFENV_BUF_INIT, rel = UDFENV_BUF_INIT;
+		   scratch = UDFENV_BUF_INIT, prefix = UDFENV_BUF_INIT, rel = UDFENV_BUF_INIT,
+		   marker = UDFENV_BUF_INIT;
 	char dst[NAME_MAX + 16];
 	json_t *extra = json_object();
 	uint64_t bytes = 0, files = 0;
@@ -392,7 +432,8 @@ static int build(udfenv_cache *c, const udfenv_cache_request *r)
 	int tmpfd = -1, sub, error;
 
 	snprintf(dst, sizeof(dst), "entries/%s", r->key);
-	reclaim_builds(c, r->key);
+	udfenv_cache__each_name(c, "tmp", reclaim_interrupted, (void *)r->key);
+	udfenv_error_clear();
 	if (faccessat(c->fd, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 		/* Published without a marker: not trusted, rebuilt. */
 		udfenv_log(UDFENV_LOG_WARN, "cache: entry %s has no completion marker; rebuilding it", r->key);
@@ -412,7 +453,8 @@ static int build(udfenv_cache *c, const udfenv_cache_request *r)
 		goto fail;
 	}
 	if ((error = udfenv_buf_printf(&data, "%s/data", tmp.ptr)) < 0 ||
-	    (error = udfenv_buf_printf(&scratch, "%s/scratch", tmp.ptr)) < 0)
+	    (error = udfenv_buf_printf(&scratch, "%s/scratch", tmp.ptr)) < 0 ||
+	    (error = udfenv_buf_printf(&marker, "%s/" UDFENV_CACHE_MARKER, tmp.ptr)) < 0)
 		goto fail;
 	if (mkdir(scratch.ptr, 0700) < 0) {
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", scratch.ptr);
@@ -426,8 +468,8 @@ static int build(udfenv_cache *c, const udfenv_cache_request *r)
 					    data.ptr);
 		goto fail;
 	}
-	if ((error = udfenv_cache__du(sub, &bytes, &files)) < 0 ||
-	    (error = write_marker(tmpfd, r, extra, bytes, files, udfenv_now() - t0)) < 0)
+	if ((error = udfenv_cache__du(sub, data.ptr, &bytes, &files)) < 0 ||
+	    (error = write_marker(marker.ptr, r, extra, bytes, files, udfenv_now() - t0)) < 0)
 		goto fail;
 	/* Durable before visible: a crash after the rename must not expose lost writes. */
 	if (syncfs(tmpfd) < 0) {
@@ -463,6 +505,7 @@ done:
 	udfenv_buf_dispose(&scratch);
 	udfenv_buf_dispose(&prefix);
 	udfenv_buf_dispose(&rel);
+	udfenv_buf_dispose(&marker);
 	return error;
 }
 
@@ -583,28 +626,19 @@ void udfenv_cache__remember(udfenv_cache *c, const char *kind, const char *path,
 			    const char *value)
 {
 	char name[128];
-	udfenv_buf text = UDFENV_BUF_INIT, tmp = UDFENV_BUF_INIT, dir = UDFENV_BUF_INIT;
-	int fd = -1, ok = 0;
+	udfenv_buf text = UDFENV_BUF_INIT, file = UDFENV_BUF_INIT;
+	int ok;
 
 	record_name(kind, path, name, sizeof(name));
-	if (udfenv_buf_printf(&text, "%s\n%s\n%s\n", path, sig, value) < 0 || text.size > REMEMBER_MAX ||
-	    udfenv_buf_printf(&dir, "%s/tmp", c->root.ptr) < 0 || udfenv_fs_mkstemp(&tmp, dir.ptr, &fd) < 0)
-		goto done;
 	/* No fsync: a record lost in a crash is only a digest computed once more. */
-	ok = udfenv_fs_write_all(fd, text.ptr, text.size) == 0 && fchmod(fd, 0644) == 0 &&
-	     close(fd) == 0 && renameat(AT_FDCWD, tmp.ptr, c->fd, name) == 0;
-	fd = -1;
-	if (!ok)
-		unlink(tmp.ptr);
-done:
-	if (fd >= 0)
-		close(fd);
+	ok = udfenv_buf_printf(&text, "%s\n%s\n%s\n", path, sig, value) == 0 && text.size <= REMEMBER_MAX &&
+	     udfenv_buf_printf(&file, "%s/%s", c->root.ptr, name) == 0 &&
+	     udfenv_fs_write_replace(file.ptr, text.ptr, text.size, 0644) == 0;
 	if (!ok)
 		udfenv_log(UDFENV_LOG_DEBUG, "cache: could not remember %s of '%s'", kind, path);
 	udfenv_error_clear();
 	udfenv_buf_dispose(&text);
-	udfenv_buf_dispose(&tmp);
-	udfenv_buf_dispose(&dir);
+	udfenv_buf_dispose(&file);
 }
 
 static void work_name(const char *dir, char *out, size_t size)

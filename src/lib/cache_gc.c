@@ -125,7 +125,7 @@ static int describe(udfenv_cache *c, const char *key, udfenv_cache_entry *e)
 		e->name = strdup("(incomplete)");
 		e->info = strdup("");
 		if ((fd = openat(c->fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
-			udfenv_cache__du(fd, &e->size, &e->files);
+			udfenv_cache__du(fd, path, &e->size, &e->files);
 		udfenv_error_clear();
 	}
 	if (e->last_used == 0)
@@ -142,9 +142,8 @@ static int by_last_use(const void *a, const void *b)
 	return x->last_used < y->last_used ? -1 : x->last_used > y->last_used ? 1 : strcmp(x->key, y->key);
 }
 
-/* Call fn(c, name, payload) for each name in the root's subdir `sub`. */
-static int each_name(udfenv_cache *c, const char *sub, int (*fn)(udfenv_cache *, const char *, void *),
-		     void *payload)
+int udfenv_cache__each_name(udfenv_cache *c, const char *sub,
+			    int (*fn)(udfenv_cache *, const char *, void *), void *payload)
 {
 	int fd = openat(c->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC), error = 0;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -192,7 +191,7 @@ int udfenv_cache_list(udfenv_cache *c, udfenv_cache_entry **out, size_t *count)
 
 	*out = NULL;
 	*count = 0;
-	if ((error = each_name(c, "entries", add_entry, &l)) < 0) {
+	if ((error = udfenv_cache__each_name(c, "entries", add_entry, &l)) < 0) {
 		udfenv_cache_list_free(l.items, l.count);
 		return error;
 	}
@@ -244,26 +243,48 @@ static int reclaim_trash(udfenv_cache *c, const char *name, void *payload)
 	return 0;
 }
 
-/* tmp/<key>.XXXXXX whose build lock is free: a builder that died. */
 /*
- * A remembered digest's temp file (.tmp-XXXXXX) that was never renamed: its
- * writer died between the two steps, which take microseconds.
+ * A remembered record's temp file (.tmp-XXXXXX, beside the records; in
+ * tmp/ when older versions wrote it) that was never renamed: its writer
+ * died between the two steps, which take microseconds.
  */
 #define STALE_RECORD_SECONDS 60
 
+/* `sub`/`name` if it is such a temp file: 1 removed, else 0. */
+static int reclaim_stale_temp(udfenv_cache *c, const char *sub, const char *name)
+{
+	char rel[NAME_MAX + 16];
+	struct stat st;
+
+	if (strncmp(name, ".tmp-", 5) != 0)
+		return 0;
+	snprintf(rel, sizeof(rel), "%s/%s", sub, name);
+	return fstatat(c->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	       mtime_of(&st) < udfenv_wall_now() - STALE_RECORD_SECONDS && unlinkat(c->fd, rel, 0) == 0;
+}
+
+static int reclaim_digest_temp(udfenv_cache *c, const char *name, void *payload)
+{
+	*(unsigned *)payload += (unsigned)reclaim_stale_temp(c, "digests", name);
+	return 0;
+}
+
+static int reclaim_interp_temp(udfenv_cache *c, const char *name, void *payload)
+{
+	*(unsigned *)payload += (unsigned)reclaim_stale_temp(c, "interp", name);
+	return 0;
+}
+
+/* tmp/<key>.XXXXXX whose build lock is free: a builder that died. */
 static int reclaim_build(udfenv_cache *c, const char *name, void *payload)
 {
-	char lock[NAME_MAX + 1], rel[NAME_MAX + 8];
+	char lock[NAME_MAX + 1];
 	const char *dot = strchr(name, '.');
 	udfenv_buf p = UDFENV_BUF_INIT;
-	struct stat st;
 	int fd;
 
 	if (strncmp(name, ".tmp-", 5) == 0) {
-		snprintf(rel, sizeof(rel), "tmp/%s", name);
-		if (fstatat(c->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    mtime_of(&st) < udfenv_wall_now() - STALE_RECORD_SECONDS && unlinkat(c->fd, rel, 0) == 0)
-			(*(unsigned *)payload)++;
+		*(unsigned *)payload += (unsigned)reclaim_stale_temp(c, "tmp", name);
 		return 0;
 	}
 	if (dot == NULL || dot - name != 64)
@@ -336,9 +357,11 @@ static int gc(udfenv_cache *c, uint64_t max_size, int wait, int records, udfenv_
 					: udfenv_error_set_os(UDFENV_ERROR, "cannot lock '%s/gc.lock'", c->root.ptr);
 			goto done;
 		}
-	if ((error = each_name(c, "trash", reclaim_trash, &r.reclaimed)) < 0 ||
-	    (error = each_name(c, "tmp", reclaim_build, &r.reclaimed)) < 0 ||
-	    (error = each_name(c, "work", reclaim_work, &r.reclaimed)) < 0 ||
+	if ((error = udfenv_cache__each_name(c, "trash", reclaim_trash, &r.reclaimed)) < 0 ||
+	    (error = udfenv_cache__each_name(c, "tmp", reclaim_build, &r.reclaimed)) < 0 ||
+	    (error = udfenv_cache__each_name(c, "work", reclaim_work, &r.reclaimed)) < 0 ||
+	    (error = udfenv_cache__each_name(c, "digests", reclaim_digest_temp, &r.reclaimed)) < 0 ||
+	    (error = udfenv_cache__each_name(c, "interp", reclaim_interp_temp, &r.reclaimed)) < 0 ||
 	    (error = udfenv_cache_list(c, &entries, &n)) < 0)
 		goto done;
 	for (size_t i = 0; i < n; i++)
@@ -361,8 +384,8 @@ static int gc(udfenv_cache *c, uint64_t max_size, int wait, int records, udfenv_
 		}
 	}
 	r.entries_left = (unsigned)(n - r.removed);
-	if (records && ((error = each_name(c, "digests", remove_record, "digests")) < 0 ||
-			(error = each_name(c, "interp", remove_record, "interp")) < 0))
+	if (records && ((error = udfenv_cache__each_name(c, "digests", remove_record, "digests")) < 0 ||
+			(error = udfenv_cache__each_name(c, "interp", remove_record, "interp")) < 0))
 		goto done;
 done:
 	udfenv_cache_list_free(entries, n);

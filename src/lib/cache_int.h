@@ -27,7 +27,17 @@ json_t *udfenv_cache__marker(udfenv_cache *c, const char *key);
 /* Move `rel` (relative to the root) to the trash and delete it; a missing `rel` is fine. */
 int udfenv_cache__discard(udfenv_cache *c, const char *rel, const char *label);
 
-/* Add the allocated bytes and the count of everything under the open dir `dirfd` (closed here). */
-int udfenv_cache__du(int dirfd, uint64_t *bytes, uint64_t *files);
+/*
+ * Add the allocated bytes and the count of everything under the open dir
+ * `dirfd` (closed here); `path` names it in an error.
+ */
+int udfenv_cache__du(int dirfd, const char *path, uint64_t *bytes, uint64_t *files);
+
+/*
+ * Call fn(c, name, payload) for each name in the root's subdir `sub` but
+ * "." and "..", until one returns non-zero (returned).
+ */
+int udfenv_cache__each_name(udfenv_cache *c, const char *sub,
+			    int (*fn)(udfenv_cache *, const char *, void *), void *payload);
 
 #endif

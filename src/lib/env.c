@@ -60,7 +60,8 @@ int udfenv_env_opts_from_config(udfenv_env_opts *opts, const udfenv_config *cfg)
 	return udfenv_cache_config(cfg, &opts->cache_dir, &opts->cache_max_size, &opts->copy_archives);
 }
 
-int udfenv_env_tmp_root(const char *given, const char **out)
+/* The temp root for `given`, checked but not created: see udfenv_env_tmp_root. */
+static int choose_tmp_root(const char *given, const char **out)
 {
 	const char *root = given;
 
@@ -75,7 +76,13 @@ int udfenv_env_tmp_root(const char *given, const char **out)
 		return udfenv_error_set(UDFENV_EINVALID,
 					"temp root '%s' contains ':', which would split PATH and "
 					"PYTHONPATH: choose another (--tmp-root, io.tmp.dirs)", root);
-	return udfenv_fs_mkdir_p(root, 0700);
+	return 0;
+}
+
+int udfenv_env_tmp_root(const char *given, const char **out)
+{
+	int error = choose_tmp_root(given, out);
+	return error < 0 ? error : udfenv_fs_mkdir_p(*out, 0700);
 }
 
 /* E: made, locked for as long as it is used, and registered for GC should we die. */
@@ -87,8 +94,13 @@ static int make_private_dir(builder *b)
 	udfenv_buf dir = UDFENV_BUF_INIT;
 	int error;
 
-	if ((error = udfenv_env_tmp_root(b->opts->tmp_root, &root)) < 0 ||
-	    (error = udfenv_fs_mkdtemp(&dir, root, "udfenv-")) < 0)
+	if ((error = choose_tmp_root(b->opts->tmp_root, &root)) < 0)
+		goto done;
+	/* The root exists but on a first run: make it (or say why it cannot be) only then. */
+	if ((error = udfenv_fs_mkdtemp(&dir, root, "udfenv-")) < 0 &&
+	    ((udfenv_error_os_errno() != ENOENT && udfenv_error_os_errno() != ENOTDIR) ||
+	     (error = udfenv_fs_mkdir_p(root, 0700)) < 0 ||
+	     (error = udfenv_fs_mkdtemp(&dir, root, "udfenv-")) < 0))
 		goto done;
 	/* Canonical, so no symlink sits in the paths the worker and extraction see. */
 	if (realpath(dir.ptr, real) == NULL) {
@@ -180,17 +192,18 @@ static int resolve_python(builder *b)
 	int error;
 
 	if (strchr(given, '/') == NULL) {
+		/* Found in PATH: a regular file we may execute (udfenv_path_which checked). */
 		if (udfenv_path_which(py, given, env_get(b->base, "PATH")) < 0)
 			return udfenv_error_set(UDFENV_ENOTFOUND,
 						"python executable '%s' is not in PATH: install it, or "
 						"give its path with -pyexec / python.executable", given);
-	} else if ((error = given[0] == '/' ? udfenv_buf_sets(py, given) : resolve_in_archives(b, given, py)) < 0) {
-		return error;
+		return udfenv_buf_sets(&b->python_install, py->ptr);
 	}
+	if ((error = given[0] == '/' ? udfenv_buf_sets(py, given) : resolve_in_archives(b, given, py)) < 0)
+		return error;
 	if (stat(py->ptr, &st) < 0)
-		return given[0] == '/' || strchr(given, '/') == NULL
-			       ? udfenv_error_set_os(UDFENV_ENOTFOUND, "python executable '%s'", given)
-			       : not_in_archives(b, given);
+		return given[0] == '/' ? udfenv_error_set_os(UDFENV_ENOTFOUND, "python executable '%s'", given)
+				       : not_in_archives(b, given);
 	if (!S_ISREG(st.st_mode))
 		return udfenv_error_set(UDFENV_EINVALID, "python executable '%s' is not a file", given);
 	if ((error = ensure_executable(b, py->ptr, given)) < 0)
@@ -276,7 +289,6 @@ static int prepare(udfenv_env **out, const udfenv_manifest *m, const udfenv_deps
 {
 	static const udfenv_env_opts defaults = UDFENV_ENV_OPTS_INIT;
 	udfenv_manifest *local = NULL;
-	unsigned index0 = 0;
 	builder b;
 	double t0 = udfenv_now();
 	int error;
@@ -305,7 +317,7 @@ static int prepare(udfenv_env **out, const udfenv_manifest *m, const udfenv_deps
 	    (b.m->requirements && (error = udfenv_env__requirements(&b)) < 0) ||
 	    (error = udfenv_env__check_cancel(&b)) < 0 || (error = udfenv_env__shims(&b, &b.shims)) < 0 ||
 	    (error = build_envp(&b)) < 0 || (error = collect_hold_fds(b.env)) < 0 ||
-	    (error = udfenv_env_worker(b.env, index0, NULL, NULL)) < 0)
+	    (error = udfenv_env_worker(b.env, 0, NULL, NULL)) < 0)
 		goto done;
 	if (b.built)
 		udfenv_cache__auto_gc(b.env->cache, b.opts->cache_max_size);
@@ -351,8 +363,13 @@ static int make_worker(udfenv_env *env, env_worker *w, unsigned index)
 	if ((error = udfenv_buf_printf(&w->dir, "%s/worker-%u", env->dir.ptr, index)) < 0 ||
 	    (error = udfenv_path_join(&w->cwd, w->dir.ptr, "python-archives")) < 0)
 		goto done;
-	if (mkdir(w->dir.ptr, 0700) < 0 || mkdir(w->cwd.ptr, 0755) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", w->cwd.ptr);
+	if (mkdir(w->dir.ptr, 0700) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create the worker dir '%s'", w->dir.ptr);
+		goto done;
+	}
+	if (mkdir(w->cwd.ptr, 0755) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create the worker's archives dir '%s'",
+					    w->cwd.ptr);
 		goto done;
 	}
 	for (size_t i = 0; i < env->targets.count && error == 0; i++) {
@@ -430,11 +447,6 @@ const int *udfenv_env_hold_fds(const udfenv_env *env, size_t *count)
 {
 	*count = env->nhold_fds;
 	return env->hold_fds;
-}
-
-const udfenv_env_report *udfenv_env_get_report(const udfenv_env *env)
-{
-	return &env->report;
 }
 
 void udfenv_env_note_spawn(udfenv_env *env, double seconds)

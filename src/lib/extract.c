@@ -73,6 +73,7 @@ typedef struct {
 /* What the helper sends back, followed by `msg_len` bytes of message. */
 typedef struct {
 	int32_t code;
+	int32_t os_errno; /* udfenv_error_os_errno() */
 	uint32_t msg_len;
 	uint64_t entries;
 	uint64_t bytes;
@@ -144,9 +145,11 @@ static int write_error(xjob *j, const char *name)
 	/* libarchive's "Write failed" alone hides a full disk: add the system's reason. */
 	int err = archive_errno(j->out);
 
-	if (err > 0)
-		return udfenv_extract__entry_error(&j->pol, UDFENV_ERROR, name, "cannot be written: %s (%s)",
-		                                   archive_error_string(j->out), strerror(err));
+	if (err > 0) {
+		udfenv_extract__entry_error(&j->pol, UDFENV_ERROR, name, "cannot be written: %s (%s)",
+		                            archive_error_string(j->out), strerror(err));
+		return udfenv_error_set_os_errno(err);
+	}
 	return udfenv_extract__entry_error(&j->pol, UDFENV_ERROR, name, "cannot be written: %s",
 	                                   archive_error_string(j->out));
 }
@@ -261,13 +264,13 @@ static int refuse_type(xjob *j, int type)
 /* A tar hard link: only to a regular file this archive already extracted. */
 static int extract_hardlink(xjob *j, struct archive_entry *e, const char *raw)
 {
-	char shown[XSHOW_SIZE];
+	char shown[UDFENV_TEXT_SHOW_SIZE];
 	int error = udfenv_extract__normalize(&j->pol, &j->link, raw, j->name.ptr);
 
 	if (error == UDFENV_ENOMEM)
 		return error;
 	if (error < 0 || !udfenv_extract__is_file(&j->pol, j->link.ptr)) {
-		udfenv_extract__show(shown, raw);
+		udfenv_text_show(shown, raw);
 		return udfenv_extract__entry_error(
 		    &j->pol, UDFENV_EUNSAFE, j->name.ptr,
 		    "is a hard link to '%s', which is not a file extracted before it from "
@@ -396,9 +399,11 @@ static int finish_symlinks(xjob *j)
 		if ((error = write_entry(j, j->links[i], 0)) < 0)
 			return error;
 	}
-	if (archive_write_close(j->out) != ARCHIVE_OK)
-		return udfenv_error_set(UDFENV_ERROR, "archive '%s': cannot finish extraction: %s",
-		                        j->pol.label, archive_error_string(j->out));
+	if (archive_write_close(j->out) != ARCHIVE_OK) {
+		udfenv_error_set(UDFENV_ERROR, "archive '%s': cannot finish extraction: %s", j->pol.label,
+		                 archive_error_string(j->out));
+		return udfenv_error_set_os_errno(archive_errno(j->out) > 0 ? archive_errno(j->out) : 0);
+	}
 	return 0;
 }
 
@@ -477,7 +482,8 @@ static void send_report(int fd, int error, const udfenv_extract_stats *stats)
 {
 	const char *msg = error < 0 ? udfenv_error_last()->message : "";
 	size_t len = strlen(msg) < XREPORT_MSG_MAX ? strlen(msg) : XREPORT_MSG_MAX;
-	xreport_head h = {error, (uint32_t)len, stats->entries, stats->bytes};
+	xreport_head h = {error, error < 0 ? udfenv_error_os_errno() : 0, (uint32_t)len, stats->entries,
+	                  stats->bytes};
 
 	if (udfenv_fs_write_all(fd, &h, sizeof(h)) == 0)
 		udfenv_fs_write_all(fd, msg, len);
@@ -543,9 +549,10 @@ static int report_result(const char *label, int have, const xreport *rep, int st
 		return udfenv_error_set(UDFENV_ERROR,
 		                        "extraction of '%s' ended with status %d and no report",
 		                        label, WEXITSTATUS(status));
-	if (code < 0)
-		return udfenv_error_set(code >= UDFENV_EINSTALL ? code : UDFENV_ERROR, "%s",
-		                        rep->msg);
+	if (code < 0) {
+		udfenv_error_set(code >= UDFENV_EINSTALL ? code : UDFENV_ERROR, "%s", rep->msg);
+		return udfenv_error_set_os_errno(rep->head.os_errno);
+	}
 	stats->entries = rep->head.entries;
 	stats->bytes = rep->head.bytes;
 	return 0;
@@ -641,20 +648,6 @@ static int publish(const char *tmp, const char *dest)
 	return udfenv_error_set_os(UDFENV_ERROR, "cannot move the extracted archive to '%s'", dest);
 }
 
-/* Remove the temp dir, keeping the error that made us do it. */
-static void discard(const char *tmp)
-{
-	const udfenv_error *last = udfenv_error_last();
-	int code = last->code;
-	char *msg = strdup(last->message);
-
-	if (udfenv_fs_rmtree(tmp) < 0)
-		udfenv_log(UDFENV_LOG_WARN, "%s", udfenv_error_last()->message);
-	if (msg)
-		udfenv_error_set(code, "%s", msg);
-	free(msg);
-}
-
 static void log_done(const char *label, const udfenv_extract_stats *st, double t0)
 {
 	if (udfenv_log_enabled(UDFENV_LOG_DEBUG))
@@ -702,7 +695,7 @@ int udfenv_extract__archive(const char *archive, const char *dest, const char *l
 	error = publish(tmp.ptr, dest);
 done:
 	if (error < 0 && tmp.size)
-		discard(tmp.ptr);
+		udfenv_fs_rmtree_quiet(tmp.ptr);
 	if (error == 0)
 		log_done(label, &st, t0);
 	if (stats)

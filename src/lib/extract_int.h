@@ -8,6 +8,7 @@
 
 #include "lib/extract.h"
 #include "util/buf.h"
+#include "util/text.h"
 
 #include <stdint.h>
 
@@ -30,16 +31,13 @@ typedef struct {
 	xnames names;      /* every name seen so far, with its kind */
 } xpolicy;
 
-/* Longest slice of a name shown in a message, in input bytes. */
-#define XSHOW_MAX 200
-/* Room for XSHOW_MAX bytes escaped as \xNN, "..." and the NUL. */
-#define XSHOW_SIZE (XSHOW_MAX * 4 + 8)
-
 /*
- * Write `raw` into `out` for a one-line message: control characters, DEL and
- * bytes that are not part of valid UTF-8 become \xNN; long names are cut.
+ * Showing a name in a message: util/text.h's udfenv_text_show, under the
+ * names the callers of extract_int.h knew it by first.
  */
-void udfenv_extract__show(char out[XSHOW_SIZE], const char *raw);
+#define XSHOW_MAX UDFENV_TEXT_SHOW_MAX
+#define XSHOW_SIZE UDFENV_TEXT_SHOW_SIZE
+#define udfenv_extract__show udfenv_text_show
 
 /*
  * Set the error "archive 'LABEL': entry 'NAME' <fmt...>" and return `code`.

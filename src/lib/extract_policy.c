@@ -6,6 +6,7 @@
 #include "lib/extract_int.h"
 #include "util/error.h"
 #include "util/path.h"
+#include "util/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,62 +26,9 @@ struct xname {
 /* Components walked while resolving one target, so a crafted chain stays cheap. */
 #define XLINK_MAX_STEPS 16384
 
-/* Length of the valid UTF-8 sequence at `s` (`n` bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-void udfenv_extract__show(char out[XSHOW_SIZE], const char *raw)
-{
-	const unsigned char *s = (const unsigned char *)raw;
-	size_t n = strlen(raw), i = 0, o = 0, k;
-
-	while (i < n && i < XSHOW_MAX) {
-		k = s[i] < 0x20 || s[i] == 0x7f ? 0 : utf8_len(s + i, n - i);
-		if (k == 0) {
-			o += (size_t)snprintf(out + o, XSHOW_SIZE - o, "\\x%02x", s[i]);
-			i++;
-			continue;
-		}
-		memcpy(out + o, s + i, k);
-		o += k;
-		i += k;
-	}
-	if (i < n) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-}
-
 int udfenv_extract__entry_error(const xpolicy *p, int code, const char *name, const char *fmt, ...)
 {
-	char shown[XSHOW_SIZE], what[2048];
+	char shown[UDFENV_TEXT_SHOW_SIZE], what[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -89,7 +37,7 @@ int udfenv_extract__entry_error(const xpolicy *p, int code, const char *name, co
 	if (name == NULL)
 		snprintf(shown, sizeof(shown), "#%llu", (unsigned long long)p->entry_no);
 	else
-		udfenv_extract__show(shown, name);
+		udfenv_text_show(shown, name);
 	return udfenv_error_set(code, "archive '%s': entry '%s' %s", p->label, shown, what);
 }
 
@@ -110,7 +58,7 @@ static int check_bytes(const xpolicy *p, const char *raw, const char *entry)
 		if (s[i] == '\\')
 			return udfenv_extract__entry_error(p, UDFENV_EUNSAFE, entry,
 			                                   "has a backslash in its name");
-		if ((k = utf8_len(s + i, n - i)) == 0)
+		if ((k = udfenv_text_utf8_seq(s + i, s + n)) == 0)
 			return udfenv_extract__entry_error(p, UDFENV_EUNSAFE, entry,
 			                                   "has a name that is not valid UTF-8");
 	}
@@ -248,7 +196,7 @@ static int register_parents(xpolicy *p, const char *name)
 			break;
 		return udfenv_extract__entry_error(
 		    p, UDFENV_EUNSAFE, name, "is inside '%.*s', which is %s of the archive",
-		    (int)(n < XSHOW_MAX ? n : XSHOW_MAX), name, kind_word(x->kind));
+		    (int)(n < UDFENV_TEXT_SHOW_MAX ? n : UDFENV_TEXT_SHOW_MAX), name, kind_word(x->kind));
 	}
 	return 0;
 }
@@ -283,7 +231,7 @@ int udfenv_extract__is_file(const xpolicy *p, const char *name)
 
 int udfenv_extract__check_link_target(const xpolicy *p, const char *name, const char *target)
 {
-	char shown[XSHOW_SIZE];
+	char shown[UDFENV_TEXT_SHOW_SIZE];
 
 	if (target == NULL || target[0] == '\0')
 		return udfenv_extract__entry_error(
@@ -294,7 +242,7 @@ int udfenv_extract__check_link_target(const xpolicy *p, const char *name, const 
 		                                   p->lim->max_path);
 	if (target[0] != '/' || p->lim->allow_absolute_symlinks)
 		return 0;
-	udfenv_extract__show(shown, target);
+	udfenv_text_show(shown, target);
 	return udfenv_extract__entry_error(
 	    p, UDFENV_EUNSAFE, name,
 	    "is a symlink to the absolute path '%s'; build the venv with "
@@ -353,8 +301,8 @@ static int walk_step(const xpolicy *p, xwalk *w, const char *name, const char *t
 		                                   "is a symlink that goes through too many links");
 	if (UDFENV_PATH_IS_DOTDOT(c, len)) {
 		if (w->cur.size == 0) {
-			char shown[XSHOW_SIZE];
-			udfenv_extract__show(shown, target);
+			char shown[UDFENV_TEXT_SHOW_SIZE];
+			udfenv_text_show(shown, target);
 			return udfenv_extract__entry_error(
 			    p, UDFENV_EUNSAFE, name,
 			    "is a symlink to '%s', which leaves the extraction directory", shown);

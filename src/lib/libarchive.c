@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdio.h>
 
 /* The soname the build was made against (CMake). */
 #ifndef UDFENV_LIBARCHIVE_SONAME
@@ -14,13 +15,17 @@ udfenv_libarchive udfenv_la;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *failure; /* NULL: loaded */
+/* dlerror()'s string belongs to glibc, which may free or reuse it on the next dl* call: a copy. */
+static char dl_failure[512];
 
 static void load(void)
 {
 	void *lib = dlopen(UDFENV_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
 
 	if (lib == NULL) {
-		failure = dlerror();
+		const char *why = dlerror();
+		snprintf(dl_failure, sizeof(dl_failure), "%s", why ? why : "dlopen failed");
+		failure = dl_failure;
 		return;
 	}
 #define UDFENV_LIBARCHIVE_SYM(f)                                                       \

@@ -10,6 +10,7 @@
 
 static _Thread_local char error_message[ERROR_MAX];
 static _Thread_local udfenv_error last_error = {0, ""};
+static _Thread_local int last_os_errno;
 
 const udfenv_error *udfenv_error_last(void)
 {
@@ -21,6 +22,7 @@ void udfenv_error_clear(void)
 	error_message[0] = '\0';
 	last_error.code = 0;
 	last_error.message = error_message;
+	last_os_errno = 0;
 }
 
 static int error_vset(int code, const char *suffix, const char *fmt, va_list ap)
@@ -32,6 +34,7 @@ static int error_vset(int code, const char *suffix, const char *fmt, va_list ap)
 		snprintf(error_message + n, sizeof(error_message) - (size_t)n, ": %s", suffix);
 	last_error.code = code;
 	last_error.message = error_message;
+	last_os_errno = 0;
 	return code;
 }
 
@@ -51,6 +54,7 @@ int udfenv_error_set_os(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	error_vset(code, strerror(saved), fmt, ap);
 	va_end(ap);
+	last_os_errno = saved;
 	errno = saved;
 	return code;
 }
@@ -68,6 +72,17 @@ int udfenv_error_prefix(const char *fmt, ...)
 	if (n >= 0 && (size_t)n < sizeof(error_message))
 		snprintf(error_message + n, sizeof(error_message) - (size_t)n, "%s", old);
 	last_error.message = error_message;
+	return last_error.code;
+}
+
+int udfenv_error_os_errno(void)
+{
+	return last_os_errno;
+}
+
+int udfenv_error_set_os_errno(int err)
+{
+	last_os_errno = err;
 	return last_error.code;
 }
 

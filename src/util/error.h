@@ -7,7 +7,10 @@
 /* Set the last error from a printf format; returns `code` for chaining. */
 int udfenv_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* As udfenv_error_set, appending ": " and strerror(errno) (errno is kept). */
+/*
+ * As udfenv_error_set, appending ": " and strerror(errno); errno is kept,
+ * and recorded as the error's udfenv_error_os_errno.
+ */
 int udfenv_error_set_os(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
@@ -15,6 +18,21 @@ int udfenv_error_set_os(int code, const char *fmt, ...) __attribute__((format(pr
  * keeping the lower layer's code and words. Returns that code.
  */
 int udfenv_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The errno behind the last error: set by udfenv_error_set_os and
+ * udfenv_error_set_os_errno, kept by udfenv_error_prefix, 0 after
+ * udfenv_error_set or udfenv_error_clear. Test this, not the message text,
+ * to know what went wrong (a full disk: ENOSPC).
+ */
+int udfenv_error_os_errno(void);
+
+/*
+ * Record `err` as the errno behind the last error, for a message that named
+ * it some other way (libarchive's errno) or that came from another process.
+ * Returns the last error's code.
+ */
+int udfenv_error_set_os_errno(int err);
 
 /* Map an errno value to the closest UDFENV_E* code. */
 int udfenv_error_from_errno(int err);

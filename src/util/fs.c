@@ -111,12 +111,13 @@ int udfenv_fs_rmtree(const char *path)
 void udfenv_fs_rmtree_quiet(const char *path)
 {
 	static _Thread_local char saved[8192];
-	int code = udfenv_error_last()->code;
+	int code = udfenv_error_last()->code, os_errno = udfenv_error_os_errno();
 
 	snprintf(saved, sizeof(saved), "%s", udfenv_error_last()->message);
 	if (udfenv_fs_rmtree(path) < 0)
 		udfenv_log(UDFENV_LOG_WARN, "%s", udfenv_error_last()->message);
 	udfenv_error_set(code, "%s", saved);
+	udfenv_error_set_os_errno(os_errno);
 }
 
 int udfenv_fs_mkdtemp(udfenv_buf *out, const char *parent, const char *prefix)
@@ -160,11 +161,33 @@ int udfenv_fs_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Clone or copy the open regular file `in` into the open `out`; -1 and errno on failure. */
+static int copy_fd(int in, int out)
+{
+	char block[65536];
+	ssize_t n;
+
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	while ((n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0)) > 0 || (n < 0 && errno == EINTR))
+		;
+	if (n == 0)
+		return 0;
+	if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -1;
+	/* The offsets moved with whatever copy_file_range did copy: go on from there. */
+	while ((n = read(in, block, sizeof(block))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || udfenv_fs_write_all(out, block, (size_t)n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int udfenv_fs_copy_file(const char *src, const char *dst, mode_t mode)
 {
 	int in = -1, out = -1, error = 0;
-	char block[65536];
-	ssize_t n;
 
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
 		error = udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", src);
@@ -174,13 +197,9 @@ int udfenv_fs_copy_file(const char *src, const char *dst, mode_t mode)
 		error = udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot create '%s'", dst);
 		goto done;
 	}
-	while ((n = read(in, block, sizeof(block))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || udfenv_fs_write_all(out, block, (size_t)n) < 0) {
-			error = udfenv_error_set_os(UDFENV_ERROR, "cannot copy '%s' to '%s'", src, dst);
-			goto done;
-		}
+	if (copy_fd(in, out) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot copy '%s' to '%s'", src, dst);
+		goto done;
 	}
 	if (fchmod(out, mode) < 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s'", dst);
@@ -190,29 +209,6 @@ done:
 	if (out >= 0 && close(out) < 0 && error == 0)
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", dst);
 	return error;
-}
-
-/* Clone or copy the open regular file `in` into the open `out`. */
-static int copy_fd(int in, int out)
-{
-	char block[65536];
-	ssize_t n;
-
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
-	while ((n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0)) > 0)
-		;
-	if (n == 0)
-		return 0;
-	if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-		return -1;
-	while ((n = read(in, block, sizeof(block))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || udfenv_fs_write_all(out, block, (size_t)n) < 0)
-			return -1;
-	}
-	return 0;
 }
 
 static int copy_tree_at(int sfd, int dfd, const char *src, const char *dst)
@@ -362,7 +358,7 @@ done:
 	return error;
 }
 
-int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, int sync)
 {
 	udfenv_buf dir = UDFENV_BUF_INIT, tmp = UDFENV_BUF_INIT;
 	int fd = -1, error;
@@ -371,10 +367,11 @@ int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_
 	if ((error = udfenv_buf_sets(&dir, path)) < 0)
 		goto done;
 	slash = strrchr(dir.ptr, '/');
-	udfenv_buf_truncate(&dir, slash ? (size_t)(slash - dir.ptr) : 0);
+	/* "/name" lives in "/", not in the current dir. */
+	udfenv_buf_truncate(&dir, slash == dir.ptr ? 1 : slash ? (size_t)(slash - dir.ptr) : 0);
 	if ((error = udfenv_fs_mkstemp(&tmp, dir.size ? dir.ptr : ".", &fd)) < 0)
 		goto done;
-	error = udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0;
+	error = udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0);
 	error |= close(fd) < 0;
 	fd = -1;
 	if (error) {
@@ -391,4 +388,14 @@ done:
 	udfenv_buf_dispose(&dir);
 	udfenv_buf_dispose(&tmp);
 	return error;
+}
+
+int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_atomic(path, data, len, mode, 1);
+}
+
+int udfenv_fs_write_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_atomic(path, data, len, mode, 0);
 }

@@ -54,7 +54,17 @@ int udfenv_fs_write_new(const char *path, const void *data, size_t len, mode_t m
 /* Read the last `max` bytes (or all, if fewer) of the file `path` into `out`. */
 int udfenv_fs_read_tail(udfenv_buf *out, const char *path, size_t max);
 
-/* Write `path` atomically: a temp file beside it, fsync, rename over. */
+/*
+ * Write `path` atomically: a temp file beside it (.tmp-XXXXXX, unlinked on
+ * failure), fsync, rename over.
+ */
 int udfenv_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/*
+ * The same without the fsync: readers see the old or the new content, never
+ * a mix, but a crash may lose the new one (or leave it empty). For what can
+ * be recomputed.
+ */
+int udfenv_fs_write_replace(const char *path, const void *data, size_t len, mode_t mode);
 
 #endif

@@ -14,6 +14,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/text.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -1267,6 +1268,117 @@ static void test_pack_refuses(void **state)
 	assert_pack_refused(f, t, "t3/lib/fifo'", "FIFO");
 }
 
+/* A write that fails (EFBIG here, ENOSPC on a full disk) keeps its errno across the helper. */
+static void test_write_error_keeps_errno(void **state)
+{
+	fx *f = *state;
+	struct rlimit fsize, small = {65536, 0};
+	char arch[P], *big = malloc(200000);
+	spec s[1] = {F("big", 0644, NULL)};
+	void (*was)(int);
+	int rc;
+
+	memset(big, 'x', 199999);
+	big[199999] = '\0';
+	s[0].data = big;
+	make_archive(f, arch, "big.tar", FMT_GNU, ARCHIVE_FILTER_NONE, s, N(s));
+	free(big);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &fsize), 0);
+	small.rlim_max = fsize.rlim_max;
+	was = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	rc = udfenv_extract__archive(arch, f->dest, "big.tar", NULL, NULL);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &fsize), 0);
+	signal(SIGXFSZ, was);
+	assert_int_equal(rc, UDFENV_ERROR);
+	assert_has(udfenv_error_last()->message, "archive 'big.tar': entry 'big' cannot be written");
+	assert_has(udfenv_error_last()->message, strerror(EFBIG));
+	assert_int_equal(udfenv_error_os_errno(), EFBIG);
+	assert_absent(f->dest);
+	assert_int_equal(count_entries(f->out), 0);
+}
+
+/* ---- util/text.h: UTF-8 and names in messages ---- */
+
+static void test_text_utf8(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len, seq; /* the first sequence's length, 0: invalid */
+	} cases[] = {
+	    {"a", 1, 1},
+	    {"\x7f", 1, 1},
+	    {"\xc3\xa9", 2, 2},
+	    {"\xc3", 1, 0},              /* cut short */
+	    {"\xc3(", 2, 0},             /* not a continuation */
+	    {"\xc0\xaf", 2, 0},          /* overlong 2-byte */
+	    {"\xc1\xbf", 2, 0},
+	    {"\xdf\xbf", 2, 2},
+	    {"\xe0\x9f\xbf", 3, 0},      /* overlong 3-byte */
+	    {"\xe0\xa0\x80", 3, 3},
+	    {"\xed\x9f\xbf", 3, 3},      /* U+D7FF */
+	    {"\xed\xa0\x80", 3, 0},      /* U+D800, a surrogate */
+	    {"\xed\xbf\xbf", 3, 0},      /* U+DFFF */
+	    {"\xee\x80\x80", 3, 3},
+	    {"\xef\xbf\xbf", 3, 3},
+	    {"\xe2\x82", 2, 0},
+	    {"\xf0\x8f\xbf\xbf", 4, 0},  /* overlong 4-byte */
+	    {"\xf0\x90\x80\x80", 4, 4},
+	    {"\xf4\x8f\xbf\xbf", 4, 4},  /* U+10FFFF */
+	    {"\xf4\x90\x80\x80", 4, 0},  /* beyond */
+	    {"\xf5\x80\x80\x80", 4, 0},
+	    {"\xff", 1, 0},
+	    {"\x80", 1, 0},
+	    {"\xf0\x9f\x90", 3, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const unsigned char *p = (const unsigned char *)cases[i].s;
+		assert_int_equal(udfenv_text_utf8_seq(p, p + cases[i].len), cases[i].seq);
+		assert_int_equal(udfenv_text_utf8_valid(cases[i].s, cases[i].len), cases[i].seq == cases[i].len);
+	}
+	assert_true(udfenv_text_utf8_valid("", 0));
+	assert_true(udfenv_text_utf8_valid("plain ascii text, long enough to skip in words", 46));
+	assert_true(udfenv_text_utf8_valid("abcdefgh\xc3\xa9" "abcdefgh\xf0\x9f\x90\x8d", 22));
+	assert_false(udfenv_text_utf8_valid("abcdefgh\xc3\xa9" "abcdefgh\xed\xa0\x80", 21));
+	/* A sequence must end inside the length given, even if more bytes follow. */
+	assert_false(udfenv_text_utf8_valid("ab\xc3\xa9", 3));
+}
+
+static void test_text_show(void **state)
+{
+	char out[UDFENV_TEXT_SHOW_SIZE], in[UDFENV_TEXT_SHOW_MAX * 2 + 1], want[UDFENV_TEXT_SHOW_SIZE];
+
+	(void)state;
+	udfenv_text_show(out, "plain/name.txt");
+	assert_string_equal(out, "plain/name.txt");
+	udfenv_text_show(out, "caf\xc3\xa9 \xf0\x9f\x90\x8d");
+	assert_string_equal(out, "caf\xc3\xa9 \xf0\x9f\x90\x8d");
+	udfenv_text_show(out, "a\x01" "b\x1b[2J\x7f" "c\ttab\n");
+	assert_string_equal(out, "a\\x01b\\x1b[2J\\x7fc\\x09tab\\x0a");
+	udfenv_text_show(out, "bad-\xff\xfe-\xc3(-\xed\xa0\x80.txt");
+	assert_string_equal(out, "bad-\\xff\\xfe-\\xc3(-\\xed\\xa0\\x80.txt");
+	udfenv_text_show(out, "");
+	assert_string_equal(out, "");
+	/* Cut after UDFENV_TEXT_SHOW_MAX bytes, "..." added; exactly that many is not cut. */
+	memset(in, 'x', sizeof(in) - 1);
+	in[UDFENV_TEXT_SHOW_MAX] = '\0';
+	udfenv_text_show(out, in);
+	assert_string_equal(out, in);
+	in[UDFENV_TEXT_SHOW_MAX] = 'y';
+	in[sizeof(in) - 1] = '\0';
+	udfenv_text_show(out, in);
+	memset(want, 'x', UDFENV_TEXT_SHOW_MAX);
+	memcpy(want + UDFENV_TEXT_SHOW_MAX, "...", 4);
+	assert_string_equal(out, want);
+	/* The worst case fills the buffer: all escaped, a last sequence begun at the edge. */
+	memset(in, 0xff, UDFENV_TEXT_SHOW_MAX - 1);
+	memcpy(in + UDFENV_TEXT_SHOW_MAX - 1, "\xf0\x9f\x90\x8d" "z", 6);
+	udfenv_text_show(out, in);
+	assert_int_equal(strlen(out), (UDFENV_TEXT_SHOW_MAX - 1) * 4 + 4 + 3);
+	assert_string_equal(out + (UDFENV_TEXT_SHOW_MAX - 1) * 4, "\xf0\x9f\x90\x8d...");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1318,6 +1430,9 @@ int main(void)
 	    T(test_missing_archive),
 	    T(test_dest_exists),
 	    T(test_helper_crash),
+	    T(test_write_error_keeps_errno),
+	    T(test_text_utf8),
+	    T(test_text_show),
 	    T(test_pack_deterministic),
 	    T(test_pack_round_trip),
 	    T(test_pack_refuses),
