@@ -197,7 +197,7 @@ static int resolve_python(builder *b)
 			return udfenv_error_set(UDFENV_ENOTFOUND,
 						"python executable '%s' is not in PATH: install it, or "
 						"give its path with -pyexec / python.executable", given);
-		return udfenv_buf_sets(&b->python_install, py->ptr);
+		return 0;
 	}
 	if ((error = given[0] == '/' ? udfenv_buf_sets(py, given) : resolve_in_archives(b, given, py)) < 0)
 		return error;
@@ -206,9 +206,7 @@ static int resolve_python(builder *b)
 				       : not_in_archives(b, given);
 	if (!S_ISREG(st.st_mode))
 		return udfenv_error_set(UDFENV_EINVALID, "python executable '%s' is not a file", given);
-	if ((error = ensure_executable(b, py->ptr, given)) < 0)
-		return error;
-	return udfenv_buf_sets(&b->python_install, py->ptr);
+	return ensure_executable(b, py->ptr, given);
 }
 
 /* Join `parts` with ':' after `out`'s current contents. */
@@ -339,7 +337,6 @@ done:
 	udfenv_strvec_dispose(&b.site_dirs);
 	udfenv_strvec_dispose(&b.bin_dirs);
 	udfenv_buf_dispose(&b.site_custom);
-	udfenv_buf_dispose(&b.python_install);
 	return error;
 }
 

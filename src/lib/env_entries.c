@@ -847,7 +847,7 @@ int udfenv_env__requirements(builder *b)
 {
 	const udfenv_artifact *req = b->m->requirements, *cache = b->m->cache_dir;
 	udfenv_buf identity = UDFENV_BUF_INIT, key = UDFENV_BUF_INIT, info = UDFENV_BUF_INIT;
-	req_build rb = {b, b->python_install.ptr, NULL, UDFENV_BUF_INIT, NULL};
+	req_build rb = {b, b->env->python.ptr, NULL, UDFENV_BUF_INIT, NULL};
 	char *pip_version = NULL;
 	size_t at;
 	double t0 = udfenv_now();

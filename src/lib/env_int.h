@@ -44,7 +44,6 @@ typedef struct {
 	udfenv_strvec site_dirs;    /* requirements' site-packages */
 	udfenv_strvec bin_dirs;     /* requirements' bin dirs */
 	udfenv_buf site_custom;     /* the dir of udfenv's sitecustomize (with requirements) */
-	udfenv_buf python_install;  /* the interpreter to install requirements with */
 	const char *shims;          /* the dir of the python shims (a cache entry) */
 	double fetch_seconds;       /* spent fetching inside the current phase */
 	int built;                  /* some entry was built (then GC may be due) */
