@@ -119,7 +119,7 @@ class _Lit(Expression):
 
     def _resolve(self, ctx):
         v = self.value
-        if self.type == "DOUBLE":
+        if self.type == "DOUBLE" and v is not None:
             v = float(v)
             if not math.isfinite(v):  # the plan is strict JSON
                 v = "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")

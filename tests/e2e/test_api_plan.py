@@ -230,6 +230,17 @@ def test_the_plan_is_strict_json(t):
     assert exprs[2] == {"lit": "\u00e9\U0001F600", "type": "STRING"}
 
 
+def test_typed_null_literals(t):
+    s = t.select(lit(None, DataTypes.DOUBLE()).alias("d"), lit(None, DataTypes.BIGINT()).alias("i"),
+                 lit(None, DataTypes.STRING()).alias("s"))
+    exprs = plan_of(s)["program"]["steps"][0]["exprs"]
+    assert exprs == [{"lit": None, "type": "DOUBLE"}, {"lit": None, "type": "BIGINT"},
+                     {"lit": None, "type": "STRING"}]
+    assert schema_of(s) == [["d", "DOUBLE"], ["i", "BIGINT"], ["s", "STRING"]]
+    assert plan_of(t.select((t.score + lit(None, DataTypes.DOUBLE())).alias("x")))["program"]["steps"][0][
+        "exprs"][0]["args"][1] == {"lit": None, "type": "DOUBLE"}
+
+
 def test_one_entry_per_udf(t):
     p = plan_of(t.where(is_big(t.id)).select(add_one(t.id), add_one(add_one(t.id)).alias("b"), doubled(t.id)))
     assert p["program"]["udfs"] == [{"module": __name__, "name": "is_big"},

@@ -264,6 +264,27 @@ def test_empty_input_gives_an_empty_output(run_job, tmp_path):
     assert (tmp_path / "out.csv").read_text() == "id,v\n"
 
 
+def test_typed_null_literals_and_doubles_in_a_job(run_job, tmp_path):
+    src = write_csv(tmp_path / "in.csv", ["id", "x"], [[1, "2"], [2, "0.5"], [3, ""]])
+    body = '''
+    @udf(result_type=DataTypes.STRING())
+    def kind(x):
+        return type(x).__name__
+
+    if __name__ == "__main__":
+        t_env = TableEnvironment.create()
+        t = t_env.from_csv(sys.argv[1], schema=[("id", DataTypes.BIGINT()), ("x", DataTypes.DOUBLE())])
+        rows = t.select(t.id, lit(None, DataTypes.DOUBLE()).alias("n"), (t.x + lit(None, DataTypes.DOUBLE())).alias("s"),
+                        kind(t.x).alias("k")).execute().collect()
+        print("rows", [tuple(r) for r in rows])
+    '''
+    proc = run_job(body, args=(src,))
+    assert proc.returncode == 0, str(proc)
+    # A DOUBLE column reaches a UDF as floats, an integral "2" included.
+    assert proc.stdout.strip().splitlines()[-1] == (
+        "rows [(1, None, None, 'float'), (2, None, None, 'float'), (3, None, None, 'NoneType')]"), str(proc)
+
+
 def test_existing_output_is_refused_without_overwrite(run_job, tmp_path, numbers_csv):
     out = tmp_path / "out.csv"
     out.write_text("keep me\n")
