@@ -105,12 +105,6 @@ int rows__utf8_valid(const char *s, size_t len)
 
 /* --- numbers --- */
 
-/* clang-format off */
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-				     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-				     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-/* clang-format on */
-
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 
@@ -230,11 +224,9 @@ int rows__dec_exact(uint64_t m, int e10, double *out)
 }
 
 /*
- * Plain decimal text without strtod. Clinger's fast path: with an integer
- * m <= 2^53 of digits and a power of ten up to 22, m * 10^e or m / 10^e is
- * one correctly rounded IEEE operation on exact operands, hence what strtod
- * gives; up to 19 digits otherwise, rows__dec_exact. Returns 1 when done, 0
- * when the text needs strtod (or is not a plain decimal at all).
+ * Plain decimal text without strtod: up to 19 significant digits, then
+ * rows__dec_to_double. Returns 1 when done, 0 when the text needs strtod
+ * (or is not a plain decimal at all).
  */
 static int dec_fast(const char *s, size_t len, double *out)
 {
@@ -276,19 +268,7 @@ static int dec_fast(const char *s, size_t len, double *out)
 	}
 	if (p != end)
 		return 0;
-	exp -= frac;
-	double d;
-	if (m == 0)
-		d = 0.0;
-	else if (m > ((uint64_t)1 << 53) || exp < -22 || exp > 22) {
-		if (!rows__dec_exact(m, exp, &d))
-			return 0;
-	} else if (exp >= 0)
-		d = (double)m * pow10_exact[exp];
-	else
-		d = (double)m / pow10_exact[-exp];
-	*out = neg ? -d : d;
-	return 1;
+	return rows__dec_to_double(m, exp - frac, neg, out);
 }
 
 int rows__parse_double(const char *s, size_t len, double *out)
@@ -825,17 +805,9 @@ int rows_format_row(udfenv_buf *out, const rows_batch *b, size_t r, const rows_s
 		out->size += rows__json_escape(out->ptr + out->size, name, strlen(name));
 		memcpy(out->ptr + out->size, ": ", 2);
 		out->size += 2;
-		switch (v->kind) {
-		case ROWS_BIGINT: out->size += rows__fmt_int(out->ptr + out->size, v->u.i); break;
-		case ROWS_DOUBLE:
-			out->size += rows__fmt_double(out->ptr + out->size, v->u.d, 1);
-			break;
-		case ROWS_BOOLEAN:
-			len = v->u.b ? 4 : 5;
-			memcpy(out->ptr + out->size, v->u.b ? "true" : "false", len);
-			out->size += len;
-			break;
-		case ROWS_STRING:
+		if (v->kind != ROWS_STRING) {
+			out->size = (size_t)(rows__put_value(out->ptr + out->size, b, v, 1) - out->ptr);
+		} else {
 			len = v->u.s.len;
 			if (len > 200) {
 				/* Cut on a character boundary. */
@@ -852,8 +824,6 @@ int rows_format_row(udfenv_buf *out, const rows_batch *b, size_t r, const rows_s
 				memcpy(out->ptr + out->size - 1, "...\"", 4);
 				out->size += 3;
 			}
-			break;
-		default: memcpy(out->ptr + out->size, "null", 4); out->size += 4;
 		}
 		out->ptr[out->size] = '\0';
 	}

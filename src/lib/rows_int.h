@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The longest CSV field or JSON Lines line accepted (UDFENV_ELIMIT beyond). */
 #define ROWS_FIELD_MAX ((size_t)64 << 20)
@@ -68,6 +69,103 @@ int rows__snippet(udfenv_buf *out, const char *s, size_t len, size_t max);
  * 6 * len + 2 bytes. Returns the bytes written. `s` must be valid UTF-8.
  */
 size_t rows__json_escape(char *dst, const char *s, size_t len);
+
+/*
+ * --- per-value text, inline ---
+ *
+ * Each of these runs once per value on a job's hot path, from rows.c,
+ * rows_json.c and rows_write.c. Out of line they cost 3-9% per step in
+ * bench_rows: the library is built -fPIC, so GCC does not inline an
+ * exported function even into its own file.
+ */
+
+/*
+ * m * 10^e10, negated when `neg`, correctly rounded to a double without
+ * strtod: 1 when done, 0 when it takes strtod (beyond rows__dec_exact).
+ * Clinger's fast path: with m <= 2^53 and a power of ten up to 22, m * 10^e
+ * or m / 10^e is one correctly rounded IEEE operation on exact operands,
+ * hence what strtod gives.
+ */
+static inline int rows__dec_to_double(uint64_t m, int e10, int neg, double *out)
+{
+	static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+	                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+	double d;
+
+	if (m == 0)
+		d = 0.0;
+	else if (m > ((uint64_t)1 << 53) || e10 < -22 || e10 > 22) {
+		if (!rows__dec_exact(m, e10, &d))
+			return 0;
+	} else if (e10 >= 0)
+		d = (double)m * p10[e10];
+	else
+		d = (double)m / p10[-e10];
+	*out = neg ? -d : d;
+	return 1;
+}
+
+/* Write s as a CSV field at d (room for 2 * len + 2), quoted if need be; returns the length. */
+static inline size_t rows__csv_string(char *d, const char *s, size_t len)
+{
+	/* Bytes that make a field need quotes (besides a space at either end). */
+	static const unsigned char special[256] = {[','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1};
+	char *p = d;
+	size_t i;
+
+	/* Copy while checking: most fields need no quotes. */
+	for (i = 0; i < len && !special[(unsigned char)s[i]]; i++)
+		d[i] = s[i];
+	if (i == len && len > 0 && s[0] != ' ' && s[len - 1] != ' ')
+		return len;
+	*p++ = '"';
+	for (i = 0; i < len;) {
+		const char *q = memchr(s + i, '"', len - i);
+		size_t run = q ? (size_t)(q - (s + i)) + 1 : len - i;
+		memcpy(p, s + i, run);
+		p += run;
+		i += run;
+		if (q)
+			*p++ = '"';
+	}
+	*p++ = '"';
+	return (size_t)(p - d);
+}
+
+/* Room rows__put_value needs for v in either format; SIZE_MAX if too large to reserve. */
+static inline size_t rows__value_room(const rows_value *v)
+{
+	if (v->kind != ROWS_STRING)
+		return ROWS_NUM_MAX;
+	if (v->u.s.len > (SIZE_MAX - 16) / 6)
+		return SIZE_MAX;
+	return 6 * v->u.s.len + 2;
+}
+
+/*
+ * Write v at d, which has rows__value_room(v) bytes of room: as JSON when
+ * `json` (NULL as null, non-finite doubles as NaN/Infinity), else as a CSV
+ * field (NULL empty). Returns the end of what was written.
+ */
+static inline char *rows__put_value(char *d, const rows_batch *b, const rows_value *v, int json)
+{
+	switch (v->kind) {
+	case ROWS_BIGINT: return d + rows__fmt_int(d, v->u.i);
+	case ROWS_DOUBLE: return d + rows__fmt_double(d, v->u.d, json);
+	case ROWS_BOOLEAN: memcpy(d, v->u.b ? "true" : "false", 5); return d + (v->u.b ? 4 : 5);
+	case ROWS_STRING:
+		if (json)
+			return d + rows__json_escape(d, rows_batch_str(b, v), v->u.s.len);
+		return d + rows__csv_string(d, rows_batch_str(b, v), v->u.s.len);
+	default:
+		if (json) {
+			memcpy(d, "null", 4);
+			return d + 4;
+		}
+		return d;
+	}
+}
 
 /* --- batches, schemas (rows.c) --- */
 

@@ -267,26 +267,9 @@ static int number(rows_jcur *c, int want, rows_value *v)
 	if (want != ROWS_DOUBLE && want != ROWS_NULL)
 		return number_mismatch(want, s, (size_t)(p - s));
 	v->kind = ROWS_DOUBLE;
-	exp -= frac;
-	/* Exact: see dec_fast in rows.c. */
-	if (!slow && m == 0) {
-		v->u.d = neg ? -0.0 : 0.0;
+	/* Up to 19 digits (Python writes most floats with 17): exact, without strtod. */
+	if (!slow && rows__dec_to_double(m, exp - frac, neg, &v->u.d))
 		return 0;
-	}
-	if (!slow && m <= ((uint64_t)1 << 53) && exp >= -22 && exp <= 22) {
-		static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-		                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-		                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-		double d = exp >= 0 ? (double)m * p10[exp] : (double)m / p10[-exp];
-		v->u.d = neg ? -d : d;
-		return 0;
-	}
-	/* 16 to 19 digits (what Python writes for most floats): exact, without strtod. */
-	if (!slow && rows__dec_exact(m, exp, &v->u.d)) {
-		if (neg)
-			v->u.d = -v->u.d;
-		return 0;
-	}
 	if (rows__parse_double(s, (size_t)(p - s), &v->u.d) != 0)
 		return udfenv_error_set(UDFENV_EINVALID, "cannot read the number %.*s",
 		                        (int)(p - s > 40 ? 40 : p - s), s);
@@ -376,29 +359,16 @@ int rows_encode_columns(udfenv_buf *out, const rows_batch *b)
 		out->ptr[out->size++] = '[';
 		for (size_t r = 0; r < b->nrows; r++) {
 			const rows_value *v = &b->v[r * b->ncols + c];
-			size_t need = ROWS_NUM_MAX + 2;
-			if (v->kind == ROWS_STRING) {
-				if (v->u.s.len > (SIZE_MAX - 8) / 6)
-					return udfenv_error_set(UDFENV_ENOMEM, "string too large");
-				need = 6 * v->u.s.len + 4;
-			}
-			if ((error = rows__buf_need(out, need)) < 0)
+			size_t room = rows__value_room(v);
+			if (room == SIZE_MAX)
+				return udfenv_error_set(UDFENV_ENOMEM, "string too large");
+			/* The comma, and one byte left for the closing ']'. */
+			if ((error = rows__buf_need(out, room + 2)) < 0)
 				return error;
 			char *d = out->ptr + out->size;
 			if (r > 0)
 				*d++ = ',';
-			switch (v->kind) {
-			case ROWS_BIGINT: d += rows__fmt_int(d, v->u.i); break;
-			case ROWS_DOUBLE: d += rows__fmt_double(d, v->u.d, 1); break;
-			case ROWS_STRING:
-				d += rows__json_escape(d, rows_batch_str(b, v), v->u.s.len);
-				break;
-			case ROWS_BOOLEAN:
-				memcpy(d, v->u.b ? "true" : "false", 5);
-				d += v->u.b ? 4 : 5;
-				break;
-			default: memcpy(d, "null", 4); d += 4;
-			}
+			d = rows__put_value(d, b, v, 1);
 			out->size = (size_t)(d - out->ptr);
 		}
 		out->ptr[out->size++] = ']';

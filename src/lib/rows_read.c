@@ -877,9 +877,10 @@ int rows_reader_next(rows_reader *r, rows_batch *b, size_t max)
 	int error = 0;
 
 	rows_batch_reset(b, r->schema.n);
+	/* A failure leaves r->cur on the file it happened in. */
 	if (r->failed)
 		return udfenv_error_set(UDFENV_ERROR, "the reader of '%s' failed earlier",
-		                        r->files.count ? r->files.items[0] : "?");
+		                        r->cur < r->files.count ? r->files.items[r->cur] : "?");
 	if (max == 0)
 		return udfenv_error_set(UDFENV_EINVALID, "a batch of 0 rows was asked for");
 	if ((error = rows__batch_reserve(b, max < 4096 ? max : 4096, 1)) < 0)

@@ -24,44 +24,6 @@ struct rows_writer {
 	int failed;
 };
 
-/* Bytes that make a CSV field need quotes (besides a space at either end). */
-static const unsigned char csv_special[256] = {[','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1};
-
-/* Write s as one CSV field at d (room for 2 * len + 2 bytes); returns the length. */
-static size_t csv_string(char *d, const char *s, size_t len)
-{
-	char *p = d;
-	size_t i;
-
-	/* Copy while checking: most fields need no quotes. */
-	for (i = 0; i < len && !csv_special[(unsigned char)s[i]]; i++)
-		d[i] = s[i];
-	if (i == len && len > 0 && s[0] != ' ' && s[len - 1] != ' ')
-		return len;
-	*p++ = '"';
-	for (i = 0; i < len;) {
-		const char *q = memchr(s + i, '"', len - i);
-		size_t run = q ? (size_t)(q - (s + i)) + 1 : len - i;
-		memcpy(p, s + i, run);
-		p += run;
-		i += run;
-		if (q)
-			*p++ = '"';
-	}
-	*p++ = '"';
-	return (size_t)(p - d);
-}
-
-/* Room for one value of `v` written by either format, or SIZE_MAX if too large. */
-static size_t value_room(const rows_value *v)
-{
-	if (v->kind != ROWS_STRING)
-		return ROWS_NUM_MAX;
-	if (v->u.s.len > (SIZE_MAX - 16) / 6)
-		return SIZE_MAX;
-	return 6 * v->u.s.len + 2;
-}
-
 static int flush(rows_writer *w)
 {
 	if (w->fd < 0 || w->own.size == 0)
@@ -85,7 +47,7 @@ static int put_header(rows_writer *w)
 			return error;
 		if (c > 0)
 			out->ptr[out->size++] = ',';
-		out->size += csv_string(out->ptr + out->size, name, len);
+		out->size += rows__csv_string(out->ptr + out->size, name, len);
 	}
 	if ((error = rows__buf_need(out, 1)) < 0)
 		return error;
@@ -154,25 +116,6 @@ done:
 	return error;
 }
 
-static char *put_value(char *d, const rows_batch *b, const rows_value *v, int json)
-{
-	switch (v->kind) {
-	case ROWS_BIGINT: return d + rows__fmt_int(d, v->u.i);
-	case ROWS_DOUBLE: return d + rows__fmt_double(d, v->u.d, json);
-	case ROWS_BOOLEAN: memcpy(d, v->u.b ? "true" : "false", 5); return d + (v->u.b ? 4 : 5);
-	case ROWS_STRING:
-		if (json)
-			return d + rows__json_escape(d, rows_batch_str(b, v), v->u.s.len);
-		return d + csv_string(d, rows_batch_str(b, v), v->u.s.len);
-	default:
-		if (json) {
-			memcpy(d, "null", 4);
-			return d + 4;
-		}
-		return d;
-	}
-}
-
 static int write_row(rows_writer *w, const rows_batch *b, size_t r)
 {
 	udfenv_buf *out = w->out;
@@ -181,11 +124,12 @@ static int write_row(rows_writer *w, const rows_batch *b, size_t r)
 	int error;
 
 	for (size_t c = 0; c < b->ncols; c++) {
-		size_t room = value_room(&row[c]);
+		size_t room = rows__value_room(&row[c]);
 		size_t klen = json ? w->key_off[c + 1] - w->key_off[c] : 1;
 		if (room == SIZE_MAX)
-			return udfenv_error_set(UDFENV_ENOMEM, "'%s': a value is too large",
-			                        w->name);
+			return udfenv_error_set(UDFENV_ENOMEM,
+			                        "'%s': a value of column '%s' is too large",
+			                        w->name, w->schema.cols[c].name);
 		if ((error = rows__buf_need(out, room + klen + 2)) < 0)
 			return error;
 		char *d = out->ptr + out->size;
@@ -195,7 +139,7 @@ static int write_row(rows_writer *w, const rows_batch *b, size_t r)
 		} else if (c > 0) {
 			*d++ = ',';
 		}
-		d = put_value(d, b, &row[c], json);
+		d = rows__put_value(d, b, &row[c], json);
 		out->size = (size_t)(d - out->ptr);
 	}
 	if ((error = rows__buf_need(out, 3)) < 0)

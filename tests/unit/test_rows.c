@@ -405,6 +405,20 @@ static void test_parse_numbers(void **state)
 	assert_int_equal(rows__parse_double("1.25e2", 4, &d), 0); /* "1.25" only */
 	assert_true(d == 1.25);
 
+	/* rows__dec_to_double: the exact paths, and where strtod takes over. */
+	assert_int_equal(rows__dec_to_double(0, 5, 1, &d), 1);
+	assert_true(d == 0 && signbit(d));
+	assert_int_equal(rows__dec_to_double(15, -1, 0, &d), 1);
+	assert_true(d == 1.5);
+	assert_int_equal(rows__dec_to_double(15, -1, 1, &d), 1);
+	assert_true(d == -1.5);
+	assert_int_equal(rows__dec_to_double(1, 22, 0, &d), 1);
+	assert_true(d == 1e22);
+	assert_int_equal(rows__dec_to_double(12345678901234567890ull, -19, 0, &d), 1);
+	assert_true(d == strtod("1.2345678901234567890", NULL));
+	assert_int_equal(rows__dec_to_double(3, -300, 0, &d), 0);
+	assert_int_equal(rows__dec_to_double(3, 300, 0, &d), 0);
+
 	/* Exact ties between two doubles go to the even one, as in strtod. */
 	assert_int_equal(rows__parse_double("9007199254740993", 16, &d), 0);
 	assert_true(d == 9007199254740992.0);
@@ -661,6 +675,84 @@ static void test_batch_and_format_row(void **state)
 }
 
 /* --- protocol codec --- */
+
+/* The value writer shared by the protocol encoder, both sink writers and rows_format_row. */
+static void test_put_value(void **state)
+{
+	rows_batch b = ROWS_BATCH_INIT;
+	char out[64];
+	static const struct {
+		rows_value v;
+		const char *json, *csv;
+	} cases[] = {
+		{VI(-42), "-42", "-42"},
+		{VD(2.0), "2.0", "2.0"},
+		{VD(NAN), "NaN", "nan"},
+		{VD(-INFINITY), "-Infinity", "-inf"},
+		{VB(1), "true", "true"},
+		{VB(0), "false", "false"},
+		{VN, "null", ""},
+		{VS(0), "\"\"", "\"\""},
+	};
+	(void)state;
+
+	rows_batch_reset(&b, 1);
+	udfenv_buf_puts(&b.arena, "a\"b,c");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const rows_value *v = &cases[i].v;
+		assert_int_equal(rows__value_room(v), v->kind == ROWS_STRING ? 2 : ROWS_NUM_MAX);
+		char *end = rows__put_value(out, &b, v, 1);
+		assert_int_equal((size_t)(end - out), strlen(cases[i].json));
+		assert_memory_equal(out, cases[i].json, strlen(cases[i].json));
+		end = rows__put_value(out, &b, v, 0);
+		assert_int_equal((size_t)(end - out), strlen(cases[i].csv));
+		assert_memory_equal(out, cases[i].csv, strlen(cases[i].csv));
+	}
+
+	/* Strings: JSON-escaped, or CSV-quoted only when needed. */
+	rows_value s = VS(5);
+	assert_int_equal(rows__value_room(&s), 32);
+	*rows__put_value(out, &b, &s, 1) = '\0';
+	assert_string_equal(out, "\"a\\\"b,c\"");
+	*rows__put_value(out, &b, &s, 0) = '\0';
+	assert_string_equal(out, "\"a\"\"b,c\"");
+	s.u.s.len = 1;
+	*rows__put_value(out, &b, &s, 0) = '\0';
+	assert_string_equal(out, "a");
+	rows_batch_dispose(&b);
+}
+
+/* A string whose escaped form cannot be sized is refused before a byte of it is read. */
+static void test_value_too_large(void **state)
+{
+	rows_batch b = ROWS_BATCH_INIT;
+	udfenv_buf out = UDFENV_BUF_INIT;
+	rows_value huge = VS(SIZE_MAX / 4);
+	rows_value row[] = {VI(1), huge};
+	rows_schema s;
+	rows_writer *w;
+	(void)state;
+
+	assert_int_equal(rows__value_room(&huge), SIZE_MAX);
+	rows_batch_reset(&b, 2);
+	assert_int_equal(rows__batch_reserve(&b, 1, 0), 0);
+	memcpy(b.v, row, sizeof(row));
+	b.nrows = 1;
+	expect_error(rows_encode_columns(&out, &b), UDFENV_ENOMEM, "string too large");
+
+	mk_schema(&s, "id:BIGINT,text:STRING");
+	for (int fmt = ROWS_CSV; fmt <= ROWS_JSONL; fmt++) {
+		udfenv_buf_clear(&out);
+		assert_int_equal(rows_writer_open(&w, (rows_format)fmt, -1, &out, "out.x", &s), 0);
+		expect_error(rows_writer_write(w, &b), UDFENV_ENOMEM,
+		             "'out.x': a value of column 'text' is too large");
+		expect_error(rows_writer_finish(w), UDFENV_ERROR, "writer 'out.x' failed earlier");
+		rows_writer_free(w);
+	}
+	rows_schema_dispose(&s);
+	udfenv_buf_dispose(&out);
+	rows_batch_dispose(&b);
+}
 
 static void test_encode_exact(void **state)
 {
@@ -1080,6 +1172,7 @@ static void test_csv_directory(void **state)
 	rows_reader *r;
 	rows_batch b = ROWS_BATCH_INIT;
 	uint64_t done, total;
+	int error;
 	(void)state;
 
 	assert_int_equal(mkdir(at("src"), 0700), 0);
@@ -1127,6 +1220,16 @@ static void test_csv_directory(void **state)
 	write_text("src/part-00003.csv", "b\n6\n");
 	expect_read_error(ROWS_CSV, at("src"), "a:BIGINT,b:STRING", UDFENV_EINVALID,
 	                  "src/part-00003.csv: header has no column 'a'");
+
+	/* Once a part failed, the reader names that part, not the first one. */
+	write_text("src/part-00003.csv", "a,b\nbad,v\n");
+	assert_int_equal(rows_reader_open(&r, ROWS_CSV, at("src"), &s), 0);
+	while ((error = rows_reader_next(r, &b, 2)) == 0)
+		assert_true(b.nrows > 0);
+	expect_error(error, UDFENV_EINVALID, "src/part-00003.csv line 2");
+	expect_error(rows_reader_next(r, &b, 2), UDFENV_ERROR, "src/part-00003.csv' failed earlier");
+	assert_int_equal(b.nrows, 0);
+	rows_reader_free(r);
 
 	/* An empty directory has no rows. */
 	assert_int_equal(mkdir(at("none"), 0700), 0);
@@ -1676,6 +1779,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_and_format_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_value, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encode_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codec_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode_accepts, setup, teardown),
