@@ -150,8 +150,6 @@ static int apply_op(udfenv_deps *deps, const char *op, const char *a, const char
 		return (error = must_exist("archive", a)) < 0 ? error : udfenv_deps_add_archive(deps, a, b);
 	if (strcmp(op, "set_python_executable") == 0 && a)
 		return udfenv_deps_set_executable(deps, a);
-	if (strcmp(op, "normalize") == 0)
-		return 0;
 	PyErr_Format(PyExc_ValueError, "deps_update: unknown operation '%s' or missing argument", op);
 	return -100;
 }

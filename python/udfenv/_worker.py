@@ -133,6 +133,17 @@ def _type_error(what, wire, v, row):
                 % (what, wire, _PYTHON_NAMES[wire], type(v).__name__, _short_repr(v)), row=row)
 
 
+def _out_of_range(col, has_none):
+    """(j, v): the first value of col outside the BIGINT range (Nones
+    skipped), or None. One min/max pass when every value fits."""
+    vals = [v for v in col if v is not None] if has_none else col
+    if not vals or (min(vals) >= BIGINT_MIN and max(vals) <= BIGINT_MAX):
+        return None
+    for j, v in enumerate(col):
+        if v is not None and not BIGINT_MIN <= v <= BIGINT_MAX:
+            return j, v
+
+
 def _check_column(col, wire, what, rowmap):
     """col if its values fit `wire`, else Fail "type" naming `what` and the
     first value at fault; rowmap(j) is the batch input row of value j.
@@ -155,12 +166,10 @@ def _check_column(col, wire, what, rowmap):
         col = out
         types = set(map(type, col))
     if wire == "BIGINT" and int in types:
-        vals = col if _NoneType not in types else [v for v in col if v is not None]
-        if min(vals) < BIGINT_MIN or max(vals) > BIGINT_MAX:
-            for j, v in enumerate(col):
-                if v is not None and not BIGINT_MIN <= v <= BIGINT_MAX:
-                    raise Fail("type", "%s must be %s (%s) or None, got %s, out of the 64-bit range"
-                               % (what, wire, _PYTHON_NAMES[wire], v), row=rowmap(j))
+        bad = _out_of_range(col, _NoneType in types)
+        if bad is not None:
+            raise Fail("type", "%s must be %s (%s) or None, got %s, out of the 64-bit range"
+                       % (what, wire, _PYTHON_NAMES[wire], bad[1]), row=rowmap(bad[0]))
     elif wire == "DOUBLE" and int in types:
         try:
             col = [float(v) if type(v) is int else v for v in col]
@@ -301,6 +310,29 @@ def _has_none(v):
     return v.v is None if type(v) is Const else None in v
 
 
+def _overflow(text, v, row=None):
+    return Fail("type", "BIGINT overflow in %s: %s is out of the 64-bit range" % (text, v), row=row)
+
+
+def _udf_raised(label, e, row):
+    return Fail("udf", "UDF %r raised %s" % (label, _exc_line(e)), _traceback(e), row)
+
+
+def _apply(f, label, iters, st):
+    """f called on each row of the argument iterators `iters` (with none:
+    st.n times, without arguments), as a list; what f raises is Fail "udf"
+    at its row."""
+    out = []
+    try:
+        if iters:
+            out.extend(map(f, *iters))
+        else:
+            out.extend(_starmap(f, _repeat((), st.n)))
+    except BaseException as e:
+        raise _udf_raised(label, e, st.input_row(len(out)))
+    return out
+
+
 class Compiler(object):
     def __init__(self, udfs):
         self.udfs = udfs  # [(callable, label)]
@@ -330,16 +362,7 @@ class Compiler(object):
         what = "UDF %r" % label
 
         def ev(st):
-            vals = [a(st) for a in args]
-            out = []
-            try:
-                if vals:
-                    out.extend(map(f, *_iters(vals, st.n)))
-                else:
-                    out.extend(_starmap(f, _repeat((), st.n)))
-            except BaseException as e:
-                raise Fail("udf", "UDF %r raised %s" % (label, _exc_line(e)), _traceback(e),
-                           st.input_row(len(out)))
+            out = _apply(f, label, _iters([a(st) for a in args], st.n), st)
             return _check_column(out, wire, what, st.input_row)
         return ev
 
@@ -387,7 +410,7 @@ class Compiler(object):
                 if to_float and r is not None:
                     r = float(r)
                 if check and r is not None and not BIGINT_MIN <= r <= BIGINT_MAX:
-                    raise Fail("type", "BIGINT overflow in %s: %s is out of the 64-bit range" % (text, r))
+                    raise _overflow(text, r)
                 return Const(r)
             use = safe if _has_none(x) or _has_none(y) or (op == "/" and _zero(y)) else fast
             out = list(map(use, *_iters([x, y], st.n)))
@@ -398,12 +421,9 @@ class Compiler(object):
     def _range(out, wire, text, st):
         if wire != "BIGINT" or not out:
             return out
-        vals = [v for v in out if v is not None] if None in out else out
-        if vals and (min(vals) < BIGINT_MIN or max(vals) > BIGINT_MAX):
-            for j, v in enumerate(out):
-                if v is not None and not BIGINT_MIN <= v <= BIGINT_MAX:
-                    raise Fail("type", "BIGINT overflow in %s: %s is out of the 64-bit range" % (text, v),
-                               row=st.input_row(j))
+        bad = _out_of_range(out, None in out)
+        if bad is not None:
+            raise _overflow(text, bad[1], st.input_row(bad[0]))
         return out
 
 
@@ -434,7 +454,6 @@ class Program(object):
         comp = Compiler(udfs)
         schema = input_schema
         self.steps = []
-        self.double_inputs = [i for i, (_, t) in enumerate(input_schema) if t == "DOUBLE"]
         for i, step in enumerate(program.get("steps", [])):
             try:
                 op = step["op"]
@@ -464,10 +483,8 @@ class Program(object):
         st.cols = cols
         st.n = len(cols[0]) if cols else 0
         st.idx = None
-        for i in self.double_inputs:
-            c = cols[i]
-            if int in set(map(type, c)):
-                cols[i] = [float(v) if type(v) is int else v for v in c]
+        # DOUBLE inputs need no int -> float pass: the executor writes every
+        # DOUBLE with a "." or an exponent (rows__fmt_double), so json reads floats.
         for step in self.steps:
             step(st)
         return st
@@ -506,17 +523,8 @@ class Program(object):
             if args is None:
                 iters = [map(cls, zip(*st.cols))]
             else:
-                vals = [a(st) for a in args]
-                iters = _iters(vals, st.n) if vals else [_repeat((), st.n)]
-            out = []
-            try:
-                if args is not None and not args:
-                    out.extend(_starmap(f, iters[0]))
-                else:
-                    out.extend(map(f, *iters))
-            except BaseException as e:
-                raise Fail("udf", "UDF %r raised %s" % (label, _exc_line(e)), _traceback(e),
-                           st.input_row(len(out)))
+                iters = _iters([a(st) for a in args], st.n)
+            out = _apply(f, label, iters, st)
             st.cols = _to_columns(out, output, what, st.input_row)
         return step
 
@@ -551,7 +559,7 @@ class Program(object):
             except Fail:
                 raise
             except BaseException as e:
-                raise Fail("udf", "UDF %r raised %s" % (label, _exc_line(e)), _traceback(e), st.input_row(i))
+                raise _udf_raised(label, e, st.input_row(i))
             old = st.input_row
             st.cols = _to_columns(out, output, what, lambda j: old(oidx[j]))
             st.idx = oidx if st.idx is None else [st.idx[j] for j in oidx]

@@ -25,6 +25,13 @@ def _in_worker():
     return bool(w is not None and getattr(w, "RUNNING", False))
 
 
+def _result_columns(result_type):
+    """[(name, wire type)] of a function's result: a ROW's fields, else one column f0."""
+    if isinstance(result_type, RowType):
+        return [(f.name, f.data_type.wire) for f in result_type.fields]
+    return [("f0", result_type.wire)]
+
+
 class UserDefinedFunction(object):
     """What @udf and @udtf return.
 
@@ -52,10 +59,7 @@ class UserDefinedFunction(object):
             if result_type is None:
                 raise ValueError("udf %s: give result_type=, e.g. @udf(result_type=DataTypes.BIGINT())" % self.name)
             self.result_type = to_data_type(result_type, "udf %s: result_type" % self.name)
-            if isinstance(self.result_type, RowType):
-                self.output = [(f.name, f.data_type.wire) for f in self.result_type.fields]
-            else:
-                self.output = [("f0", self.result_type.wire)]
+            self.output = _result_columns(self.result_type)
         else:
             if (result_type is None) == (result_types is None):
                 raise ValueError("udtf %s: give result_types=[...] (or result_type=DataTypes.ROW([...]))" % self.name)
@@ -75,12 +79,8 @@ class UserDefinedFunction(object):
                     self.output = [("f%d" % i, t.wire) for i, t in enumerate(types)]
                     self.result_type = None
             if result_type is not None:
-                rt = to_data_type(result_type, "udtf %s: result_type" % self.name)
-                if isinstance(rt, RowType):
-                    self.output = [(f.name, f.data_type.wire) for f in rt.fields]
-                else:
-                    self.output = [("f0", rt.wire)]
-                self.result_type = rt
+                self.result_type = to_data_type(result_type, "udtf %s: result_type" % self.name)
+                self.output = _result_columns(self.result_type)
         if input_types is not None:
             if not isinstance(input_types, (list, tuple)):
                 input_types = [input_types]

@@ -7,10 +7,10 @@ so that the package also imports in a worker, on any Python 3.6 to 3.13.
 
 import json
 import os
-import sys
 
 from . import plan as _plan
 from .expressions import col
+from .functions import _in_worker
 from .datatypes import Row, row_class, wire_type
 
 DEP_KEYS = ("python.files", "python.requirements", "python.archives", "python.executable",
@@ -406,9 +406,8 @@ class TableResult(object):
 
 def _lines(data):
     start, n = 0, len(data)
-    nl = b"\n" if isinstance(data, bytes) else "\n"
     while start < n:
-        end = data.find(nl, start)
+        end = data.find(b"\n", start)
         if end < 0:
             end = n
         yield data[start:end]
@@ -440,11 +439,10 @@ class CloseableIterator(object):
             line = next(self._lines)
             if line.strip():
                 break
-        v = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
-        if isinstance(v, dict):
-            values = [v.get(n) for n in self._names]
-        else:
-            values = list(v)
+        # The executor writes JSON Lines: an object per row. A decoder accepts an
+        # integer for a DOUBLE (docs/protocol.md).
+        v = json.loads(line.decode("utf-8"))
+        values = [v.get(n) for n in self._names]
         for i in self._double:
             if type(values[i]) is int:
                 values[i] = float(values[i])
@@ -461,11 +459,6 @@ class CloseableIterator(object):
     def __exit__(self, *exc):
         self.close()
         return False
-
-
-def _in_worker():
-    w = sys.modules.get("udfenv._worker")
-    return bool(w is not None and getattr(w, "RUNNING", False))
 
 
 __all__ = ["TableEnvironment", "TableConfig", "Table", "TableResult", "TableSchema", "JobError", "Row"]

@@ -56,8 +56,7 @@ typedef struct {
 	udfenv_env *env;
 	rows_reader *reader;
 	job_sink *sink;
-	job_worker *workers;
-	unsigned nstarted; /* workers initialized (and maybe started) */
+	job_worker *workers; /* nworkers, initialized as soon as allocated */
 	uint64_t *worker_rows;
 	job_slot *slots;
 	size_t nslots;
@@ -116,7 +115,7 @@ static void progress(job *j)
 	if (j->reader)
 		rows_reader_progress(j->reader, &p.bytes_in, &p.bytes_total);
 	p.workers = j->nworkers;
-	for (unsigned i = 0; i < j->nstarted; i++)
+	for (unsigned i = 0; i < j->nworkers; i++)
 		j->worker_rows[i] = j->workers[i].rows_done;
 	p.worker_rows = j->worker_rows;
 	j->opts->progress(&p, j->opts->progress_payload);
@@ -736,15 +735,16 @@ static int allocate(job *j)
 	 * of order: a lagging worker holds up at most that much.
 	 */
 	j->nslots = (size_t)j->nworkers * (JOB_IN_FLIGHT + 1);
-	if ((j->workers = calloc(j->nworkers, sizeof(*j->workers))) == NULL ||
-	    (j->worker_rows = calloc(j->nworkers, sizeof(*j->worker_rows))) == NULL ||
+	if ((j->workers = calloc(j->nworkers, sizeof(*j->workers))) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	/* At once: cleanup disposes of every worker once `workers` is set. */
+	for (unsigned i = 0; i < j->nworkers; i++)
+		udfenv_job__worker_init(&j->workers[i], i);
+	if ((j->worker_rows = calloc(j->nworkers, sizeof(*j->worker_rows))) == NULL ||
 	    (j->slots = calloc(j->nslots, sizeof(*j->slots))) == NULL ||
 	    (j->pfds = calloc(3 * (size_t)j->nworkers, sizeof(*j->pfds))) == NULL ||
 	    (j->pfd_worker = calloc(3 * (size_t)j->nworkers, sizeof(*j->pfd_worker))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	for (unsigned i = 0; i < j->nworkers; i++)
-		udfenv_job__worker_init(&j->workers[i], i);
-	j->nstarted = j->nworkers;
 	return 0;
 }
 
@@ -819,7 +819,7 @@ static int run(job *j, const char *text, size_t len, const udfenv_deps *deps, co
 /* Kill what still runs, remove the temporary output and the environment, free. */
 static void cleanup(job *j)
 {
-	for (unsigned i = 0; i < j->nstarted; i++)
+	for (unsigned i = 0; j->workers && i < j->nworkers; i++)
 		udfenv_job__worker_dispose(&j->workers[i]);
 	udfenv_job__sink_free(j->sink);
 	/* After the workers: the environment's directory is their cwd. */

@@ -32,7 +32,7 @@ struct job_sink {
 	unsigned nwriters;
 	int *fds;
 	rows_writer **writers;
-	udfenv_strvec names; /* each writer's name for messages (kept alive for it) */
+	udfenv_strvec names; /* each writer's destination, for publish's messages */
 	udfenv_buf mem;      /* collect */
 };
 
@@ -159,14 +159,12 @@ static int add_writer(job_sink *s, int fd, const char *name, const job_plan *p)
 {
 	int error;
 
-	s->fds[s->nwriters] = fd;
+	/* Counted before anything can fail: udfenv_job__sink_free closes the fd. */
+	s->fds[s->nwriters++] = fd;
 	if ((error = udfenv_strvec_push(&s->names, name)) < 0)
 		return error;
-	error = rows_writer_open(&s->writers[s->nwriters], s->format, fd, fd < 0 ? &s->mem : NULL,
-				 s->names.items[s->names.count - 1], &p->output);
-	/* Counted even on failure: its fd is closed by udfenv_job__sink_free. */
-	s->nwriters++;
-	return error;
+	return rows_writer_open(&s->writers[s->nwriters - 1], s->format, fd,
+				fd < 0 ? &s->mem : NULL, name, &p->output);
 }
 
 static int open_parts(job_sink *s, const job_plan *p, unsigned parts)
