@@ -8,6 +8,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/path.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -170,40 +171,6 @@ static int note(parse_ctx *ctx, int is_index, const file_state *fs, unsigned lin
 static size_t char_len(unsigned char c)
 {
 	return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-}
-
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0, n, k;
-	uint32_t cp;
-
-	while (i < len) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if ((c & 0xf0) == 0xe0)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			return 0;
-		if (len - i - 1 < n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
 }
 
 /* The three-byte characters for which Python's str.isspace() is true. */
@@ -792,7 +759,7 @@ static int parse_text(parse_ctx *ctx, const file_state *fs, const char *text, si
 		lineno++;
 		if (memchr(l, '\0', len))
 			return line_error(fs, lineno, UDFENV_EINVALID, "contains a NUL byte");
-		if (!utf8_valid((const unsigned char *)l, len))
+		if (!udfenv_text_utf8_valid(l, len))
 			return line_error(fs, lineno, UDFENV_EINVALID, "not valid UTF-8");
 		if (len > UDFENV_REQFILE_MAX_LINE)
 			return line_error(fs, lineno, UDFENV_ELIMIT, "longer than %u bytes",

@@ -8,6 +8,7 @@
  * process's locale is.
  */
 #include "lib/rows_int.h"
+#include "util/text.h"
 #include "util/error.h"
 #include "util/path.h"
 
@@ -50,57 +51,6 @@ int rows_format_parse(const char *name)
 const char *rows_format_name(rows_format f)
 {
 	return f == ROWS_JSONL ? "jsonl" : "csv";
-}
-
-/* --- UTF-8 --- */
-
-size_t rows__utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t avail = (size_t)(end - p);
-
-	if (c >= 0xC2 && c <= 0xDF)
-		return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		/* E0 needs A0.. (no overlongs); ED stops at 9F (no surrogates). */
-		unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-		if (avail < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80)
-			return 0;
-		return 3;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-		if (avail < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 ||
-		    (p[3] & 0xC0) != 0x80)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-int rows__utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-
-	while (p < end) {
-		/* Most text is ASCII: skip it eight bytes at a time. */
-		while (end - p >= 8) {
-			uint64_t w;
-			memcpy(&w, p, 8);
-			if (w & 0x8080808080808080ull)
-				break;
-			p += 8;
-		}
-		while (p < end && *p < 0x80)
-			p++;
-		if (p == end)
-			break;
-		size_t n = rows__utf8_seq(p, end);
-		if (n == 0)
-			return 0;
-		p += n;
-	}
-	return 1;
 }
 
 /* --- numbers --- */
@@ -572,7 +522,7 @@ int rows__snippet(udfenv_buf *out, const char *s, size_t len, size_t max)
 		char esc[8];
 		size_t n = 1;
 		if (*p >= 0x80) {
-			n = rows__utf8_seq(p, end);
+			n = udfenv_text_utf8_seq(p, end);
 			if (n == 0)
 				snprintf(esc, sizeof(esc), "\\x%02x", *p);
 		} else if (*p < 0x20 || *p == 0x7F) {
@@ -668,7 +618,7 @@ int rows_schema_add(rows_schema *s, const char *name, rows_type type)
 		                        (int)type);
 	if (len == 0)
 		return udfenv_error_set(UDFENV_EINVALID, "a column name is empty");
-	if (len > 255 || !rows__utf8_valid(name, len)) {
+	if (len > 255 || !udfenv_text_utf8_valid(name, len)) {
 		if ((error = rows__snippet(&shown, name, len, 40)) == 0)
 			error = udfenv_error_set(
 				UDFENV_EINVALID, "column name '%s' is %s", shown.ptr,

@@ -28,10 +28,6 @@
 /* Whether the char c is '0'..'9' (unsigned arithmetic: no sign surprises). */
 #define ROWS_IS_DIGIT(c) ((unsigned)(unsigned char)(c) - '0' <= 9u)
 
-/* Whether s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-int rows__utf8_valid(const char *s, size_t len);
-/* Length (2..4) of the valid multi-byte sequence at p (p < end, *p >= 0x80), or 0. */
-size_t rows__utf8_seq(const unsigned char *p, const unsigned char *end);
 
 /* s[0..len) as a whole: optional sign, decimal digits. 0, -1 if not an integer, -2 if out of range.
  */

@@ -9,6 +9,7 @@
  * makes a string longer than its JSON text.
  */
 #include "lib/rows_int.h"
+#include "util/text.h"
 #include "util/error.h"
 
 #include <math.h>
@@ -122,7 +123,7 @@ int rows__json_string(rows_jcur *c, udfenv_buf *arena, size_t *off, size_t *len)
 		if (ch == '"')
 			break;
 		if (ch >= 0x80) {
-			size_t n = rows__utf8_seq((const unsigned char *)p,
+			size_t n = udfenv_text_utf8_seq((const unsigned char *)p,
 			                          (const unsigned char *)end);
 			if (n == 0)
 				return udfenv_error_set(UDFENV_EINVALID,

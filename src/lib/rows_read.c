@@ -13,6 +13,7 @@
  * the line (where the record starts) and the column.
  */
 #include "lib/rows_int.h"
+#include "util/text.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -486,7 +487,7 @@ static int csv_row(rows_reader *r, rows_batch *b, size_t reclen)
 			break;
 		default: {
 			char *d = b->arena.ptr + b->arena.size;
-			if (!rows__utf8_valid(f->p, f->len))
+			if (!udfenv_text_utf8_valid(f->p, f->len))
 				return rec_error(r, r->line, NULL, UDFENV_EINVALID,
 				                 "invalid UTF-8 in column '%s'",
 				                 r->schema.cols[c].name);
@@ -972,7 +973,7 @@ static int infer_csv(rows_reader *r, rows_schema *out, size_t sample)
 
 			if (f->len == 0)
 				continue;
-			if (!rows__utf8_valid(f->p, f->len))
+			if (!udfenv_text_utf8_valid(f->p, f->len))
 				return rec_error(r, r->line, NULL, UDFENV_EINVALID,
 				                 "invalid UTF-8 in column '%s'",
 				                 r->header.items[i]);

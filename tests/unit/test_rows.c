@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -484,19 +485,19 @@ static void test_parse_numbers(void **state)
 static void test_utf8(void **state)
 {
 	(void)state;
-	assert_true(rows__utf8_valid("", 0));
-	assert_true(rows__utf8_valid("plain ascii, long enough for the fast path", 42));
-	assert_true(rows__utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12));
-	assert_true(rows__utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
-	assert_false(rows__utf8_valid("\xf4\x90\x80\x80", 4)); /* beyond U+10FFFF */
-	assert_false(rows__utf8_valid("\xed\xa0\x80", 3));     /* a surrogate */
-	assert_false(rows__utf8_valid("\xc0\xaf", 2));         /* overlong */
-	assert_false(rows__utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
-	assert_false(rows__utf8_valid("\xf0\x80\x80\xaf", 4)); /* overlong */
-	assert_false(rows__utf8_valid("abcdefgh\xc3", 9));     /* cut */
-	assert_false(rows__utf8_valid("\x80", 1));
-	assert_false(rows__utf8_valid("\xff", 1));
-	assert_false(rows__utf8_valid("abcdefghijklmnop\xc3(", 18));
+	assert_true(udfenv_text_utf8_valid("", 0));
+	assert_true(udfenv_text_utf8_valid("plain ascii, long enough for the fast path", 42));
+	assert_true(udfenv_text_utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12));
+	assert_true(udfenv_text_utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+	assert_false(udfenv_text_utf8_valid("\xf4\x90\x80\x80", 4)); /* beyond U+10FFFF */
+	assert_false(udfenv_text_utf8_valid("\xed\xa0\x80", 3));     /* a surrogate */
+	assert_false(udfenv_text_utf8_valid("\xc0\xaf", 2));         /* overlong */
+	assert_false(udfenv_text_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+	assert_false(udfenv_text_utf8_valid("\xf0\x80\x80\xaf", 4)); /* overlong */
+	assert_false(udfenv_text_utf8_valid("abcdefgh\xc3", 9));     /* cut */
+	assert_false(udfenv_text_utf8_valid("\x80", 1));
+	assert_false(udfenv_text_utf8_valid("\xff", 1));
+	assert_false(udfenv_text_utf8_valid("abcdefghijklmnop\xc3(", 18));
 }
 
 /* --- batches and rows_format_row --- */
