@@ -805,21 +805,6 @@ done:
 	return error;
 }
 
-/* os.path.dirname() */
-static int dir_of(udfenv_buf *out, const char *p)
-{
-	const char *slash = strrchr(p, '/');
-	size_t n, k;
-
-	udfenv_buf_clear(out);
-	if (slash == NULL)
-		return udfenv_buf_puts(out, "");
-	n = k = (size_t)(slash - p) + 1;
-	while (k > 0 && p[k - 1] == '/')
-		k--;
-	return udfenv_buf_put(out, p, k ? k : n);
-}
-
 /*
  * Read and parse one file. `from`/`from_line`: the include line that names
  * it (NULL for the top file), which prefixes the errors about opening it.
@@ -883,8 +868,8 @@ static int parse_file(parse_ctx *ctx, const char *path, const char *display, int
 	    ((error = udfenv_strvec_push(&ctx->read, real)) < 0 ||
 	     (error = udfenv_strvec_push(&ctx->out->files, path)) < 0))
 		goto done;
-	if ((error = dir_of(&fs.path_dir, path)) < 0 ||
-	    (error = dir_of(&fs.display_dir, display)) < 0)
+	if ((error = udfenv_path_dirname(&fs.path_dir, path)) < 0 ||
+	    (error = udfenv_path_dirname(&fs.display_dir, display)) < 0)
 		goto done;
 	error = parse_text(ctx, &fs, udfenv_buf_cstr(&content), content.size);
 done:

@@ -194,10 +194,9 @@ static int stage_requirements(stager *s, const char *req, udfenv_artifact *a)
 		return stage_one(s, req, UDFENV_KIND_FILE, NULL, a);
 	}
 	/* Includes are found from the file's directory as named, not through a symlink to the file. */
-	if ((error = udfenv_path_absolute(&top, req)) < 0)
+	if ((error = udfenv_path_absolute(&dst, req)) < 0 || (error = udfenv_path_dirname(&top, dst.ptr)) < 0)
 		goto done;
-	*strrchr(top.ptr, '/') = '\0';
-	if ((real = realpath(top.ptr[0] ? top.ptr : "/", NULL)) == NULL) {
+	if ((real = realpath(top.ptr, NULL)) == NULL) {
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read the directory of the requirements "
 							  "file '%s'", req);
 		goto done;
@@ -212,11 +211,9 @@ static int stage_requirements(stager *s, const char *req, udfenv_artifact *a)
 			error = udfenv_path_join(&dst, bundle.ptr, name.ptr);
 		else if ((error = include_rel(&rel, req, real, from)) == 0)
 			error = udfenv_path_join(&dst, bundle.ptr, rel.ptr);
-		if (error == 0 && (error = udfenv_buf_sets(&top, dst.ptr)) == 0) {
-			*strrchr(top.ptr, '/') = '\0';
-			if ((error = udfenv_fs_mkdir_p(top.ptr, 0755)) == 0)
-				error = udfenv_fs_copy_file(from, dst.ptr, 0644);
-		}
+		if (error == 0 && (error = udfenv_path_dirname(&top, dst.ptr)) == 0 &&
+		    (error = udfenv_fs_mkdir_p(top.ptr, 0755)) == 0)
+			error = udfenv_fs_copy_file(from, dst.ptr, 0644);
 	}
 	if (error == 0 && (error = stage_one(s, bundle.ptr, UDFENV_KIND_DIR, NULL, a)) == 0) {
 		free(a->name);
@@ -369,8 +366,7 @@ int udfenv_stage_client_pythonpath(char **out, const udfenv_deps *deps)
 				continue;
 			break;
 		case UDFENV_KIND_FILE:
-			udfenv_buf_clear(&dir);
-			if ((error = udfenv_buf_put(&dir, f, (size_t)(strrchr(f, '/') - f))) < 0)
+			if ((error = udfenv_path_dirname(&dir, f)) < 0)
 				continue;
 			entry = dir.ptr;
 			break;

@@ -130,3 +130,17 @@ int udfenv_path_which(udfenv_buf *out, const char *name, const char *path_env)
 	}
 	return UDFENV_ENOTFOUND;
 }
+
+int udfenv_path_dirname(udfenv_buf *out, const char *p)
+{
+	const char *slash = strrchr(p, '/');
+	size_t n, k;
+
+	udfenv_buf_clear(out);
+	if (slash == NULL)
+		return udfenv_buf_puts(out, "");
+	n = k = (size_t)(slash - p) + 1;
+	while (k > 0 && p[k - 1] == '/')
+		k--;
+	return udfenv_buf_put(out, p, k ? k : n);
+}

@@ -24,6 +24,14 @@ const char *udfenv_path_next(const char **cursor, size_t *len);
 /* Whether a component from udfenv_path_next is "..". */
 #define UDFENV_PATH_IS_DOTDOT(c, len) ((len) == 2 && (c)[0] == '.' && (c)[1] == '.')
 
+/*
+ * The directory part of `p` as Python's os.path.dirname gives it: all
+ * before the last '/', trailing slashes dropped unless that leaves nothing
+ * ("a/b" -> "a", "/a" -> "/", "a" -> ""). `out` is cleared first and may
+ * not alias `p`.
+ */
+int udfenv_path_dirname(udfenv_buf *out, const char *p);
+
 /* The last component of `p` ("a/b/" -> "b"), as a new string in `out`. */
 int udfenv_path_basename(udfenv_buf *out, const char *p);
 
