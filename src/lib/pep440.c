@@ -25,6 +25,9 @@ int udfenv_pep503_canonicalize(udfenv_buf *out, const char *name, size_t len)
 	return udfenv_buf_put(out, "", 0);
 }
 
+/* The longest slice of outside text a message quotes. */
+#define QUOTE_MAX 200
+
 int udfenv_pep503_normalize(udfenv_buf *out, const char *name, size_t len)
 {
 	udfenv_buf_clear(out);
@@ -34,14 +37,14 @@ int udfenv_pep503_normalize(udfenv_buf *out, const char *name, size_t len)
 		if (!udfenv_ascii_is_alnum(name[i]) && !udfenv_ascii_is_sep(name[i]))
 			goto invalid;
 	return udfenv_pep503_canonicalize(out, name, len);
-invalid:
-	return udfenv_error_set(UDFENV_EINVALID, "'%.*s' is not a valid project name",
-				len > 200 ? 200 : (int)len, name);
+invalid: {
+	char shown[QUOTE_MAX + 4];
+	udfenv_pep__quote(shown, sizeof(shown), name, len);
+	return udfenv_error_set(UDFENV_EINVALID, "'%s' is not a valid project name", shown);
+}
 }
 
 /* ---- helpers shared by versions and specifiers ---- */
-
-#define QUOTE_MAX 200
 
 static int is_control(char c)
 {
