@@ -3,16 +3,11 @@
  * files, so two opens in one process contend like two processes do), and in
  * forked children for the one-build-per-key rule.
  */
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
+#include "testutil.h"
 #include "lib/cache.h"
 #include "lib/cache_int.h"
-#include "util/error.h"
-#include "util/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,15 +27,14 @@ static int counter;
 
 static int group_setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
 	(void)state;
-	return udfenv_fs_mkdtemp(&tmpdir, base && *base ? base : "/tmp", "udfenv-test-cache-");
+	return tu_mkdtemp(&tmpdir, "udfenv-test-cache-");
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	return udfenv_fs_rmtree(udfenv_buf_cstr(&tmpdir));
+	return tu_rmdtemp(&tmpdir);
 }
 
 static udfenv_cache *fresh_cache(void)
@@ -282,7 +276,7 @@ static void test_a_cache_others_can_write_is_refused(void **state)
 	assert_int_equal(mkdir(dir.ptr, 0700), 0);
 	assert_int_equal(chmod(dir.ptr, 0777), 0);
 	assert_int_equal(udfenv_cache_open(&c, dir.ptr), UDFENV_EUNSAFE);
-	assert_non_null(strstr(udfenv_error_last()->message, "writable by others"));
+	tu_assert_message_contains("writable by others");
 	assert_null(c);
 	udfenv_buf_dispose(&dir);
 }
@@ -415,7 +409,7 @@ static void test_open_makes_what_is_missing(void **state)
 	assert_int_equal(udfenv_buf_printf(&p, "%s/a-file", tmpdir.ptr), 0);
 	assert_int_equal(udfenv_fs_write_new(p.ptr, "x", 1, 0600), 0);
 	assert_int_equal(udfenv_cache_open(&c, p.ptr), UDFENV_ECONFLICT);
-	assert_non_null(strstr(udfenv_error_last()->message, "exists and is not a directory"));
+	tu_assert_message_contains("exists and is not a directory");
 	assert_null(c);
 	udfenv_buf_dispose(&dir);
 	udfenv_buf_dispose(&p);
@@ -445,15 +439,13 @@ static void test_full_disk_hint_follows_the_errno(void **state)
 	char key[UDFENV_SHA256_HEX];
 	udfenv_cache_request r = request("enospc", build_enospc, NULL, key);
 	struct statvfs vfs;
-	const char *msg;
 
 	(void)state;
 	assert_int_equal(udfenv_cache__acquire(c, &r, &l), UDFENV_ERROR);
-	msg = udfenv_error_last()->message;
-	assert_non_null(strstr(msg, "cannot write '"));
-	assert_non_null(strstr(msg, strerror(ENOSPC)));
-	assert_non_null(strstr(msg, "is on a full filesystem (building archive 'test.zip')"));
-	assert_non_null(strstr(msg, c->dir.ptr));
+	tu_assert_message_contains("cannot write '");
+	tu_assert_message_contains(strerror(ENOSPC));
+	tu_assert_message_contains("is on a full filesystem (building archive 'test.zip')");
+	tu_assert_message_contains(c->dir.ptr);
 	assert_int_equal(udfenv_error_os_errno(), ENOSPC);
 	assert_int_equal(count_tmp(c), 0);
 	/* With room to spare, words about a full disk are not taken for one. */
@@ -477,7 +469,7 @@ static void test_error_keeps_the_os_errno(void **state)
 	assert_int_equal(udfenv_error_os_errno(), EDQUOT);
 	udfenv_fs_rmtree_quiet("/nonexistent/udfenv-test");
 	assert_int_equal(udfenv_error_os_errno(), EDQUOT);
-	assert_non_null(strstr(udfenv_error_last()->message, "building y: cannot write 'x': "));
+	tu_assert_message_contains("building y: cannot write 'x': ");
 	assert_int_equal(udfenv_error_set(UDFENV_EINVALID, "words"), UDFENV_EINVALID);
 	assert_int_equal(udfenv_error_os_errno(), 0);
 	assert_int_equal(udfenv_error_set_os_errno(ENOSPC), UDFENV_EINVALID);

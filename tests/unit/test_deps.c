@@ -1,9 +1,7 @@
 /* The dependency spec and config: list syntax, ordering, merge, de-duplication. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,14 +23,6 @@ static void assert_files(const udfenv_deps *d, const char *const *expected)
 	for (; expected[n]; n++)
 		assert_string_equal(udfenv_deps_file(d, n), expected[n]);
 	assert_int_equal(udfenv_deps_file_count(d), n);
-}
-
-static void assert_error(int rc, int code, const char *words)
-{
-	assert_int_equal(rc, code);
-	assert_int_equal(udfenv_error_last()->code, code);
-	if (strstr(udfenv_error_last()->message, words) == NULL)
-		fail_msg("message '%s' lacks '%s'", udfenv_error_last()->message, words);
 }
 
 static void test_add_python_file_puts_newest_first(void **state)
@@ -75,13 +65,13 @@ static void test_list_errors(void **state)
 {
 	udfenv_deps *d = new_deps();
 	(void)state;
-	assert_error(udfenv_deps_add_python_files(d, "/a.py,,/b.py"), UDFENV_EINVALID, "item 2 is empty");
-	assert_error(udfenv_deps_add_python_files(d, " , "), UDFENV_EINVALID, "item 1 is empty");
-	assert_error(udfenv_deps_add_python_files(d, "/a.py#x"), UDFENV_EINVALID, "'#' is not allowed");
-	assert_error(udfenv_deps_add_archives(d, "/v.zip#"), UDFENV_EINVALID, "target name after '#' is empty");
-	assert_error(udfenv_deps_set_requirements_item(d, "/r.txt#"), UDFENV_EINVALID, "cache dir after '#' is empty");
-	assert_error(udfenv_deps_set_requirements_item(d, "/r.txt,/s.txt"), UDFENV_EINVALID, "one file");
-	assert_error(udfenv_deps_add_python_file(d, "/a\tb.py"), UDFENV_EINVALID, "control character");
+	tu_assert_error(udfenv_deps_add_python_files(d, "/a.py,,/b.py"), UDFENV_EINVALID, "item 2 is empty");
+	tu_assert_error(udfenv_deps_add_python_files(d, " , "), UDFENV_EINVALID, "item 1 is empty");
+	tu_assert_error(udfenv_deps_add_python_files(d, "/a.py#x"), UDFENV_EINVALID, "'#' is not allowed");
+	tu_assert_error(udfenv_deps_add_archives(d, "/v.zip#"), UDFENV_EINVALID, "target name after '#' is empty");
+	tu_assert_error(udfenv_deps_set_requirements_item(d, "/r.txt#"), UDFENV_EINVALID, "cache dir after '#' is empty");
+	tu_assert_error(udfenv_deps_set_requirements_item(d, "/r.txt,/s.txt"), UDFENV_EINVALID, "one file");
+	tu_assert_error(udfenv_deps_add_python_file(d, "/a\tb.py"), UDFENV_EINVALID, "control character");
 	assert_int_equal(udfenv_deps_file_count(d), 0); /* nothing half-added */
 	udfenv_deps_free(d);
 }
@@ -113,10 +103,10 @@ static void test_archives(void **state)
 	assert_int_equal(udfenv_deps_add_archive(d, "/p/data.zip", "data"), 0);
 	assert_int_equal(udfenv_deps_add_archive(d, "/p/data.zip", "data2"), 0);
 	assert_int_equal(udfenv_deps_archive_count(d), 3);
-	assert_error(udfenv_deps_add_archive(d, "/q/other.zip", "data"), UDFENV_ECONFLICT,
+	tu_assert_error(udfenv_deps_add_archive(d, "/q/other.zip", "data"), UDFENV_ECONFLICT,
 		     "both to be extracted to 'data'");
-	assert_error(udfenv_deps_add_archive(d, "/q/o.zip", ".."), UDFENV_EINVALID, "plain directory name");
-	assert_error(udfenv_deps_add_archive(d, "/q/o.zip", "a/b"), UDFENV_EINVALID, "plain directory name");
+	tu_assert_error(udfenv_deps_add_archive(d, "/q/o.zip", ".."), UDFENV_EINVALID, "plain directory name");
+	tu_assert_error(udfenv_deps_add_archive(d, "/q/o.zip", "a/b"), UDFENV_EINVALID, "plain directory name");
 	assert_int_equal(udfenv_deps_archive_count(d), 3);
 	udfenv_deps_free(d);
 }
@@ -171,12 +161,13 @@ static void test_config_keys(void **state)
 	udfenv_config *cfg = NULL;
 	(void)state;
 	assert_int_equal(udfenv_config_new(&cfg), 0);
-	assert_error(udfenv_config_set(cfg, "python.fiels", "x"), UDFENV_EINVALID, "unknown config key 'python.fiels'");
-	assert_error(udfenv_config_set(cfg, "a b", "x"), UDFENV_EINVALID, "config key 'a b'");
+	tu_assert_error(udfenv_config_set(cfg, "python.fiels", "x"), UDFENV_EINVALID, "unknown config key 'python.fiels'");
+	tu_assert_error(udfenv_config_set(cfg, "a b", "x"), UDFENV_EINVALID, "config key 'a b'");
 	assert_int_equal(udfenv_config_set(cfg, "parallelism.default", "4"), 0);
 	assert_int_equal(udfenv_config_define(cfg, "parallelism.default=8"), 0);
 	assert_string_equal(udfenv_config_get(cfg, "parallelism.default"), "8");
-	assert_error(udfenv_config_define(cfg, "novalue"), UDFENV_EINVALID, "expected key=value");
+	tu_assert_error(udfenv_config_define(cfg, "novalue"), UDFENV_EINVALID,
+	                "expected key=value");
 	assert_null(udfenv_config_get(cfg, "missing"));
 	udfenv_config_free(cfg);
 }
@@ -189,48 +180,49 @@ static void test_config_errors_name_the_key(void **state)
 	assert_int_equal(udfenv_config_new(&cfg), 0);
 	assert_int_equal(udfenv_config_set(cfg, "python.files", "/a.py"), 0);
 	assert_int_equal(udfenv_config_set(cfg, "python.archives", "/a.zip,,/b.zip"), 0);
-	assert_error(udfenv_deps_from_config(d, cfg), UDFENV_EINVALID,
+	tu_assert_error(udfenv_deps_from_config(d, cfg), UDFENV_EINVALID,
 		     "config key 'python.archives': archives list");
 	udfenv_config_free(cfg);
 	udfenv_deps_free(d);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void test_config_file(void **state)
 {
 	udfenv_config *cfg = NULL;
-	char dir[] = "/tmp/udfenv-test-XXXXXX", path[256];
+	udfenv_buf dir = UDFENV_BUF_INIT, pathb = UDFENV_BUF_INIT;
+	const char *path;
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/conf.yaml", dir);
+	assert_int_equal(tu_mkdtemp(&dir, "udfenv-test-deps-"), 0);
+	path = tu_join(&pathb, dir.ptr, "conf.yaml");
 	assert_int_equal(udfenv_config_new(&cfg), 0);
 
-	write_file(path, "# comment\n\npython.files: /a.py, /b.py\npython.executable: \"py 3\"\r\n"
-			 "python.files: /c.py\n");
+	tu_write_file(path,
+	              "# comment\n\npython.files: /a.py, /b.py\npython.executable: \"py 3\"\r\n"
+	              "python.files: /c.py\n",
+	              0644);
 	assert_int_equal(udfenv_config_load(cfg, path), 0);
 	assert_string_equal(udfenv_config_get(cfg, "python.files"), "/c.py"); /* later line wins */
 	assert_string_equal(udfenv_config_get(cfg, "python.executable"), "py 3");
 
-	write_file(path, "python.archives: /v.zip#venv # the venv\n# all comment\n"
-			 "python.executable: venv/bin/python\t# tab comment\n");
+	tu_write_file(path,
+	              "python.archives: /v.zip#venv # the venv\n# all comment\n"
+	              "python.executable: venv/bin/python\t# tab comment\n",
+	              0644);
 	assert_int_equal(udfenv_config_load(cfg, path), 0);
 	assert_string_equal(udfenv_config_get(cfg, "python.archives"), "/v.zip#venv");
 	assert_string_equal(udfenv_config_get(cfg, "python.executable"), "venv/bin/python");
 
-	write_file(path, "python.files: /a.py\njust words\n");
-	assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID, "conf.yaml:2: expected 'key: value'");
-	write_file(path, "\npython.archive: x.zip\n");
-	assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID, "conf.yaml:2: unknown config key");
+	tu_write_file(path, "python.files: /a.py\njust words\n", 0644);
+	tu_assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID,
+	                "conf.yaml:2: expected 'key: value'");
+	tu_write_file(path, "\npython.archive: x.zip\n", 0644);
+	tu_assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID,
+	                "conf.yaml:2: unknown config key");
 	unlink(path);
-	assert_error(udfenv_config_load(cfg, path), UDFENV_ENOTFOUND, "conf.yaml");
-	rmdir(dir);
+	tu_assert_error(udfenv_config_load(cfg, path), UDFENV_ENOTFOUND, "conf.yaml");
+	assert_int_equal(rmdir(dir.ptr), 0);
+	udfenv_buf_dispose(&pathb);
+	udfenv_buf_dispose(&dir);
 	udfenv_config_free(cfg);
 }
 

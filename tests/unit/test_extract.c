@@ -4,16 +4,10 @@
  * libarchive's writer or as raw bytes, in a private temp dir that is
  * removed at the end of each test.
  */
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
+#include "testutil.h"
 #include "lib/extract.h"
-#include "util/buf.h"
-#include "util/error.h"
-#include "util/fs.h"
 #include "util/text.h"
 
 #include <archive.h>
@@ -43,30 +37,17 @@ typedef struct {
 	char outside[P]; /* nothing may ever appear here */
 } fx;
 
-static void pathf(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pathf(char *out, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, P, fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && n < P);
-}
-
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	pathf(f->base, "%s/udfenv-test-extract-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	tu_pathf(f->base, "%s/udfenv-test-extract-XXXXXX", tu_tmp_base());
 	assert_non_null(mkdtemp(f->base));
-	pathf(f->in, "%s/in", f->base);
-	pathf(f->out, "%s/out", f->base);
-	pathf(f->dest, "%s/out/dest", f->base);
-	pathf(f->outside, "%s/outside", f->base);
+	tu_pathf(f->in, "%s/in", f->base);
+	tu_pathf(f->out, "%s/out", f->base);
+	tu_pathf(f->dest, "%s/out/dest", f->base);
+	tu_pathf(f->outside, "%s/outside", f->base);
 	assert_int_equal(mkdir(f->in, 0755), 0);
 	assert_int_equal(mkdir(f->out, 0755), 0);
 	assert_int_equal(mkdir(f->outside, 0755), 0);
@@ -77,10 +58,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	struct stat st;
 
-	assert_int_equal(udfenv_fs_rmtree(f->base), 0);
-	assert_int_equal(lstat(f->base, &st), -1);
+	tu_rmtree_gone(f->base);
 	free(f);
 	return 0;
 }
@@ -163,7 +142,7 @@ static void make_archive(fx *f, char *path, const char *name, int fmt, int filte
 {
 	struct archive *a;
 
-	pathf(path, "%s/%s", f->in, name);
+	tu_pathf(path, "%s/%s", f->in, name);
 	a = writer(path, fmt, filter);
 	for (size_t i = 0; i < n; i++)
 		add_entry(a, &s[i]);
@@ -248,14 +227,6 @@ static void put_end(udfenv_buf *b, unsigned entries, size_t cd_start)
 	put_end_at(b, entries, cd_start, cd_start, 0);
 }
 
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(udfenv_fs_write_all(fd, data, len), 0);
-	assert_int_equal(close(fd), 0);
-}
-
 /* A zip of one stored file `name` (general purpose `flags`). */
 static void raw_zip_one(const char *path, const char *name, unsigned flags, const char *data)
 {
@@ -266,7 +237,7 @@ static void raw_zip_one(const char *path, const char *name, unsigned flags, cons
 	cd = b.size;
 	put_central(&b, name, flags, data, strlen(data), 0);
 	put_end(&b, 1, cd);
-	write_bytes(path, b.ptr, b.size);
+	tu_write_bytes(path, b.ptr, b.size, 0644);
 	udfenv_buf_dispose(&b);
 }
 
@@ -277,25 +248,6 @@ static void assert_absent(const char *path)
 	struct stat st;
 	if (lstat(path, &st) == 0)
 		fail_msg("'%s' exists", path);
-}
-
-static size_t count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
-static void assert_has(const char *msg, const char *word)
-{
-	if (word && strstr(msg, word) == NULL)
-		fail_msg("message lacks \"%s\": %s", word, msg);
 }
 
 /* The extraction failed with `code`, said so with these words, and left nothing behind. */
@@ -312,17 +264,17 @@ static void assert_refused_lim(fx *f, const char *archive, const udfenv_extract_
 		fail_msg("expected %d, got %d: %s", code, rc, msg);
 	assert_int_equal(udfenv_error_last()->code, code);
 	assert_null(strchr(msg, '\n'));
-	pathf(quoted, "'%s'", label);
-	assert_has(msg, quoted);
+	tu_pathf(quoted, "'%s'", label);
+	tu_assert_contains(msg, quoted);
 	if (entry) {
-		pathf(quoted, "'%s'", entry);
-		assert_has(msg, quoted);
+		tu_pathf(quoted, "'%s'", entry);
+		tu_assert_contains(msg, quoted);
 	}
-	assert_has(msg, why);
+	tu_assert_contains(msg, why);
 	assert_int_equal(st.entries, 0);
 	assert_absent(f->dest);
-	assert_int_equal(count_entries(f->out), 0);     /* no temp dir left */
-	assert_int_equal(count_entries(f->outside), 0); /* nothing written outside */
+	assert_int_equal(tu_count_entries(f->out), 0);     /* no temp dir left */
+	assert_int_equal(tu_count_entries(f->outside), 0); /* nothing written outside */
 }
 
 static void assert_refused(fx *f, const char *archive, int code, const char *entry, const char *why)
@@ -336,7 +288,7 @@ static void assert_extracts(fx *f, const char *archive, const udfenv_extract_lim
 	int rc = udfenv_extract__archive(archive, f->dest, "good", lim, st);
 	if (rc != 0)
 		fail_msg("extraction failed (%d): %s", rc, udfenv_error_last()->message);
-	assert_int_equal(count_entries(f->out), 1); /* dest, and no temp dir */
+	assert_int_equal(tu_count_entries(f->out), 1); /* dest, and no temp dir */
 }
 
 static mode_t mode_of(fx *f, const char *rel)
@@ -344,7 +296,7 @@ static mode_t mode_of(fx *f, const char *rel)
 	char p[P];
 	struct stat st;
 
-	pathf(p, "%s/%s", f->dest, rel);
+	tu_pathf(p, "%s/%s", f->dest, rel);
 	if (lstat(p, &st) < 0)
 		fail_msg("'%s' is missing", p);
 	return st.st_mode;
@@ -355,20 +307,12 @@ static void assert_link(fx *f, const char *rel, const char *target)
 	char p[P], got[P];
 	ssize_t n;
 
-	pathf(p, "%s/%s", f->dest, rel);
+	tu_pathf(p, "%s/%s", f->dest, rel);
 	n = readlink(p, got, sizeof(got) - 1);
 	if (n < 0)
 		fail_msg("'%s' is not a symlink", p);
 	got[n] = '\0';
 	assert_string_equal(got, target);
-}
-
-static void assert_content(const char *path, const char *want)
-{
-	udfenv_buf b = UDFENV_BUF_INIT;
-	assert_int_equal(udfenv_fs_read_file(&b, path, 1 << 20), 0);
-	assert_string_equal(udfenv_buf_cstr(&b), want);
-	udfenv_buf_dispose(&b);
 }
 
 /* ---- the happy paths ---- */
@@ -401,8 +345,8 @@ static void test_venv_zip(void **state)
 	assert_true(S_ISDIR(mode_of(f, "venv/lib")));
 	assert_link(f, "venv/bin/python3", "python");
 	assert_link(f, "venv/lib64", "lib");
-	pathf(p, "%s/venv/bin/python3", f->dest);
-	assert_content(p, "\x7f"
+	tu_pathf(p, "%s/venv/bin/python3", f->dest);
+	tu_assert_file_equal(p, "\x7f"
 	                  "ELF fake interpreter");
 	assert_int_equal(access(p, X_OK), 0);
 	assert_int_equal(mode_of(f, "") & 0777, 0755);
@@ -431,12 +375,12 @@ static void test_tar_zstd_and_hardlink(void **state)
 
 	make_archive(f, arch, "h.tar.zst", FMT_GNU, ARCHIVE_FILTER_ZSTD, s, N(s));
 	assert_extracts(f, arch, NULL, NULL);
-	pathf(p1, "%s/a/f", f->dest);
-	pathf(p2, "%s/h", f->dest);
+	tu_pathf(p1, "%s/a/f", f->dest);
+	tu_pathf(p2, "%s/h", f->dest);
 	assert_int_equal(stat(p1, &s1), 0);
 	assert_int_equal(stat(p2, &s2), 0);
 	assert_int_equal(s1.st_ino, s2.st_ino);
-	assert_content(p2, "data");
+	tu_assert_file_equal(p2, "data");
 }
 
 /* An in-tree chain of links, and a dangling in-tree link, are fine. */
@@ -475,11 +419,11 @@ static void test_utf8_names(void **state)
 	fx *f = *state;
 	char arch[P], p[P];
 
-	pathf(arch, "%s/utf8.zip", f->in);
+	tu_pathf(arch, "%s/utf8.zip", f->in);
 	raw_zip_one(arch, "caf\xc3\xa9.txt", 0x800, "ok");
 	assert_extracts(f, arch, NULL, NULL);
-	pathf(p, "%s/caf\xc3\xa9.txt", f->dest);
-	assert_content(p, "ok");
+	tu_pathf(p, "%s/caf\xc3\xa9.txt", f->dest);
+	tu_assert_file_equal(p, "ok");
 }
 
 static void test_absolute_symlink_allowed(void **state)
@@ -506,7 +450,7 @@ static void test_dotdot(void **state)
 
 	make_archive(f, arch, "evil.tar", FMT_GNU, ARCHIVE_FILTER_NONE, s, N(s));
 	assert_refused(f, arch, UDFENV_EUNSAFE, "../x", "leaves the extraction directory");
-	pathf(p, "%s/x", f->out);
+	tu_pathf(p, "%s/x", f->out);
 	assert_absent(p);
 }
 
@@ -526,7 +470,7 @@ static void test_absolute_name(void **state)
 	char arch[P], abs[P];
 	spec s[1] = {F(NULL, 0644, "pwned")};
 
-	pathf(abs, "%s/abs", f->outside);
+	tu_pathf(abs, "%s/abs", f->outside);
 	s[0].name = abs;
 	make_archive(f, arch, "evil.tar", FMT_GNU, ARCHIVE_FILTER_NONE, s, N(s));
 	assert_refused(f, arch, UDFENV_EUNSAFE, abs, "absolute path");
@@ -573,7 +517,7 @@ static void test_non_utf8_zip_raw(void **state)
 	fx *f = *state;
 	char arch[P];
 
-	pathf(arch, "%s/evil.zip", f->in);
+	tu_pathf(arch, "%s/evil.zip", f->in);
 	raw_zip_one(arch, "bad-\xc3(.txt", 0, "x");
 	assert_refused(f, arch, UDFENV_EUNSAFE, "bad-\\xc3(.txt", "not valid UTF-8");
 }
@@ -584,7 +528,7 @@ static void test_non_utf8_zip_flagged(void **state)
 	fx *f = *state;
 	char arch[P];
 
-	pathf(arch, "%s/evil.zip", f->in);
+	tu_pathf(arch, "%s/evil.zip", f->in);
 	raw_zip_one(arch, "bad-\xff.txt", 0x800, "x");
 	assert_refused(f, arch, UDFENV_EUNSAFE, "#1", "not valid UTF-8");
 }
@@ -619,7 +563,7 @@ static void test_deep_path_5000(void **state)
 	s[0].name = deep_name(5000);
 	make_archive(f, arch, "evil.zip", FMT_ZIP, ARCHIVE_FILTER_NONE, s, N(s));
 	assert_refused(f, arch, UDFENV_ELIMIT, NULL, "bytes (the limit is 4096)");
-	assert_has(udfenv_error_last()->message, "'a/a/a/a/");
+	tu_assert_message_contains("'a/a/a/a/");
 	free((char *)s[0].name);
 }
 
@@ -782,7 +726,7 @@ static void test_absolute_symlink_refused(void **state)
 	make_archive(f, arch, "venv.zip", FMT_ZIP, ARCHIVE_FILTER_NONE, s, N(s));
 	assert_refused(f, arch, UDFENV_EUNSAFE, "venv/bin/python",
 	               "symlink to the absolute path '/usr/bin/python3.11'");
-	assert_has(udfenv_error_last()->message, "python -m venv --copies");
+	tu_assert_message_contains("python -m venv --copies");
 }
 
 /* ---- caps ---- */
@@ -795,7 +739,7 @@ static void test_deflate_bomb(void **state)
 	char arch[P], *zeros = calloc(1, 1 << 20);
 	struct stat st;
 
-	pathf(arch, "%s/bomb.zip", f->in);
+	tu_pathf(arch, "%s/bomb.zip", f->in);
 	a = writer(arch, FMT_ZIP, ARCHIVE_FILTER_NONE);
 	archive_entry_set_pathname(e, "zeros");
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -856,8 +800,8 @@ static void test_overlap_same_header(void **state)
 		put_central(&b, name, 0, data, 65536, 0);
 	}
 	put_end(&b, 1000, cd);
-	pathf(arch, "%s/overlap.zip", f->in);
-	write_bytes(arch, b.ptr, b.size);
+	tu_pathf(arch, "%s/overlap.zip", f->in);
+	tu_write_bytes(arch, b.ptr, b.size, 0644);
 	udfenv_buf_dispose(&b);
 	free(data);
 	assert_refused(f, arch, UDFENV_EUNSAFE, NULL, "overlapping zip entries");
@@ -877,8 +821,8 @@ static void test_overlap_nested(void **state)
 	put_central(&b, "a", 0, inner.ptr, inner.size, 0);
 	put_central(&b, "b", 0, "payload", 7, 31);
 	put_end(&b, 2, cd);
-	pathf(arch, "%s/nested.zip", f->in);
-	write_bytes(arch, b.ptr, b.size);
+	tu_pathf(arch, "%s/nested.zip", f->in);
+	tu_write_bytes(arch, b.ptr, b.size, 0644);
 	assert_refused(f, arch, UDFENV_EUNSAFE, "b", "shares its data with entry 'a'");
 	udfenv_buf_dispose(&inner);
 	udfenv_buf_dispose(&b);
@@ -906,8 +850,8 @@ static void test_zip_hidden_directory(void **state)
 	put_central(&b, "a", 0, inner.ptr, inner.size, 0);
 	put_central(&b, "a2", 0, inner.ptr, inner.size, 0);
 	put_end_at(&b, 2, cd, fake_cd, 0);
-	pathf(arch, "%s/hidden.zip", f->in);
-	write_bytes(arch, b.ptr, b.size);
+	tu_pathf(arch, "%s/hidden.zip", f->in);
+	tu_write_bytes(arch, b.ptr, b.size, 0644);
 	assert_refused(f, arch, UDFENV_EINVALID, NULL,
 	               "the central directory is not where its end record says");
 	udfenv_buf_dispose(&inner);
@@ -928,12 +872,12 @@ static void test_zip_prepended_data(void **state)
 	cd = b.size;
 	put_central(&b, "a", 0, "x", 1, 0);
 	put_end_at(&b, 1, cd, cd - strlen(stub), 0);
-	pathf(arch, "%s/sfx.zip", f->in);
-	write_bytes(arch, b.ptr, b.size);
+	tu_pathf(arch, "%s/sfx.zip", f->in);
+	tu_write_bytes(arch, b.ptr, b.size, 0644);
 	udfenv_buf_dispose(&b);
 	assert_extracts(f, arch, NULL, NULL);
-	pathf(p, "%s/a", f->dest);
-	assert_content(p, "x");
+	tu_pathf(p, "%s/a", f->dest);
+	tu_assert_file_equal(p, "x");
 }
 
 /*
@@ -952,10 +896,10 @@ static void test_zip_holding_a_stored_zip(void **state)
 	cd = b.size;
 	put_central(&b, "inner.zip", 0, inner.ptr, inner.size, 0);
 	put_end(&b, 1, cd);
-	pathf(arch, "%s/twoends.zip", f->in);
-	write_bytes(arch, b.ptr, b.size);
+	tu_pathf(arch, "%s/twoends.zip", f->in);
+	tu_write_bytes(arch, b.ptr, b.size, 0644);
 	assert_extracts(f, arch, NULL, NULL);
-	pathf(p, "%s/inner.zip", f->dest);
+	tu_pathf(p, "%s/inner.zip", f->dest);
 	struct stat st;
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_size, inner.size);
@@ -975,8 +919,8 @@ static void test_zip_end_out_of_reach(void **state)
 	cd = b.size;
 	put_central(&b, "a", 0, "x", 1, 0);
 	put_end_at(&b, 1, cd, cd, 20000);
-	pathf(arch, "%s/comment.zip", f->in);
-	write_bytes(arch, b.ptr, b.size);
+	tu_pathf(arch, "%s/comment.zip", f->in);
+	tu_write_bytes(arch, b.ptr, b.size, 0644);
 	udfenv_buf_dispose(&b);
 	assert_refused(f, arch, UDFENV_EINVALID, NULL, "no central directory");
 }
@@ -995,8 +939,8 @@ static void test_size_lie(void **state)
 	cd = b.size;
 	put_central_sized(&b, "liar", 0, data, 1 << 20, 1000, 0);
 	put_end(&b, 1, cd);
-	pathf(arch, "%s/liar.zip", f->in);
-	write_bytes(arch, b.ptr, b.size);
+	tu_pathf(arch, "%s/liar.zip", f->in);
+	tu_write_bytes(arch, b.ptr, b.size, 0644);
 	udfenv_buf_dispose(&b);
 	free(data);
 	assert_refused(f, arch, UDFENV_EINVALID, "liar", "more data than the 1000 bytes");
@@ -1034,14 +978,14 @@ static void test_not_an_archive(void **state)
 	char arch[P];
 	const char *mtree = "#mtree\n./x type=file contents=/etc/passwd\n";
 
-	pathf(arch, "%s/notes.zip", f->in);
-	write_bytes(arch, "just some text, not an archive\n", 31);
+	tu_pathf(arch, "%s/notes.zip", f->in);
+	tu_write_bytes(arch, "just some text, not an archive\n", 31, 0644);
 	assert_refused(f, arch, UDFENV_EINVALID, NULL, "is not a zip or tar archive");
-	pathf(arch, "%s/spec.mtree", f->in);
-	write_bytes(arch, mtree, strlen(mtree));
+	tu_pathf(arch, "%s/spec.mtree", f->in);
+	tu_write_bytes(arch, mtree, strlen(mtree), 0644);
 	assert_refused(f, arch, UDFENV_EINVALID, NULL, "is not a zip or tar archive");
-	pathf(arch, "%s/empty.tar", f->in);
-	write_bytes(arch, "", 0);
+	tu_pathf(arch, "%s/empty.tar", f->in);
+	tu_write_bytes(arch, "", 0, 0644);
 	assert_refused(f, arch, UDFENV_EINVALID, NULL, NULL);
 }
 
@@ -1050,7 +994,7 @@ static void test_missing_archive(void **state)
 	fx *f = *state;
 	char arch[P];
 
-	pathf(arch, "%s/missing.zip", f->in);
+	tu_pathf(arch, "%s/missing.zip", f->in);
 	assert_refused(f, arch, UDFENV_ENOTFOUND, NULL, "cannot open archive");
 }
 
@@ -1063,8 +1007,22 @@ static void test_dest_exists(void **state)
 	assert_int_equal(mkdir(f->dest, 0755), 0);
 	assert_int_equal(udfenv_extract__archive(arch, f->dest, "venv.zip", NULL, NULL),
 	                 UDFENV_ECONFLICT);
-	assert_int_equal(count_entries(f->dest), 0);
-	assert_int_equal(count_entries(f->out), 1);
+	assert_int_equal(tu_count_entries(f->dest), 0);
+	assert_int_equal(tu_count_entries(f->out), 1);
+}
+
+/* big.tar, one file of 199999 bytes: past the 64 KiB RLIMIT_FSIZE the next tests set. */
+static void make_big_tar(fx *f, char *arch)
+{
+	char *big = malloc(200000);
+	spec s[1] = {F("big", 0644, NULL)};
+
+	assert_non_null(big);
+	memset(big, 'x', 199999);
+	big[199999] = '\0';
+	s[0].data = big;
+	make_archive(f, arch, "big.tar", FMT_GNU, ARCHIVE_FILTER_NONE, s, N(s));
+	free(big);
 }
 
 /* A helper killed by a signal is reported as such, and cleaned up after. */
@@ -1072,15 +1030,10 @@ static void test_helper_crash(void **state)
 {
 	fx *f = *state;
 	struct rlimit fsize, core, small = {65536, 0};
-	char arch[P], want[64], *big = malloc(200000);
-	spec s[1] = {F("big", 0644, NULL)};
+	char arch[P], want[64];
 	int rc;
 
-	memset(big, 'x', 199999);
-	big[199999] = '\0';
-	s[0].data = big;
-	make_archive(f, arch, "big.tar", FMT_GNU, ARCHIVE_FILTER_NONE, s, N(s));
-	free(big);
+	make_big_tar(f, arch);
 	/* The helper gets SIGXFSZ past 64 KiB; no core file. */
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &fsize), 0);
 	assert_int_equal(getrlimit(RLIMIT_CORE, &core), 0);
@@ -1093,9 +1046,9 @@ static void test_helper_crash(void **state)
 	assert_int_equal(setrlimit(RLIMIT_CORE, &core), 0);
 	assert_int_equal(rc, UDFENV_ERROR);
 	snprintf(want, sizeof(want), "extraction of 'big.tar' crashed: signal %d", SIGXFSZ);
-	assert_has(udfenv_error_last()->message, want);
+	tu_assert_message_contains(want);
 	assert_absent(f->dest);
-	assert_int_equal(count_entries(f->out), 0);
+	assert_int_equal(tu_count_entries(f->out), 0);
 }
 
 /* ---- packing ---- */
@@ -1105,7 +1058,7 @@ static void put_file(const char *root, const char *rel, mode_t mode, const char 
 	char p[P], *slash;
 	int fd;
 
-	pathf(p, "%s/%s", root, rel);
+	tu_pathf(p, "%s/%s", root, rel);
 	slash = strrchr(p, '/');
 	*slash = '\0';
 	assert_int_equal(udfenv_fs_mkdir_p(p, 0755), 0);
@@ -1120,7 +1073,7 @@ static void put_file(const char *root, const char *rel, mode_t mode, const char 
 static void put_link(const char *root, const char *rel, const char *target)
 {
 	char p[P];
-	pathf(p, "%s/%s", root, rel);
+	tu_pathf(p, "%s/%s", root, rel);
 	assert_int_equal(symlink(target, p), 0);
 }
 
@@ -1147,7 +1100,7 @@ static void make_tree(const char *root, int reverse)
 		put_file(root, long_name, 0644, "pass\n");
 		put_link(root, "lib64", "lib");
 	}
-	pathf(p, "%s/empty", root);
+	tu_pathf(p, "%s/empty", root);
 	assert_int_equal(mkdir(p, 0750), 0);
 	assert_int_equal(chmod(p, 0750), 0);
 }
@@ -1181,7 +1134,7 @@ static void touch_all(const char *root, time_t when)
 	char p[P];
 
 	for (size_t i = 0; i < N(rel); i++) {
-		pathf(p, "%s/%s", root, rel[i]);
+		tu_pathf(p, "%s/%s", root, rel[i]);
 		assert_int_equal(utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW), 0);
 	}
 }
@@ -1191,11 +1144,11 @@ static void test_pack_deterministic(void **state)
 	fx *f = *state;
 	char t1[P], t2[P], a1[P], a2[P], a3[P];
 
-	pathf(t1, "%s/tree1", f->in);
-	pathf(t2, "%s/tree2", f->in);
-	pathf(a1, "%s/one.tar", f->in);
-	pathf(a2, "%s/two.tar", f->in);
-	pathf(a3, "%s/three.tar", f->in);
+	tu_pathf(t1, "%s/tree1", f->in);
+	tu_pathf(t2, "%s/tree2", f->in);
+	tu_pathf(a1, "%s/one.tar", f->in);
+	tu_pathf(a2, "%s/two.tar", f->in);
+	tu_pathf(a3, "%s/three.tar", f->in);
 	make_tree(t1, 0);
 	make_tree(t2, 1);
 	touch_all(t2, 1234567890);
@@ -1211,8 +1164,8 @@ static void test_pack_round_trip(void **state)
 	fx *f = *state;
 	char t[P], a[P], p[P];
 
-	pathf(t, "%s/tree", f->in);
-	pathf(a, "%s/tree.tar", f->in);
+	tu_pathf(t, "%s/tree", f->in);
+	tu_pathf(a, "%s/tree.tar", f->in);
 	make_tree(t, 0);
 	pack_to(t, a);
 	assert_extracts(f, a, NULL, NULL);
@@ -1222,12 +1175,12 @@ static void test_pack_round_trip(void **state)
 	assert_int_equal(mode_of(f, "empty") & 07777, 0750);
 	assert_link(f, "bin/python3", "python");
 	assert_link(f, "lib64", "lib");
-	pathf(p, "%s/%s", f->dest, long_name);
-	assert_content(p, "pass\n");
-	pathf(p, "%s/bin/python3", f->dest);
-	assert_content(p, "#!interp\n");
-	pathf(p, "%s/lib/caf\xc3\xa9.py", f->dest);
-	assert_content(p, "utf8 = True\n");
+	tu_pathf(p, "%s/%s", f->dest, long_name);
+	tu_assert_file_equal(p, "pass\n");
+	tu_pathf(p, "%s/bin/python3", f->dest);
+	tu_assert_file_equal(p, "#!interp\n");
+	tu_pathf(p, "%s/lib/caf\xc3\xa9.py", f->dest);
+	tu_assert_file_equal(p, "utf8 = True\n");
 }
 
 static void assert_pack_refused(fx *f, const char *tree, const char *path_word, const char *why)
@@ -1235,15 +1188,15 @@ static void assert_pack_refused(fx *f, const char *tree, const char *path_word, 
 	char a[P];
 	int fd, rc;
 
-	pathf(a, "%s/refused.tar", f->in);
+	tu_pathf(a, "%s/refused.tar", f->in);
 	fd = open(a, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	assert_true(fd >= 0);
 	rc = udfenv_pack__dir(tree, fd);
 	close(fd);
 	if (rc != UDFENV_EUNSAFE)
 		fail_msg("expected EUNSAFE, got %d: %s", rc, udfenv_error_last()->message);
-	assert_has(udfenv_error_last()->message, path_word);
-	assert_has(udfenv_error_last()->message, why);
+	tu_assert_message_contains(path_word);
+	tu_assert_message_contains(why);
 }
 
 static void test_pack_refuses(void **state)
@@ -1251,19 +1204,19 @@ static void test_pack_refuses(void **state)
 	fx *f = *state;
 	char t[P], p[P];
 
-	pathf(t, "%s/t1", f->in);
+	tu_pathf(t, "%s/t1", f->in);
 	make_tree(t, 0);
 	put_link(t, "lib/up", "../../outside");
 	assert_pack_refused(f, t, "t1/lib/up'", "leads out of the directory");
 
-	pathf(t, "%s/t2", f->in);
+	tu_pathf(t, "%s/t2", f->in);
 	make_tree(t, 0);
 	put_link(t, "bin/abs", "/usr/bin/python3");
 	assert_pack_refused(f, t, "t2/bin/abs'", "leads out of the directory");
 
-	pathf(t, "%s/t3", f->in);
+	tu_pathf(t, "%s/t3", f->in);
 	make_tree(t, 0);
-	pathf(p, "%s/lib/fifo", t);
+	tu_pathf(p, "%s/lib/fifo", t);
 	assert_int_equal(mkfifo(p, 0644), 0);
 	assert_pack_refused(f, t, "t3/lib/fifo'", "FIFO");
 }
@@ -1273,16 +1226,11 @@ static void test_write_error_keeps_errno(void **state)
 {
 	fx *f = *state;
 	struct rlimit fsize, small = {65536, 0};
-	char arch[P], *big = malloc(200000);
-	spec s[1] = {F("big", 0644, NULL)};
+	char arch[P];
 	void (*was)(int);
 	int rc;
 
-	memset(big, 'x', 199999);
-	big[199999] = '\0';
-	s[0].data = big;
-	make_archive(f, arch, "big.tar", FMT_GNU, ARCHIVE_FILTER_NONE, s, N(s));
-	free(big);
+	make_big_tar(f, arch);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &fsize), 0);
 	small.rlim_max = fsize.rlim_max;
 	was = signal(SIGXFSZ, SIG_IGN);
@@ -1291,11 +1239,11 @@ static void test_write_error_keeps_errno(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &fsize), 0);
 	signal(SIGXFSZ, was);
 	assert_int_equal(rc, UDFENV_ERROR);
-	assert_has(udfenv_error_last()->message, "archive 'big.tar': entry 'big' cannot be written");
-	assert_has(udfenv_error_last()->message, strerror(EFBIG));
+	tu_assert_message_contains("archive 'big.tar': entry 'big' cannot be written");
+	tu_assert_message_contains(strerror(EFBIG));
 	assert_int_equal(udfenv_error_os_errno(), EFBIG);
 	assert_absent(f->dest);
-	assert_int_equal(count_entries(f->out), 0);
+	assert_int_equal(tu_count_entries(f->out), 0);
 }
 
 /* ---- util/text.h: UTF-8 and names in messages ---- */

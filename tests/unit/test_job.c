@@ -9,18 +9,11 @@
  * data/, environments under envs/ (the jobs' temp root). After each test
  * data/ holds no temporary output and envs/ is empty.
  */
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
+#include "testutil.h"
 #include "udfenv/udfenv.h"
-#include "util/buf.h"
-#include "util/error.h"
-#include "util/fs.h"
 #include "util/log.h"
-#include "util/path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -95,13 +88,12 @@ static const char udfs_py[] =
 
 static int group_setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
 	udfenv_buf b = UDFENV_BUF_INIT;
 	char real[PATH_MAX];
 	int error;
 
 	(void)state;
-	if ((error = udfenv_fs_mkdtemp(&b, base && *base ? base : "/tmp", "udfenv-test-job-")) < 0)
+	if ((error = tu_mkdtemp(&b, "udfenv-test-job-")) < 0)
 		return error;
 	/* Canonical, so that paths in messages compare as written. */
 	if (realpath(b.ptr, real) == NULL)
@@ -148,21 +140,7 @@ static int fresh_dirs(void **state)
 /* `name` in data/; the string lives in `b`. */
 static const char *in_data(udfenv_buf *b, const char *name)
 {
-	assert_int_equal(udfenv_path_join(b, data.ptr, name), 0);
-	return b->ptr;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	unlink(path);
-	assert_int_equal(udfenv_fs_write_new(path, text, strlen(text), 0644), 0);
-}
-
-static char *read_text(const char *path)
-{
-	udfenv_buf b = UDFENV_BUF_INIT;
-	assert_int_equal(udfenv_fs_read_file(&b, path, 64 << 20), 0);
-	return udfenv_buf_detach(&b);
+	return tu_join(b, data.ptr, name);
 }
 
 static int exists(const char *path)
@@ -214,17 +192,6 @@ static void assert_no_leftovers(void)
 	udfenv_strvec_dispose(&v);
 }
 
-static void assert_contains(const char *text, const char *part)
-{
-	if (text == NULL || strstr(text, part) == NULL)
-		fail_msg("'%s' lacks '%s'", text ? text : "(null)", part);
-}
-
-static void assert_message_contains(const char *part)
-{
-	assert_contains(udfenv_error_last()->message, part);
-}
-
 /* in.csv-like content: a header and rows `id`,n`id` for id = 1..n. */
 static char *numbers_csv(unsigned n)
 {
@@ -240,7 +207,7 @@ static char *numbers_csv(unsigned n)
 static const char *make_input(udfenv_buf *b, const char *name, unsigned n)
 {
 	char *text = numbers_csv(n);
-	write_file(in_data(b, name), text);
+	tu_write_file(in_data(b, name), text, 0644);
 	free(text);
 	return b->ptr;
 }
@@ -317,7 +284,7 @@ static void ctx_init(job_ctx *c, unsigned parallelism, unsigned bundle)
 	if (access("/usr/bin/python3", X_OK) == 0)
 		assert_int_equal(udfenv_deps_set_executable(c->deps, "/usr/bin/python3"), 0);
 	/* The UDF module, shipped like any python file. */
-	write_file(in_data(&b, "job_udfs.py"), udfs_py);
+	tu_write_file(in_data(&b, "job_udfs.py"), udfs_py, 0644);
 	assert_int_equal(udfenv_deps_add_python_file(c->deps, b.ptr), 0);
 	udfenv_buf_dispose(&b);
 	assert_int_equal(udfenv_config_new(&c->cfg), 0);
@@ -368,7 +335,7 @@ static void identity_to(const char *format, const char *expected_first)
 	assert_null(c.report.collected);
 	assert_null(c.report.detail);
 	assert_true(c.report.seconds >= c.report.setup_seconds);
-	text = read_text(out.ptr);
+	text = tu_read_text(out.ptr);
 	if (strcmp(format, "csv") == 0) {
 		char *expected = numbers_csv(10);
 		assert_string_equal(text, expected);
@@ -454,7 +421,7 @@ static void order_kept(unsigned parallelism)
 	sink = file_sink("csv", in_data(&out, "out.csv"), 0);
 	plan = plan_json(in.ptr, SCHEMA_IN, sink, PROGRAM_IDENTITY, NULL);
 	assert_int_equal(run_plan(&c, plan), 0);
-	text = read_text(out.ptr);
+	text = tu_read_text(out.ptr);
 	expected = numbers_csv(5000);
 	assert_string_equal(text, expected);
 	assert_int_equal(c.report.rows_out, 5000);
@@ -512,7 +479,7 @@ static void test_flat_map_in_order(void **state)
 	udfenv_buf_puts(&expected, "f0,f1\n");
 	for (int i = 1; i <= 100; i++)
 		udfenv_buf_printf(&expected, "%d,n%d\n%d,n%d\n", i, i, -i, i);
-	text = read_text(out.ptr);
+	text = tu_read_text(out.ptr);
 	assert_string_equal(text, expected.ptr);
 	free(text);
 	free(plan);
@@ -555,7 +522,7 @@ static void test_directory_sink_parts(void **state)
 
 		udfenv_buf_clear(&part);
 		udfenv_buf_printf(&part, "%s/%s", out.ptr, parts.items[i]);
-		text = read_text(part.ptr);
+		text = tu_read_text(part.ptr);
 		n = *text ? jsonl_ids(text, ids, 1000) : 0;
 		for (size_t k = 0; k < n; k++) {
 			assert_true(ids[k] >= 1 && ids[k] <= 1000 && !seen[ids[k]]);
@@ -571,7 +538,7 @@ static void test_directory_sink_parts(void **state)
 
 	/* Again without overwrite: refused; with it: replaced. */
 	assert_int_equal(run_plan(&c, plan), UDFENV_ECONFLICT);
-	assert_message_contains("exists");
+	tu_assert_message_contains("exists");
 	udfenv_job_report_dispose(&c.report);
 	free(plan);
 	free(sink);
@@ -604,13 +571,13 @@ static void test_empty_input(void **state)
 
 	(void)state;
 	ctx_init(&c, 2, 0);
-	write_file(in_data(&in, "empty.csv"), "id,name\n");
+	tu_write_file(in_data(&in, "empty.csv"), "id,name\n", 0644);
 	sink = file_sink("csv", in_data(&out, "out.csv"), 0);
 	plan = plan_json(in.ptr, SCHEMA_CALL, sink, PROGRAM_CALL("fragile"), NULL);
 	assert_int_equal(run_plan(&c, plan), 0);
 	assert_int_equal(c.report.rows_in, 0);
 	assert_int_equal(c.report.rows_out, 0);
-	text = read_text(out.ptr);
+	text = tu_read_text(out.ptr);
 	assert_string_equal(text, "id,v\n");
 	free(text);
 	free(plan);
@@ -630,11 +597,11 @@ static void test_overwrite_replaces_a_file(void **state)
 	(void)state;
 	ctx_init(&c, 1, 0);
 	make_input(&in, "in.csv", 3);
-	write_file(in_data(&out, "out.csv"), "previous output\n");
+	tu_write_file(in_data(&out, "out.csv"), "previous output\n", 0644);
 	sink = file_sink("csv", out.ptr, 1);
 	plan = plan_json(in.ptr, SCHEMA_IN, sink, PROGRAM_IDENTITY, NULL);
 	assert_int_equal(run_plan(&c, plan), 0);
-	text = read_text(out.ptr);
+	text = tu_read_text(out.ptr);
 	expected = numbers_csv(3);
 	assert_string_equal(text, expected);
 	free(text);
@@ -668,12 +635,12 @@ static void test_logs_setup_and_worker_command_lines(void **state)
 	udfenv_log_set(capture_log, UDFENV_LOG_INFO, &log);
 	assert_int_equal(run_plan(&c, plan), 0);
 	udfenv_log_set(NULL, UDFENV_LOG_ERROR, NULL);
-	assert_contains(log.ptr, "setup: environment ready in ");
-	assert_contains(log.ptr, "worker 0: ");
-	assert_contains(log.ptr, "worker 1: ");
-	assert_contains(log.ptr, "import udfenv._worker as w; w.main()");
-	assert_contains(log.ptr, runtime.ptr);
-	assert_contains(log.ptr, "(pid ");
+	tu_assert_contains(log.ptr, "setup: environment ready in ");
+	tu_assert_contains(log.ptr, "worker 0: ");
+	tu_assert_contains(log.ptr, "worker 1: ");
+	tu_assert_contains(log.ptr, "import udfenv._worker as w; w.main()");
+	tu_assert_contains(log.ptr, runtime.ptr);
+	tu_assert_contains(log.ptr, "(pid ");
 	free(plan);
 	udfenv_buf_dispose(&in);
 	udfenv_buf_dispose(&log);
@@ -685,7 +652,7 @@ static void test_logs_setup_and_worker_command_lines(void **state)
 static void expect_plan_error(job_ctx *c, const char *plan, int code, const char *part)
 {
 	assert_int_equal(run_plan(c, plan), code);
-	assert_message_contains(part);
+	tu_assert_message_contains(part);
 	assert_null(c->report.collected);
 	/* Refused before setup: no environment was made. */
 	assert_true(c->report.setup_seconds == 0);
@@ -806,12 +773,12 @@ static void test_existing_output_without_overwrite(void **state)
 	(void)state;
 	ctx_init(&c, 1, 0);
 	make_input(&in, "in.csv", 3);
-	write_file(in_data(&out, "out.csv"), "keep me\n");
+	tu_write_file(in_data(&out, "out.csv"), "keep me\n", 0644);
 	sink = file_sink("csv", out.ptr, 0);
 	plan = plan_json(in.ptr, SCHEMA_IN, sink, PROGRAM_IDENTITY, NULL);
 	udfenv_buf_printf(&dir, "output '%s' exists; remove it or set overwrite", out.ptr);
 	expect_plan_error(&c, plan, UDFENV_ECONFLICT, dir.ptr);
-	text = read_text(out.ptr);
+	text = tu_read_text(out.ptr);
 	assert_string_equal(text, "keep me\n");
 	free(text);
 	free(plan);
@@ -849,27 +816,27 @@ static void test_udf_error_names_the_row(void **state)
 	(void)state;
 	ctx_init(&c, 2, 10);
 	make_input(&in, "in.csv", 100);
-	write_file(in_data(&out, "out.csv"), "previous output\n");
+	tu_write_file(in_data(&out, "out.csv"), "previous output\n", 0644);
 	sink = file_sink("csv", out.ptr, 1);
 	plan = plan_json(in.ptr, SCHEMA_CALL, sink, PROGRAM_CALL("fragile"), NULL);
 	assert_int_equal(run_plan(&c, plan), UDFENV_ERROR);
 	/* id 42 is on line 43. */
-	assert_message_contains("worker ");
-	assert_message_contains("fragile");
-	assert_message_contains("ZeroDivisionError");
+	tu_assert_message_contains("worker ");
+	tu_assert_message_contains("fragile");
+	tu_assert_message_contains("ZeroDivisionError");
 	udfenv_buf_printf(&where, "(%s line 43)", in.ptr);
-	assert_message_contains(where.ptr);
+	tu_assert_message_contains(where.ptr);
 	assert_null(strchr(udfenv_error_last()->message, '\n'));
 	assert_non_null(c.report.detail);
 	udfenv_buf_clear(&where);
 	udfenv_buf_printf(&where, "input row: %s line 43: {", in.ptr);
-	assert_contains(c.report.detail, where.ptr);
-	assert_contains(c.report.detail, "\"id\": 42");
-	assert_contains(c.report.detail, "\"name\": \"n42\"");
-	assert_contains(c.report.detail, "traceback:\n  ");
-	assert_contains(c.report.detail, "return 1 // 0");
+	tu_assert_contains(c.report.detail, where.ptr);
+	tu_assert_contains(c.report.detail, "\"id\": 42");
+	tu_assert_contains(c.report.detail, "\"name\": \"n42\"");
+	tu_assert_contains(c.report.detail, "traceback:\n  ");
+	tu_assert_contains(c.report.detail, "return 1 // 0");
 	/* The old output is untouched. */
-	text = read_text(out.ptr);
+	text = tu_read_text(out.ptr);
 	assert_string_equal(text, "previous output\n");
 	free(text);
 	free(plan);
@@ -898,12 +865,12 @@ static void dying_worker(const char *fn, const char *how)
 	 * Ids 4001..5000 are on lines 4002..5001: that batch is the oldest the
 	 * worker held (it may hold the next one too).
 	 */
-	assert_message_contains("worker ");
-	assert_message_contains(" (pid ");
-	assert_message_contains(") died: ");
-	assert_message_contains(how);
+	tu_assert_message_contains("worker ");
+	tu_assert_message_contains(" (pid ");
+	tu_assert_message_contains(") died: ");
+	tu_assert_message_contains(how);
 	udfenv_buf_printf(&where, " while processing %s lines 4002-", in.ptr);
-	assert_message_contains(where.ptr);
+	tu_assert_message_contains(where.ptr);
 	assert_false(exists(out.ptr));
 	free(plan);
 	free(sink);
@@ -991,11 +958,11 @@ static const char *fake_runtime(udfenv_buf *b, const char *name, const char *cod
 	assert_int_equal(udfenv_buf_printf(&path, "%s/udfenv", b->ptr), 0);
 	assert_int_equal(udfenv_fs_mkdir_p(path.ptr, 0755), 0);
 	udfenv_buf_puts(&path, "/__init__.py");
-	write_file(path.ptr, "");
+	tu_write_file(path.ptr, "", 0644);
 	udfenv_buf_clear(&path);
 	udfenv_buf_printf(&path, "%s/udfenv/_worker.py", b->ptr);
 	udfenv_buf_printf(&text, "%sdef main():\n%s", proto, code);
-	write_file(path.ptr, text.ptr);
+	tu_write_file(path.ptr, text.ptr, 0644);
 	udfenv_buf_dispose(&path);
 	udfenv_buf_dispose(&text);
 	return b->ptr;
@@ -1015,7 +982,7 @@ static void broken_worker(const char *name, const char *code, const char *const 
 	assert_true(run_plan(&c, plan) < 0);
 	assert_true(udfenv_now() - t0 < 30);
 	for (; *parts; parts++)
-		assert_message_contains(*parts);
+		tu_assert_message_contains(*parts);
 	assert_false(exists(out.ptr));
 	assert_int_equal(udfenv_fs_rmtree(rt.ptr), 0);
 	free(plan);
@@ -1112,9 +1079,9 @@ static void test_death_while_we_write(void **state)
 						   "    time.sleep(0.5)\n    os.kill(os.getpid(), 9)\n"));
 	assert_int_equal(run_plan(&c, plan), UDFENV_ERROR);
 	assert_true(udfenv_now() - t0 < 30);
-	assert_message_contains("worker 0 (pid ");
-	assert_message_contains(") died: killed by signal 9 (SIGKILL) while processing ");
-	assert_message_contains("in.csv lines 2-200001");
+	tu_assert_message_contains("worker 0 (pid ");
+	tu_assert_message_contains(") died: killed by signal 9 (SIGKILL) while processing ");
+	tu_assert_message_contains("in.csv lines 2-200001");
 	assert_false(exists(out.ptr));
 	assert_int_equal(udfenv_fs_rmtree(rt.ptr), 0);
 	free(plan);
@@ -1142,8 +1109,8 @@ static void test_udf_import_error(void **state)
 			 "\"BIGINT\"}], \"output\": " SCHEMA_CALL "}]}",
 			 NULL);
 	assert_int_equal(run_plan(&c, plan), UDFENV_ERROR);
-	assert_message_contains("worker ");
-	assert_message_contains("no_such_udfs");
+	tu_assert_message_contains("worker ");
+	tu_assert_message_contains("no_such_udfs");
 	assert_null(c.report.collected);
 	free(plan);
 	udfenv_buf_dispose(&in);
@@ -1159,12 +1126,12 @@ static void test_bad_input_row(void **state)
 
 	(void)state;
 	ctx_init(&c, 2, 2);
-	write_file(in_data(&in, "in.csv"), "id,name\n1,a\n2,b\n3,c\nx4,d\n5,e\n");
+	tu_write_file(in_data(&in, "in.csv"), "id,name\n1,a\n2,b\n3,c\nx4,d\n5,e\n", 0644);
 	sink = file_sink("csv", in_data(&out, "out.csv"), 0);
 	plan = plan_json(in.ptr, SCHEMA_IN, sink, PROGRAM_IDENTITY, NULL);
 	assert_int_equal(run_plan(&c, plan), UDFENV_EINVALID);
-	assert_message_contains("in.csv line 5");
-	assert_message_contains("'id'");
+	tu_assert_message_contains("in.csv line 5");
+	tu_assert_message_contains("'id'");
 	assert_false(exists(out.ptr));
 	free(plan);
 	free(sink);
@@ -1181,14 +1148,15 @@ static void test_infer_schema(void **state)
 	char *json = NULL;
 
 	(void)state;
-	write_file(in_data(&in, "mixed.csv"), "id,score,name,ok\n1,1.5,a,true\n2,2,b,false\n");
+	tu_write_file(in_data(&in, "mixed.csv"), "id,score,name,ok\n1,1.5,a,true\n2,2,b,false\n",
+	              0644);
 	assert_int_equal(udfenv_job_infer_schema(&json, "csv", in.ptr, 100), 0);
 	assert_string_equal(json, "[[\"id\",\"BIGINT\"],[\"score\",\"DOUBLE\"],[\"name\",\"STRING\"],"
 				  "[\"ok\",\"BOOLEAN\"]]");
 	free(json);
 	assert_int_equal(udfenv_job_infer_schema(&json, "xml", in.ptr, 100), UDFENV_EINVALID);
 	assert_null(json);
-	assert_message_contains("expected \"csv\" or \"jsonl\"");
+	tu_assert_message_contains("expected \"csv\" or \"jsonl\"");
 	unlink(in.ptr);
 	udfenv_buf_dispose(&in);
 }

@@ -1,9 +1,7 @@
 /* Loading a manifest trusts nothing: each malformed field is refused by name. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,32 +13,36 @@
 
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-static char dir[] = "/tmp/udfenv-test-manifest-XXXXXX";
-static char path[256];
+static udfenv_buf dir = UDFENV_BUF_INIT;
+static udfenv_buf path = UDFENV_BUF_INIT; /* dir/manifest.json */
 
 static int setup(void **state)
 {
+	int error;
+
 	(void)state;
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/manifest.json", dir);
-	return 0;
+	if ((error = tu_mkdtemp(&dir, "udfenv-test-manifest-")) < 0)
+		return error;
+	return udfenv_path_join(&path, dir.ptr, "manifest.json");
 }
 
+/* Only manifest.json may be left: rmdir fails on anything else. */
 static int teardown(void **state)
 {
+	int error;
+
 	(void)state;
-	unlink(path);
-	return rmdir(dir);
+	unlink(path.ptr);
+	error = rmdir(dir.ptr);
+	udfenv_buf_dispose(&path);
+	udfenv_buf_dispose(&dir);
+	return error;
 }
 
 static int load_text(const char *text, udfenv_manifest **m)
 {
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return udfenv_manifest_load(m, path);
+	tu_write_file(path.ptr, text, 0644);
+	return udfenv_manifest_load(m, path.ptr);
 }
 
 #define HEAD "{\"format\": \"udfenv-manifest\", \"version\": 1, "
@@ -62,8 +64,8 @@ static void test_valid_roundtrip(void **state)
 	assert_int_equal(m->archives[0].size, 9);
 	assert_string_equal(m->archives[0].target, "venv");
 	assert_string_equal(m->executable, "venv/bin/python");
-	assert_int_equal(udfenv_manifest_save(m, path), 0);
-	assert_int_equal(udfenv_manifest_load(&m2, path), 0);
+	assert_int_equal(udfenv_manifest_save(m, path.ptr), 0);
+	assert_int_equal(udfenv_manifest_load(&m2, path.ptr), 0);
 	assert_string_equal(m2->archives[0].digest, D64);
 	assert_string_equal(m2->executable, "venv/bin/python");
 	assert_null(m2->requirements);
@@ -76,8 +78,7 @@ static void expect_refused(const char *text, const char *words)
 	udfenv_manifest *m = (udfenv_manifest *)1;
 	assert_int_equal(load_text(text, &m), UDFENV_EINVALID);
 	assert_null(m);
-	if (strstr(udfenv_error_last()->message, words) == NULL)
-		fail_msg("message '%s' lacks '%s'", udfenv_error_last()->message, words);
+	tu_assert_message_contains(words);
 }
 
 #define FILE_ENTRY(d, extra) "\"python_files\": [{\"digest\": \"" d "\", \"size\": 3, \"kind\": \"file\", \"name\": \"a.py\"" extra "}], "

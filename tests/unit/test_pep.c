@@ -3,11 +3,9 @@
  * Expectations follow packaging's own test suite (tests/test_version.py,
  * test_specifiers.py, test_markers.py, test_requirements.py).
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +14,6 @@
 #include "lib/pep440.h"
 #include "lib/pep508.h"
 #include "udfenv/common.h"
-
-static void assert_error(int rc, int code, const char *words)
-{
-	assert_int_equal(rc, code);
-	assert_int_equal(udfenv_error_last()->code, code);
-	if (strstr(udfenv_error_last()->message, words) == NULL)
-		fail_msg("message '%s' lacks '%s'", udfenv_error_last()->message, words);
-}
 
 static char *repeat(const char *unit, size_t times, const char *tail)
 {
@@ -53,7 +43,7 @@ static void test_pep503_names(void **state)
 	assert_int_equal(udfenv_pep503_normalize(&b, "Foo_Bar-ignored", 7), 0);
 	assert_string_equal(b.ptr, "foo-bar");
 	for (size_t i = 0; i < sizeof(invalid) / sizeof(*invalid); i++) {
-		assert_error(udfenv_pep503_normalize(&b, invalid[i], strlen(invalid[i])),
+		tu_assert_error(udfenv_pep503_normalize(&b, invalid[i], strlen(invalid[i])),
 		             UDFENV_EINVALID, "is not a valid project name");
 		assert_int_equal(b.size, 0);
 	}
@@ -238,15 +228,15 @@ static void test_version_invalid(void **state)
 		int rc = udfenv_version_parse(&v, cases[i]);
 		if (rc != UDFENV_EINVALID)
 			fail_msg("'%s' parsed (%d)", cases[i], rc);
-		assert_error(rc, UDFENV_EINVALID, "is not a valid version (PEP 440)");
+		tu_assert_error(rc, UDFENV_EINVALID, "is not a valid version (PEP 440)");
 		assert_null(v.release);
 	}
-	assert_error(udfenv_version_parse(&v, "french toast"), UDFENV_EINVALID,
+	tu_assert_error(udfenv_version_parse(&v, "french toast"), UDFENV_EINVALID,
 	             "'french toast' is not a valid version (PEP 440)");
-	assert_error(udfenv_version_parse(&v, "1.0+a_"), UDFENV_EINVALID, "local label");
+	tu_assert_error(udfenv_version_parse(&v, "1.0+a_"), UDFENV_EINVALID, "local label");
 	/* Messages stay on one line whatever the input holds. */
-	assert_error(udfenv_version_parse(&v, "1.0\nx"), UDFENV_EINVALID, "'1.0?x'");
-	assert_error(udfenv_version_parse(&v, NULL), UDFENV_EINVALID, "no version");
+	tu_assert_error(udfenv_version_parse(&v, "1.0\nx"), UDFENV_EINVALID, "'1.0?x'");
+	tu_assert_error(udfenv_version_parse(&v, NULL), UDFENV_EINVALID, "no version");
 }
 
 static void test_version_limits(void **state)
@@ -260,7 +250,7 @@ static void test_version_limits(void **state)
 	char *s;
 	(void)state;
 	for (size_t i = 0; i < sizeof(too_big) / sizeof(*too_big); i++)
-		assert_error(udfenv_version_parse(&v, too_big[i]), UDFENV_EINVALID,
+		tu_assert_error(udfenv_version_parse(&v, too_big[i]), UDFENV_EINVALID,
 		             "larger than 2^63-1");
 
 	/* Hostile but valid: 32768 release numbers in 65535 bytes. */
@@ -271,7 +261,7 @@ static void test_version_limits(void **state)
 	free(s);
 
 	s = repeat("1", 70000, "");
-	assert_error(udfenv_version_parse(&v, s), UDFENV_EINVALID, "longer than 65536 bytes");
+	tu_assert_error(udfenv_version_parse(&v, s), UDFENV_EINVALID, "longer than 65536 bytes");
 	free(s);
 }
 
@@ -526,12 +516,12 @@ static void test_specset_invalid(void **state)
 		int rc = udfenv_specset_parse(&s, cases[i][0]);
 		if (rc != UDFENV_EINVALID)
 			fail_msg("'%s' parsed (%d)", cases[i][0], rc);
-		assert_error(rc, UDFENV_EINVALID, cases[i][1]);
-		assert_error(rc, UDFENV_EINVALID, "is not a valid version specifier (PEP 440)");
+		tu_assert_error(rc, UDFENV_EINVALID, cases[i][1]);
+		tu_assert_error(rc, UDFENV_EINVALID, "is not a valid version specifier (PEP 440)");
 		assert_null(s);
 	}
 	/* The message names the bad clause, not the whole set. */
-	assert_error(udfenv_specset_parse(&s, ">=1.0, foo ,<3"), UDFENV_EINVALID,
+	tu_assert_error(udfenv_specset_parse(&s, ">=1.0, foo ,<3"), UDFENV_EINVALID,
 	             "'foo' is not a valid version specifier");
 }
 
@@ -974,20 +964,20 @@ static void test_marker_errors(void **state)
 	int r;
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		assert_error(udfenv_marker_parse(&m, cases[i][0]), UDFENV_EINVALID, cases[i][1]);
-		assert_error(udfenv_marker_parse(&m, cases[i][0]), UDFENV_EINVALID,
+		tu_assert_error(udfenv_marker_parse(&m, cases[i][0]), UDFENV_EINVALID, cases[i][1]);
+		tu_assert_error(udfenv_marker_parse(&m, cases[i][0]), UDFENV_EINVALID,
 		             "invalid marker '");
 		assert_null(m);
 	}
 
 	/* ~= has no meaning on strings: an error at evaluation. */
 	assert_int_equal(udfenv_marker_parse(&m, "os_name ~= 'posix'"), 0);
-	assert_error(udfenv_marker_eval(m, &py38, NULL, &r), UDFENV_EINVALID,
+	tu_assert_error(udfenv_marker_eval(m, &py38, NULL, &r), UDFENV_EINVALID,
 	             "undefined comparison");
 	udfenv_marker_free(m);
 	/* ... even where "or" would not need it: every comparison is evaluated. */
 	assert_int_equal(udfenv_marker_parse(&m, "os_name == 'posix' or os_name ~= 'x'"), 0);
-	assert_error(udfenv_marker_eval(m, &py38, NULL, &r), UDFENV_EINVALID,
+	tu_assert_error(udfenv_marker_eval(m, &py38, NULL, &r), UDFENV_EINVALID,
 	             "undefined comparison");
 	udfenv_marker_free(m);
 	udfenv_marker_free(NULL);
@@ -1006,14 +996,14 @@ static void test_marker_errors(void **state)
 		free(open);
 	}
 	deep = repeat("(", 33, "os_name == 'posix'");
-	assert_error(udfenv_marker_parse(&m, deep), UDFENV_EINVALID,
+	tu_assert_error(udfenv_marker_parse(&m, deep), UDFENV_EINVALID,
 	             "nested deeper than 32 at column 33");
 	free(deep);
 	deep = repeat("(", 60000, "");
-	assert_error(udfenv_marker_parse(&m, deep), UDFENV_EINVALID, "nested deeper than 32");
+	tu_assert_error(udfenv_marker_parse(&m, deep), UDFENV_EINVALID, "nested deeper than 32");
 	free(deep);
 	deep = repeat("(", 70000, "");
-	assert_error(udfenv_marker_parse(&m, deep), UDFENV_EINVALID, "longer than 65536 bytes");
+	tu_assert_error(udfenv_marker_parse(&m, deep), UDFENV_EINVALID, "longer than 65536 bytes");
 	free(deep);
 	/* A long flat chain parses without recursion. */
 	deep = repeat("os_name == 'nt' or ", 3000, "os_name == 'posix'");
@@ -1074,7 +1064,7 @@ static void test_try_parse(void **state)
 	udfenv_specset_free(s);
 
 	/* The loud ones still say why. */
-	assert_error(udfenv_specset_parse(&s, "~=3"), UDFENV_EINVALID, "~= needs a version");
+	tu_assert_error(udfenv_specset_parse(&s, "~=3"), UDFENV_EINVALID, "~= needs a version");
 }
 
 /* ---- requirements ---- */
@@ -1201,19 +1191,19 @@ static void test_requirement_errors(void **state)
 		int rc = udfenv_requirement_parse(&r, cases[i][0]);
 		if (rc != UDFENV_EINVALID)
 			fail_msg("'%s' parsed (%d)", cases[i][0], rc);
-		assert_error(rc, UDFENV_EINVALID, cases[i][1]);
-		assert_error(rc, UDFENV_EINVALID, "invalid requirement '");
+		tu_assert_error(rc, UDFENV_EINVALID, cases[i][1]);
+		tu_assert_error(rc, UDFENV_EINVALID, "invalid requirement '");
 		assert_null(r.name);
 		assert_null(r.spec);
 		assert_null(r.marker);
 	}
 	long_text = repeat("a", 70000, "");
-	assert_error(udfenv_requirement_parse(&r, long_text), UDFENV_EINVALID,
+	tu_assert_error(udfenv_requirement_parse(&r, long_text), UDFENV_EINVALID,
 	             "longer than 65536 bytes");
 	free(long_text);
 	/* A long name is quoted cut short, the message stays bounded. */
 	long_text = repeat("a", 5000, " !");
-	assert_error(udfenv_requirement_parse(&r, long_text), UDFENV_EINVALID,
+	tu_assert_error(udfenv_requirement_parse(&r, long_text), UDFENV_EINVALID,
 	             "...' at column 5002");
 	assert_true(strlen(udfenv_error_last()->message) < 1024);
 	free(long_text);

@@ -1,14 +1,7 @@
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
-#include "util/buf.h"
-#include "util/error.h"
-#include "util/fs.h"
+#include "testutil.h"
 #include "util/log.h"
-#include "util/path.h"
 #include "util/proc.h"
 
 #include <errno.h>
@@ -28,45 +21,20 @@ static udfenv_buf tmpdir = UDFENV_BUF_INIT;
 
 static int group_setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
 	(void)state;
-	return udfenv_fs_mkdtemp(&tmpdir, base && *base ? base : "/tmp", "udfenv-test-proc-");
+	return tu_mkdtemp(&tmpdir, "udfenv-test-proc-");
 }
 
 static int group_teardown(void **state)
 {
-	int error;
 	(void)state;
-	error = udfenv_fs_rmtree(udfenv_buf_cstr(&tmpdir));
-	udfenv_buf_dispose(&tmpdir);
-	return error;
+	return tu_rmdtemp(&tmpdir);
 }
 
 /* `name` inside the test's temp dir; the string lives in `b`. */
 static const char *in_tmp(udfenv_buf *b, const char *name)
 {
-	assert_int_equal(udfenv_path_join(b, udfenv_buf_cstr(&tmpdir), name), 0);
-	return udfenv_buf_cstr(b);
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	assert_int_equal(udfenv_fs_write_atomic(path, text, strlen(text), mode), 0);
-}
-
-static void assert_file_equal(const char *path, const char *expected)
-{
-	udfenv_buf b = UDFENV_BUF_INIT;
-	assert_int_equal(udfenv_fs_read_file(&b, path, 1 << 20), 0);
-	assert_string_equal(udfenv_buf_cstr(&b), expected);
-	udfenv_buf_dispose(&b);
-}
-
-static void assert_message_contains(const char *part)
-{
-	const char *msg = udfenv_error_last()->message;
-	if (strstr(msg, part) == NULL)
-		fail_msg("message '%s' lacks '%s'", msg, part);
+	return tu_join(b, udfenv_buf_cstr(&tmpdir), name);
 }
 
 static void assert_reaped(pid_t pid)
@@ -182,7 +150,7 @@ static void test_invalid_arguments(void **state)
 	assert_int_equal(udfenv_proc_run(empty, NULL, &status), UDFENV_EINVALID);
 	opts.timeout = -1;
 	assert_int_equal(udfenv_proc_run(argv, &opts, &status), UDFENV_EINVALID);
-	assert_message_contains("invalid timeout -1 s for 'true'");
+	tu_assert_message_contains("invalid timeout -1 s for 'true'");
 	assert_int_equal(status, -1);
 }
 
@@ -223,11 +191,11 @@ static void test_not_executable(void **state)
 
 	/* Even root needs an x bit to exec. */
 	argv[0] = (char *)in_tmp(&path, "not-executable");
-	write_file(argv[0], "#!/bin/sh\nexit 0\n", 0644);
+	tu_write_file(argv[0], "#!/bin/sh\nexit 0\n", 0644);
 	assert_int_equal(udfenv_proc_run(argv, NULL, NULL), UDFENV_ERROR);
-	assert_message_contains("cannot run '");
-	assert_message_contains(argv[0]);
-	assert_message_contains(": Permission denied");
+	tu_assert_message_contains("cannot run '");
+	tu_assert_message_contains(argv[0]);
+	tu_assert_message_contains(": Permission denied");
 	udfenv_buf_dispose(&path);
 }
 
@@ -265,8 +233,7 @@ static void test_cwd_applied(void **state)
 	assert_int_equal(udfenv_proc_run(argv, &opts, &status), 0);
 	assert_int_equal(status, 0);
 	assert_int_equal(udfenv_buf_printf(&expected, "%s\n", real), 0);
-	assert_int_equal(udfenv_path_join(&out, opts.cwd, "out.txt"), 0);
-	assert_file_equal(udfenv_buf_cstr(&out), udfenv_buf_cstr(&expected));
+	tu_assert_file_equal(tu_join(&out, opts.cwd, "out.txt"), udfenv_buf_cstr(&expected));
 	udfenv_buf_dispose(&dir);
 	udfenv_buf_dispose(&out);
 	udfenv_buf_dispose(&expected);
@@ -285,11 +252,11 @@ static void test_envp_and_its_path(void **state)
 
 	in_tmp(&bin, "bin");
 	assert_int_equal(mkdir(bin.ptr, 0700), 0);
-	assert_int_equal(udfenv_path_join(&tool, bin.ptr, "udfenv-test-tool"), 0);
-	write_file(tool.ptr, "#!/bin/sh\necho \"tool $UDFENV_TEST_VAR\" > \"$1\"\n", 0755);
+	tu_write_file(tu_join(&tool, bin.ptr, "udfenv-test-tool"),
+	              "#!/bin/sh\necho \"tool $UDFENV_TEST_VAR\" > \"$1\"\n", 0755);
 	/* A `true` that shadows /usr/bin/true, the way a venv's python shadows the system's. */
-	assert_int_equal(udfenv_path_join(&shadow, bin.ptr, "true"), 0);
-	write_file(shadow.ptr, "#!/bin/sh\necho shadowed > \"$1\"\n", 0755);
+	tu_write_file(tu_join(&shadow, bin.ptr, "true"), "#!/bin/sh\necho shadowed > \"$1\"\n",
+	              0755);
 	assert_int_equal(udfenv_buf_printf(&pathvar, "PATH=%s:/usr/bin:/bin", bin.ptr), 0);
 	envp[0] = pathvar.ptr;
 	argv[1] = true_argv[1] = (char *)in_tmp(&out, "tool-out.txt");
@@ -300,11 +267,11 @@ static void test_envp_and_its_path(void **state)
 	opts.envp = envp;
 	assert_int_equal(udfenv_proc_run(argv, &opts, &status), 0);
 	assert_int_equal(status, 0);
-	assert_file_equal(out.ptr, "tool hello\n");
+	tu_assert_file_equal(out.ptr, "tool hello\n");
 
 	assert_int_equal(udfenv_proc_run(true_argv, &opts, &status), 0);
 	assert_int_equal(status, 0);
-	assert_file_equal(out.ptr, "shadowed\n");
+	tu_assert_file_equal(out.ptr, "shadowed\n");
 
 	udfenv_buf_dispose(&bin);
 	udfenv_buf_dispose(&tool);
@@ -328,7 +295,7 @@ static void test_stdio_redirected(void **state)
 	int status = -1;
 	(void)state;
 
-	write_file(in_tmp(&in, "stdin.txt"), "abc\n", 0600);
+	tu_write_file(in_tmp(&in, "stdin.txt"), "abc\n", 0600);
 	opts.stdin_fd = open_file(&in, "stdin.txt", O_RDONLY);
 	opts.stdout_fd = open_file(&out, "stdout.txt", O_WRONLY | O_CREAT | O_TRUNC);
 	opts.stderr_fd = open_file(&err, "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC);
@@ -337,8 +304,8 @@ static void test_stdio_redirected(void **state)
 	close(opts.stdin_fd);
 	close(opts.stdout_fd);
 	close(opts.stderr_fd);
-	assert_file_equal(out.ptr, "in:abc\n");
-	assert_file_equal(err.ptr, "oops\n");
+	tu_assert_file_equal(out.ptr, "in:abc\n");
+	tu_assert_file_equal(err.ptr, "oops\n");
 	udfenv_buf_dispose(&in);
 	udfenv_buf_dispose(&out);
 	udfenv_buf_dispose(&err);
@@ -388,8 +355,8 @@ static void test_stdio_swapped(void **state)
 	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
 	assert_true(WIFEXITED(wstatus));
 	assert_int_equal(WEXITSTATUS(wstatus), 0);
-	assert_file_equal(a.ptr, "err\n");
-	assert_file_equal(b.ptr, "out\n");
+	tu_assert_file_equal(a.ptr, "err\n");
+	tu_assert_file_equal(b.ptr, "out\n");
 	udfenv_buf_dispose(&a);
 	udfenv_buf_dispose(&b);
 }
@@ -628,7 +595,7 @@ static void test_die_with_us_keeps_status_and_errors(void **state)
 	assert_int_equal(udfenv_proc_run(killed, &opts, &status), 0);
 	assert_int_equal(status, 128 + SIGKILL);
 	assert_int_equal(udfenv_proc_run(missing, &opts, &status), UDFENV_ENOTFOUND);
-	assert_message_contains("cannot run '/nonexistent/program'");
+	tu_assert_message_contains("cannot run '/nonexistent/program'");
 
 	/* The reaper leads the group; killing the group takes the program too. */
 	assert_int_equal(udfenv_proc_spawn(&p, exit7, &opts), 0);
@@ -747,7 +714,7 @@ static void test_foreground_hands_over_terminal(void **state)
 
 	in_tmp(&out, "pty-out.txt");
 	assert_int_equal(run_on_pty(1, out.ptr), 0);
-	assert_file_equal(out.ptr, "got:hello\n");
+	tu_assert_file_equal(out.ptr, "got:hello\n");
 	udfenv_buf_dispose(&out);
 }
 

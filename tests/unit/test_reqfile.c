@@ -1,16 +1,9 @@
 /* pip's requirements-file format: lines, comments, continuations, options, includes, fallbacks,
  * errors. */
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
+#include "testutil.h"
 #include "lib/reqfile.h"
-#include "util/buf.h"
-#include "util/error.h"
-#include "util/fs.h"
-#include "util/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,25 +19,20 @@ static udfenv_buf tmpdir = UDFENV_BUF_INIT;
 
 static int group_setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
 	(void)state;
-	return udfenv_fs_mkdtemp(&tmpdir, base && *base ? base : "/tmp", "udfenv-test-reqfile-");
+	return tu_mkdtemp(&tmpdir, "udfenv-test-reqfile-");
 }
 
 static int group_teardown(void **state)
 {
-	int error;
 	(void)state;
-	error = udfenv_fs_rmtree(udfenv_buf_cstr(&tmpdir));
-	udfenv_buf_dispose(&tmpdir);
-	return error;
+	return tu_rmdtemp(&tmpdir);
 }
 
 /* `rel` inside the temp dir; the string lives in `b`. */
 static const char *in_tmp(udfenv_buf *b, const char *rel)
 {
-	assert_int_equal(udfenv_path_join(b, udfenv_buf_cstr(&tmpdir), rel), 0);
-	return udfenv_buf_cstr(b);
+	return tu_join(b, udfenv_buf_cstr(&tmpdir), rel);
 }
 
 static void put_bytes(const char *rel, const void *data, size_t len)
@@ -53,7 +41,7 @@ static void put_bytes(const char *rel, const void *data, size_t len)
 	const char *p = in_tmp(&path, rel);
 	assert_int_equal(udfenv_buf_put(&dir, p, (size_t)(strrchr(p, '/') - p)), 0);
 	assert_int_equal(udfenv_fs_mkdir_p(udfenv_buf_cstr(&dir), 0755), 0);
-	assert_int_equal(udfenv_fs_write_atomic(p, data, len, 0644), 0);
+	tu_write_bytes(p, data, len, 0644);
 	udfenv_buf_dispose(&path);
 	udfenv_buf_dispose(&dir);
 }
@@ -69,21 +57,6 @@ static int parse(udfenv_reqfile *r, const char *rel, const char *display)
 	int rc = udfenv_reqfile_parse(r, in_tmp(&path, rel), display);
 	udfenv_buf_dispose(&path);
 	return rc;
-}
-
-static void assert_contains(const char *s, const char *words)
-{
-	if (s == NULL)
-		fail_msg("NULL lacks '%s'", words);
-	if (strstr(s, words) == NULL)
-		fail_msg("'%s' lacks '%s'", s, words);
-}
-
-static void assert_error(int rc, int code, const char *words)
-{
-	assert_int_equal(rc, code);
-	assert_int_equal(udfenv_error_last()->code, code);
-	assert_contains(udfenv_error_last()->message, words);
 }
 
 static void assert_line(const udfenv_reqfile *r, size_t i, const char *text, const char *file,
@@ -105,7 +78,7 @@ static void check_fallback(const char *rel, const char *content, const char *exp
 	if (expect == NULL && r.fallback != NULL)
 		fail_msg("%s: unexpected fallback '%s'", rel, r.fallback);
 	if (expect)
-		assert_contains(r.fallback, expect);
+		tu_assert_contains(r.fallback, expect);
 	udfenv_reqfile_dispose(&r);
 }
 
@@ -114,7 +87,7 @@ static void check_error(const char *rel, const char *content, int code, const ch
 {
 	udfenv_reqfile r = UDFENV_REQFILE_INIT;
 	put(rel, content);
-	assert_error(parse(&r, rel, rel), code, words);
+	tu_assert_error(parse(&r, rel, rel), code, words);
 	assert_null(r.lines);
 	assert_int_equal(r.count, 0);
 	assert_null(r.fallback);
@@ -349,7 +322,7 @@ static void test_flags_and_ignored_options(void **state)
 	assert_line(&r, 0, "pkg", "ignored.txt", 1);
 	assert_line(&r, 1, "inc-pkg", "inc.txt", 1);
 	assert_int_equal(r.pre + r.no_index + r.require_hashes, 0);
-	assert_contains(r.fallback, "ignored.txt line 3: --index-url");
+	tu_assert_contains(r.fallback, "ignored.txt line 3: --index-url");
 	udfenv_reqfile_dispose(&r);
 }
 
@@ -366,8 +339,8 @@ static void test_find_links(void **state)
 	assert_string_equal(r.find_links.items[0], in_tmp(&dir, "fl/sub/./wheels"));
 	assert_string_equal(r.find_links.items[1], "https://example.com/links");
 	assert_string_equal(r.find_links.items[2], "/abs/dir");
-	assert_contains(r.fallback, "sub/r.txt line 1: --find-links");
-	assert_contains(r.fallback, "not shipped to workers");
+	tu_assert_contains(r.fallback, "sub/r.txt line 1: --find-links");
+	tu_assert_contains(r.fallback, "not shipped to workers");
 	udfenv_reqfile_dispose(&r);
 	udfenv_buf_dispose(&dir);
 }
@@ -524,7 +497,7 @@ static void test_encoding_errors(void **state)
 	            "enc/ok-name.txt line 2: not valid UTF-8");
 	{
 		udfenv_reqfile r = UDFENV_REQFILE_INIT;
-		assert_error(parse(&r, "enc/nul.txt", "nul.txt"), UDFENV_EINVALID,
+		tu_assert_error(parse(&r, "enc/nul.txt", "nul.txt"), UDFENV_EINVALID,
 		             "nul.txt line 2: contains a NUL byte");
 		udfenv_reqfile_dispose(&r);
 	}
@@ -543,7 +516,7 @@ static void test_missing_files(void **state)
 {
 	udfenv_reqfile r = UDFENV_REQFILE_INIT;
 	(void)state;
-	assert_error(parse(&r, "miss/none.txt", "none.txt"), UDFENV_ENOTFOUND,
+	tu_assert_error(parse(&r, "miss/none.txt", "none.txt"), UDFENV_ENOTFOUND,
 	             "cannot open 'none.txt'");
 	assert_int_equal(r.count, 0);
 	check_error("miss/top.txt", "pkg\n-r sub/missing.txt\n", UDFENV_ENOTFOUND,
@@ -600,7 +573,7 @@ static void test_depth_cap(void **state)
 	snprintf(name, sizeof(name), "depth/d%d.txt", UDFENV_REQFILE_MAX_DEPTH);
 	put(name, "-r d17.txt\n");
 	put("depth/d17.txt", "deeper\n");
-	assert_error(parse(&r, "depth/d0.txt", "d0.txt"), UDFENV_ELIMIT,
+	tu_assert_error(parse(&r, "depth/d0.txt", "d0.txt"), UDFENV_ELIMIT,
 	             "d16.txt line 1: includes nested more than 16 deep");
 	assert_int_equal(r.count, 0);
 }
@@ -616,7 +589,7 @@ static void test_size_caps(void **state)
 	for (size_t i = 0; i <= UDFENV_REQFILE_MAX_LINE; i++)
 		assert_int_equal(udfenv_buf_putc(&text, 'a'), 0);
 	put_bytes("cap/long.txt", text.ptr, text.size);
-	assert_error(parse(&r, "cap/long.txt", "long.txt"), UDFENV_ELIMIT,
+	tu_assert_error(parse(&r, "cap/long.txt", "long.txt"), UDFENV_ELIMIT,
 	             "long.txt line 2: longer than");
 
 	/* Two lines under the cap, over it once joined. */
@@ -627,17 +600,17 @@ static void test_size_caps(void **state)
 		assert_int_equal(udfenv_buf_puts(&text, "\\\n"), 0);
 	}
 	put_bytes("cap/joined.txt", text.ptr, text.size);
-	assert_error(parse(&r, "cap/joined.txt", "joined.txt"), UDFENV_ELIMIT,
+	tu_assert_error(parse(&r, "cap/joined.txt", "joined.txt"), UDFENV_ELIMIT,
 	             "joined.txt line 1: longer than");
 
 	/* A file over the size cap (sparse: never read). */
 	put("cap/big.txt", "");
 	assert_int_equal(truncate(in_tmp(&path, "cap/big.txt"), (off_t)UDFENV_REQFILE_MAX_SIZE + 1),
 	                 0);
-	assert_error(parse(&r, "cap/big.txt", "big.txt"), UDFENV_ELIMIT,
+	tu_assert_error(parse(&r, "cap/big.txt", "big.txt"), UDFENV_ELIMIT,
 	             "'big.txt' is larger than");
 	put("cap/inc-big.txt", "pkg\n-r big.txt\n");
-	assert_error(parse(&r, "cap/inc-big.txt", "inc-big.txt"), UDFENV_ELIMIT,
+	tu_assert_error(parse(&r, "cap/inc-big.txt", "inc-big.txt"), UDFENV_ELIMIT,
 	             "inc-big.txt line 2: 'big.txt' is larger than");
 
 	/* Re-reads count: a file read more often than the cap on files allows. */
@@ -646,7 +619,7 @@ static void test_size_caps(void **state)
 		assert_int_equal(udfenv_buf_puts(&text, "-r leaf.txt\n"), 0);
 	put_bytes("cap/many.txt", text.ptr, text.size);
 	put("cap/leaf.txt", "leaf\n");
-	assert_error(parse(&r, "cap/many.txt", "many.txt"), UDFENV_ELIMIT,
+	tu_assert_error(parse(&r, "cap/many.txt", "many.txt"), UDFENV_ELIMIT,
 	             "many.txt line 1024: more than 1024 files");
 	assert_int_equal(r.count, 0);
 

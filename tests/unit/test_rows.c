@@ -4,17 +4,11 @@
  * Every fixture file is written at test time into a private temp dir that
  * is removed after each test.
  */
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
+#include "testutil.h"
 #include "lib/rows.h"
 #include "lib/rows_int.h"
-#include "util/buf.h"
-#include "util/error.h"
-#include "util/fs.h"
 #include "util/text.h"
 
 #include <errno.h>
@@ -27,20 +21,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[PATH_MAX / 2];
+static udfenv_buf dir = UDFENV_BUF_INIT;
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/udfenv-test-rows-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(dir) ? 0 : -1;
+	return tu_mkdtemp(&dir, "udfenv-test-rows-");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return udfenv_fs_rmtree(dir);
+	return tu_rmdtemp(&dir);
 }
 
 /* dir/name, in a static buffer (one of a few, so two may be in use). */
@@ -49,18 +41,15 @@ static const char *at(const char *name)
 	static char bufs[4][PATH_MAX];
 	static int i;
 	char *p = bufs[i++ % 4];
-	int n = snprintf(p, PATH_MAX, "%s/%s", dir, name);
-	assert_true(n > 0 && n < PATH_MAX);
+	tu_pathf(p, "%s/%s", udfenv_buf_cstr(&dir), name);
 	return p;
 }
 
+/* Write dir/name; its path, as at() gives it. */
 static const char *write_bytes(const char *name, const char *data, size_t len)
 {
 	const char *p = at(name);
-	FILE *f = fopen(p, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
+	tu_write_bytes(p, data, len, 0644);
 	return p;
 }
 

@@ -7,17 +7,11 @@
  * wheels (`pip install --no-compile --prefix`); the other expectations
  * follow pip's code (operations/install/wheel.py, distlib's ScriptMaker).
  */
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
 
+#include "testutil.h"
 #include "lib/wheel.h"
 #include "lib/wheel_int.h"
-#include "util/buf.h"
-#include "util/error.h"
-#include "util/fs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -47,33 +41,20 @@ typedef struct {
 	mode_t umask;
 } fx;
 
-static void pathf(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pathf(char *out, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, P, fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && n < P);
-}
-
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	pathf(f->base, "%s/udfenv-test-wheel-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	tu_pathf(f->base, "%s/udfenv-test-wheel-XXXXXX", tu_tmp_base());
 	assert_non_null(mkdtemp(f->base));
-	pathf(f->in, "%s/in", f->base);
-	pathf(f->prefix, "%s/prefix", f->base);
-	pathf(f->scratch, "%s/scratch", f->base);
-	pathf(f->purelib, "%s/lib/python3.11/site-packages", f->prefix);
-	pathf(f->platlib, "%s/lib64/python3.11/site-packages", f->prefix);
-	pathf(f->scripts, "%s/bin", f->prefix);
-	pathf(f->headers, "%s/include/python3.11/demo", f->prefix);
+	tu_pathf(f->in, "%s/in", f->base);
+	tu_pathf(f->prefix, "%s/prefix", f->base);
+	tu_pathf(f->scratch, "%s/scratch", f->base);
+	tu_pathf(f->purelib, "%s/lib/python3.11/site-packages", f->prefix);
+	tu_pathf(f->platlib, "%s/lib64/python3.11/site-packages", f->prefix);
+	tu_pathf(f->scripts, "%s/bin", f->prefix);
+	tu_pathf(f->headers, "%s/include/python3.11/demo", f->prefix);
 	assert_int_equal(mkdir(f->in, 0755), 0);
 	assert_int_equal(mkdir(f->scratch, 0700), 0);
 	f->scheme = (udfenv_wheel_scheme){.purelib = f->purelib,
@@ -91,10 +72,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	struct stat st;
 
-	assert_int_equal(udfenv_fs_rmtree(f->base), 0);
-	assert_int_equal(lstat(f->base, &st), -1);
+	tu_rmtree_gone(f->base);
 	free(f);
 	return 0;
 }
@@ -177,7 +156,7 @@ static void make_wheel_t(fx *f, char *out, const char *file, const char *dist_in
 	udfenv_buf record = UDFENV_BUF_INIT;
 	char h[64], rec[P];
 
-	pathf(out, "%s/%s", f->in, file);
+	tu_pathf(out, "%s/%s", f->in, file);
 	assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
 	assert_int_equal(archive_write_open_filename(a, out), ARCHIVE_OK);
 	for (size_t i = 0; i < n; i++) {
@@ -199,7 +178,7 @@ static void make_wheel_t(fx *f, char *out, const char *file, const char *dist_in
 			    udfenv_buf_printf(&record, "%s,%s,%zu\n", x->name, h, size), 0);
 	}
 	if (tamper != NO_RECORD) {
-		pathf(rec, "%s/RECORD", dist_info);
+		tu_pathf(rec, "%s/RECORD", dist_info);
 		assert_int_equal(udfenv_buf_printf(&record, "%s,,\n", rec), 0);
 		add_entry(a, rec, udfenv_buf_cstr(&record), 0644, NULL);
 	}
@@ -223,34 +202,13 @@ static void make_wheel(fx *f, char *out, const char *file, const char *dist_info
 
 /* ---- checking results ---- */
 
-static void assert_has(const char *msg, const char *word)
-{
-	if (strstr(msg, word) == NULL)
-		fail_msg("'%s' is not in the message: %s", word, msg);
-}
-
+/* Unlike tu_assert_error: the last error's code is not checked; up to two words (NULL: none). */
 static void assert_error(int error, int code, const char *w1, const char *w2)
 {
-	const char *msg = udfenv_error_last()->message;
-
 	if (error != code)
-		fail_msg("expected code %d, got %d: %s", code, error, msg);
-	if (w1)
-		assert_has(msg, w1);
-	if (w2)
-		assert_has(msg, w2);
-}
-
-static char *slurp(const char *path)
-{
-	udfenv_buf b = UDFENV_BUF_INIT;
-	char *s;
-
-	if (udfenv_fs_read_file(&b, path, 1 << 24) < 0)
-		fail_msg("cannot read %s: %s", path, udfenv_error_last()->message);
-	s = b.ptr ? udfenv_buf_detach(&b) : strdup("");
-	assert_non_null(s);
-	return s;
+		fail_msg("expected code %d, got %d: %s", code, error, udfenv_error_last()->message);
+	tu_assert_message_contains(w1);
+	tu_assert_message_contains(w2);
 }
 
 static void assert_file(const char *dir, const char *rel, const char *want, mode_t mode)
@@ -259,7 +217,7 @@ static void assert_file(const char *dir, const char *rel, const char *want, mode
 	struct stat st;
 	udfenv_buf b = UDFENV_BUF_INIT;
 
-	pathf(path, "%s/%s", dir, rel);
+	tu_pathf(path, "%s/%s", dir, rel);
 	if (lstat(path, &st) < 0)
 		fail_msg("%s is missing", path);
 	assert_true(S_ISREG(st.st_mode));
@@ -276,23 +234,9 @@ static void assert_absent(const char *dir, const char *rel)
 	char path[P];
 	struct stat st;
 
-	pathf(path, "%s/%s", dir, rel);
+	tu_pathf(path, "%s/%s", dir, rel);
 	if (lstat(path, &st) == 0)
 		fail_msg("%s exists", path);
-}
-
-static size_t count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return n;
 }
 
 static int install(fx *f, const char *whl, const udfenv_strvec *hashes, int requested)
@@ -307,7 +251,7 @@ static int install(fx *f, const char *whl, const udfenv_strvec *hashes, int requ
 	udfenv_error_clear();
 	error = udfenv_wheel__install(&w, &f->scheme);
 	/* Whatever happened, scratch is as it was: empty. */
-	assert_int_equal(count_entries(f->scratch), 0);
+	assert_int_equal(tu_count_entries(f->scratch), 0);
 	return error;
 }
 
@@ -323,7 +267,7 @@ static void assert_installs(fx *f, const char *whl, int requested)
 static void assert_refused(fx *f, const char *whl, int code, const char *w1, const char *w2)
 {
 	assert_error(install(f, whl, NULL, 1), code, w1, w2);
-	assert_int_equal(count_entries(f->prefix), 0);
+	assert_int_equal(tu_count_entries(f->prefix), 0);
 }
 
 /*
@@ -336,8 +280,8 @@ static void check_record(const char *lib, const char *want)
 	char path[P], file[P], h[64];
 	char *text, *line, *save = NULL, *prev = NULL;
 
-	pathf(path, "%s/" DI "/RECORD", lib);
-	text = slurp(path);
+	tu_pathf(path, "%s/" DI "/RECORD", lib);
+	text = tu_read_text(path);
 	if (want && strcmp(text, want) != 0)
 		fail_msg("RECORD is:\n%s\nnot:\n%s", text, want);
 	for (size_t i = 0; text[i]; i++)
@@ -357,8 +301,8 @@ static void check_record(const char *lib, const char *want)
 		}
 		if (strncmp(line, "demo-1.0.data/", 14) == 0)
 			continue; /* a wrapper pip skips keeps its row as it was */
-		pathf(file, "%s/%s", lib, line);
-		char *data = slurp(file);
+		tu_pathf(file, "%s/%s", lib, line);
+		char *data = tu_read_text(file);
 		record_hash(h, data, strlen(data));
 		if (strcmp(c1 + 1, h) != 0 || (size_t)atol(c2 + 1) != strlen(data))
 			fail_msg("RECORD row %s,%s,%s does not match the installed file", line,
@@ -447,7 +391,7 @@ static void test_filename_invalid(void **state)
 		int error = udfenv_wheel__parse_filename(&w, bad[i]);
 		if (error != UDFENV_EINVALID)
 			fail_msg("'%s' parsed (%d)", bad[i], error);
-		assert_has(udfenv_error_last()->message, "is not a wheel file name");
+		tu_assert_message_contains("is not a wheel file name");
 		assert_null(w.name);
 		assert_int_equal(w.tags.count, 0);
 	}
@@ -576,7 +520,6 @@ static void test_metadata_cap_and_corrupt(void **state)
 	size_t big = UDFENV_WHEEL_MAX_META + 1;
 	char *huge = malloc(big + 1);
 	wf files[] = {F(DI "/METADATA", NULL), F(DI "/WHEEL", WHEEL_PURE)};
-	FILE *fp;
 
 	assert_non_null(huge);
 	memset(huge, 'x', big);
@@ -587,13 +530,11 @@ static void test_metadata_cap_and_corrupt(void **state)
 	             "larger than");
 	free(huge);
 
-	pathf(path, "%s/not-0.1-py3-none-any.whl", f->in);
-	assert_non_null(fp = fopen(path, "w"));
-	fputs("this is not a zip file\n", fp);
-	fclose(fp);
+	tu_pathf(path, "%s/not-0.1-py3-none-any.whl", f->in);
+	tu_write_file(path, "this is not a zip file\n", 0644);
 	assert_error(udfenv_wheel__read_metadata(&m, path, NULL), UDFENV_EINVALID,
 	             "not a valid zip file", NULL);
-	pathf(path, "%s/missing-0.1-py3-none-any.whl", f->in);
+	tu_pathf(path, "%s/missing-0.1-py3-none-any.whl", f->in);
 	assert_error(udfenv_wheel__read_metadata(&m, path, NULL), UDFENV_ENOTFOUND, "missing",
 	             NULL);
 }
@@ -763,7 +704,7 @@ static void test_install_data_and_platlib(void **state)
 	assert_absent(f->platlib, DI "/REQUESTED");
 	assert_absent(f->platlib, "demo-1.0.data");
 	assert_absent(f->purelib, DI);
-	pathf(
+	tu_pathf(
 	    want,
 	    "../../../bin/tool,sha256=KZABho-4wC_UMcM2xtBY9VWMXf9bWvXm_gS4cKapy7o,18\r\n"
 	    "../../../include/python3.11/demo/"
@@ -873,15 +814,15 @@ static void test_install_launchers(void **state)
 	assert_absent(f->scripts, "plain.exe");
 	assert_absent(f->scripts, "gplain-script.py");
 	assert_absent(f->scripts, "anything");
-	assert_int_equal(count_entries(f->scripts), 7);
+	assert_int_equal(tu_count_entries(f->scripts), 7);
 	check_record(f->purelib, NULL);
 
 	/* The skipped wrappers keep their rows as the wheel had them, as pip keeps them. */
 	char path[P];
-	pathf(path, "%s/" DI "/RECORD", f->purelib);
-	char *record = slurp(path);
-	assert_has(record, "\r\ndemo-1.0.data/scripts/plain.exe,sha256=");
-	assert_has(record, "\r\n../../../bin/plain,sha256=");
+	tu_pathf(path, "%s/" DI "/RECORD", f->purelib);
+	char *record = tu_read_text(path);
+	tu_assert_contains(record, "\r\ndemo-1.0.data/scripts/plain.exe,sha256=");
+	tu_assert_contains(record, "\r\n../../../bin/plain,sha256=");
 	free(record);
 }
 
@@ -946,14 +887,14 @@ static void test_pip_versioned_launchers(void **state)
 	assert_installs(f, whl, 0);
 	for (size_t i = 0; i < N(made); i++)
 		assert_file(f->scripts, made[i], NULL, 0);
-	assert_int_equal(count_entries(f->scripts), N(made));
+	assert_int_equal(tu_count_entries(f->scripts), N(made));
 	assert_file(f->scripts, "easy_install-3.11", "#!" PY "\n" LAUNCHER_BODY("tool", "ei", "ei"),
 	            0);
 
 	/* Without "pythonX.Y" in purelib the version is unknown: refused. */
 	assert_int_equal(udfenv_fs_rmtree(f->prefix), 0);
 	char pure[P];
-	pathf(pure, "%s/site", f->prefix);
+	tu_pathf(pure, "%s/site", f->prefix);
 	f->scheme.purelib = pure;
 	assert_refused(f, whl, UDFENV_EINVALID, "pip or easy_install console script", "pythonX.Y");
 	f->scheme.purelib = f->purelib;
@@ -992,7 +933,7 @@ static void test_entry_points_refused(void **state)
 		int error = install(f, whl, NULL, 0);
 		if (error != UDFENV_EINVALID || !strstr(udfenv_error_last()->message, bad[i].word))
 			fail_msg("'%s': %d %s", bad[i].line, error, udfenv_error_last()->message);
-		assert_int_equal(count_entries(f->prefix), 0);
+		assert_int_equal(tu_count_entries(f->prefix), 0);
 	}
 
 	/* The same name in both groups. */
@@ -1034,7 +975,7 @@ static void test_record_paths(void **state)
 
 	/* RECORD with a quoted name, sha512, padding, a stale row and a row for itself with a hash.
 	 */
-	pathf(whl, "%s/" DEMO_WHL, f->in);
+	tu_pathf(whl, "%s/" DEMO_WHL, f->in);
 	assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
 	assert_int_equal(archive_write_open_filename(a, whl), ARCHIVE_OK);
 	rec[0] = '\0';
@@ -1060,8 +1001,8 @@ static void test_record_paths(void **state)
 	assert_file(f->purelib, "demo/a,b.py", "q", 0);
 	assert_file(f->purelib, DI "/RECORD.jws", "signature", 0);
 	char path[P];
-	pathf(path, "%s/" DI "/RECORD", f->purelib);
-	char *got = slurp(path);
+	tu_pathf(path, "%s/" DI "/RECORD", f->purelib);
+	char *got = tu_read_text(path);
 	/* Sorted by path: "demo-" before "demo/"; a RECORD row for itself gets no hash. */
 	assert_string_equal(
 	    got,
@@ -1085,7 +1026,7 @@ static void test_record_path_escapes(void **state)
 	for (size_t i = 0; i < N(rows); i++) {
 		char rec[512], h[64];
 		struct archive *a = archive_write_new();
-		pathf(whl, "%s/" DEMO_WHL, f->in);
+		tu_pathf(whl, "%s/" DEMO_WHL, f->in);
 		assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
 		assert_int_equal(archive_write_open_filename(a, whl), ARCHIVE_OK);
 		add_entry(a, DI "/METADATA", METADATA, 0644, NULL);
@@ -1128,7 +1069,7 @@ static void test_hash_option(void **state)
 	    0);
 	assert_error(install(f, whl, &hashes, 0), UDFENV_EUNSAFE,
 	             "'" DEMO_WHL "' does not match any of its --hash values", "its sha256 is ");
-	assert_int_equal(count_entries(f->prefix), 0);
+	assert_int_equal(tu_count_entries(f->prefix), 0);
 	/* One of several does. */
 	assert_int_equal(udfenv_strvec_push(&hashes, hex), 0);
 	if (install(f, whl, &hashes, 0) < 0)
@@ -1138,7 +1079,7 @@ static void test_hash_option(void **state)
 	assert_int_equal(udfenv_fs_rmtree(f->prefix), 0);
 	assert_int_equal(udfenv_strvec_push(&hashes, "md5:d41d8cd98f00b204e9800998ecf8427e"), 0);
 	assert_error(install(f, whl, &hashes, 0), UDFENV_EINVALID, "md5:", "not a valid --hash");
-	assert_int_equal(count_entries(f->prefix), 0);
+	assert_int_equal(tu_count_entries(f->prefix), 0);
 	udfenv_strvec_dispose(&hashes);
 	udfenv_buf_dispose(&data);
 }
@@ -1192,7 +1133,7 @@ static void test_layout_refusals(void **state)
 	/* The extraction policy refuses it before anything else sees it. */
 	make_wheel(f, whl, DEMO_WHL, DI, escape, N(escape));
 	assert_refused(f, whl, UDFENV_EUNSAFE, "outside", NULL);
-	pathf(whl, "%s/outside", f->base);
+	tu_pathf(whl, "%s/outside", f->base);
 	assert_absent(whl, "");
 }
 
@@ -1202,14 +1143,12 @@ static void test_install_errors_name_the_wheel(void **state)
 	fx *f = *state;
 	char whl[P], lib[P];
 	const char *msg;
-	FILE *fp;
 
 	make_wheel(f, whl, DEMO_WHL, DI, pure_files, N(pure_files));
 	/* A file where purelib's dirs must go: only the mkdir of the first file fails. */
 	assert_int_equal(mkdir(f->prefix, 0755), 0);
-	pathf(lib, "%s/lib", f->prefix);
-	assert_non_null(fp = fopen(lib, "w"));
-	fclose(fp);
+	tu_pathf(lib, "%s/lib", f->prefix);
+	tu_write_file(lib, "", 0644);
 	assert_true(install(f, whl, NULL, 0) < 0);
 	msg = udfenv_error_last()->message;
 	if (strncmp(msg, "'" DEMO_WHL "': ", strlen(DEMO_WHL) + 4) != 0 ||
