@@ -972,22 +972,37 @@ static int input_sig(const udfenv_artifact *a, udfenv_buf *sig, int *stable)
 	return error;
 }
 
+/* The remembered digest of `a` under the signature `sig`: 1 (a->digest, a->size set) or 0. */
+static int recall_digest(builder *b, udfenv_artifact *a, const char *sig)
+{
+	udfenv_buf value = UDFENV_BUF_INIT;
+	unsigned long long size;
+	int ok = udfenv_cache__recall(b->env->cache, "digests", a->source, sig, &value) &&
+		 sscanf(value.ptr, "%64s %llu", a->digest, &size) == 2 && udfenv_sha256_is_hex(a->digest);
+
+	if (ok)
+		a->size = size;
+	udfenv_buf_dispose(&value);
+	return ok;
+}
+
 int udfenv_env__digest_local(void *ctx, udfenv_artifact *a)
 {
 	builder *b = ctx;
 	udfenv_buf sig = UDFENV_BUF_INIT, value = UDFENV_BUF_INIT;
-	unsigned long long size;
 	double t0 = udfenv_now();
-	int stable = 0, fd = -1, error;
+	int stable = 0, fd = -1, lock_fd = -1, error;
 
 	if ((error = input_sig(a, &sig, &stable)) < 0)
 		goto done;
-	if (stable && udfenv_cache__recall(b->env->cache, "digests", a->source, sig.ptr, &value) &&
-	    sscanf(value.ptr, "%64s %llu", a->digest, &size) == 2 && udfenv_sha256_is_hex(a->digest)) {
-		a->size = size;
-		b->env->report.fetch.hits++;
+	if (stable && recall_digest(b, a, sig.ptr))
+		goto hit;
+	/* A herd on a cold node: one hashes the input, the others then recall its digest. */
+	if (stable && (error = udfenv_cache__lock_record(b->env->cache, "digests", a->source,
+							 b->opts->cancel, &lock_fd)) < 0)
 		goto done;
-	}
+	if (stable && recall_digest(b, a, sig.ptr))
+		goto hit;
 	if (a->kind == UDFENV_KIND_DIR) {
 		/* Packed once: kept for extraction, should the entry be missing. */
 		if ((error = udfenv_manifest__pack(a->source, &fd)) < 0)
@@ -999,10 +1014,14 @@ int udfenv_env__digest_local(void *ctx, udfenv_artifact *a)
 		goto done;
 	}
 	b->env->report.fetch.built++;
-	udfenv_buf_clear(&value);
 	if (stable && udfenv_buf_printf(&value, "%s %llu", a->digest, (unsigned long long)a->size) == 0)
 		udfenv_cache__remember(b->env->cache, "digests", a->source, sig.ptr, value.ptr);
+	goto done;
+hit:
+	b->env->report.fetch.hits++;
 done:
+	if (lock_fd >= 0)
+		close(lock_fd);
 	b->env->report.fetch.seconds += udfenv_now() - t0;
 	udfenv_buf_dispose(&sig);
 	udfenv_buf_dispose(&value);
