@@ -1,8 +1,8 @@
 /*
  * Archive extraction: the driver. The parent makes a private temp dir beside
- * the destination and forks a helper; the helper reads the archive with
- * libarchive (zip and tar only), checks every entry against the policy of
- * extract_policy.c before anything is written, writes through
+ * the destination and forks a helper; the helper reads the archive through
+ * extract_read.c (zip and tar only; every entry checked against the policy
+ * before anything of it is written), registers names, writes through
  * archive_write_disk from inside the temp dir, creates the symlinks last,
  * and reports back through a pipe. The parent publishes by rename, or
  * removes the temp dir.
@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -27,12 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* libarchive's code for "not a format we read" (EILSEQ on Linux; not exported). */
-#ifndef ARCHIVE_ERRNO_FILE_FORMAT
-#define ARCHIVE_ERRNO_FILE_FORMAT EILSEQ
-#endif
-
-#define XREAD_BLOCK (128 * 1024)
 #define XREPORT_MSG_MAX 4096
 /* Longest destination basename kept in the temp dir's name. */
 #define XTMP_BASE_MAX 200
@@ -55,19 +48,15 @@ void udfenv_extract__defaults(udfenv_extract_limits *lim)
 
 /* One extraction, as the helper process runs it. */
 typedef struct {
-	xpolicy pol;
+	xreader rd;
 	const char *archive; /* path of the archive file */
-	const char *tmpdir;  /* the private dir to extract into */
-	int fd;              /* the archive, for its size and the zip layout check */
-	uint64_t archive_size;
-	uint64_t ratio_cap; /* max_ratio * archive_size, saturated */
-	struct archive *in;
+	const char *label;
+	const udfenv_extract_limits *lim;
+	const char *tmpdir; /* the private dir to extract into */
 	struct archive *out;
-	udfenv_buf name;              /* normalized name of the current entry */
 	udfenv_buf link;              /* normalized target of a hard link */
 	struct archive_entry **links; /* symlinks, created once everything else is */
 	size_t nlinks, alinks;
-	udfenv_extract_stats stats;
 } xjob;
 
 /* What the helper sends back, followed by `msg_len` bytes of message. */
@@ -84,46 +73,6 @@ typedef struct {
 	char msg[XREPORT_MSG_MAX + 1];
 } xreport;
 
-/* ---- the helper: reading ---- */
-
-/* Compression filters, only when linked in: never libarchive's fallback to external programs. */
-static int add_filters(struct archive *a)
-{
-	if ((archive_zlib_version() && archive_read_support_filter_gzip(a) != ARCHIVE_OK) ||
-	    (archive_bzlib_version() && archive_read_support_filter_bzip2(a) != ARCHIVE_OK) ||
-	    (archive_liblzma_version() && archive_read_support_filter_xz(a) != ARCHIVE_OK) ||
-	    (archive_libzstd_version() && archive_read_support_filter_zstd(a) != ARCHIVE_OK))
-		return udfenv_error_set(UDFENV_ERROR, "libarchive: %s", archive_error_string(a));
-	return 0;
-}
-
-/*
- * zip (the seekable reader wins for a file opened by name: the streaming one
- * loses modes and symlinks) and tar only; never format_all (mtree can read
- * arbitrary local files through contents=).
- */
-static int open_reader(xjob *j)
-{
-	struct archive *a = j->in = archive_read_new();
-	int error;
-
-	if (a == NULL)
-		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(a) != ARCHIVE_OK ||
-	    archive_read_support_format_gnutar(a) != ARCHIVE_OK)
-		return udfenv_error_set(UDFENV_ERROR, "libarchive: %s", archive_error_string(a));
-	if ((error = add_filters(a)) < 0)
-		return error;
-	if (archive_read_open_filename(a, j->archive, XREAD_BLOCK) == ARCHIVE_OK)
-		return 0;
-	if (archive_errno(a) == ARCHIVE_ERRNO_FILE_FORMAT)
-		return udfenv_error_set(UDFENV_EINVALID, "archive '%s' is not a zip or tar archive",
-		                        j->pol.label);
-	return udfenv_error_set(UDFENV_EINVALID, "archive '%s' cannot be read: %s", j->pol.label,
-	                        archive_error_string(a));
-}
-
 static int open_writer(xjob *j)
 {
 	if ((j->out = archive_write_disk_new()) == NULL)
@@ -134,97 +83,32 @@ static int open_writer(xjob *j)
 	return 0;
 }
 
-static int read_error(xjob *j, const char *name)
-{
-	return udfenv_extract__entry_error(&j->pol, UDFENV_EINVALID, name, "cannot be read: %s",
-	                                   archive_error_string(j->in));
-}
-
 static int write_error(xjob *j, const char *name)
 {
 	/* libarchive's "Write failed" alone hides a full disk: add the system's reason. */
 	int err = archive_errno(j->out);
 
 	if (err > 0) {
-		udfenv_extract__entry_error(&j->pol, UDFENV_ERROR, name, "cannot be written: %s (%s)",
+		udfenv_extract__entry_error(&j->rd.pol, UDFENV_ERROR, name, "cannot be written: %s (%s)",
 		                            archive_error_string(j->out), strerror(err));
 		return udfenv_error_set_os_errno(err);
 	}
-	return udfenv_extract__entry_error(&j->pol, UDFENV_ERROR, name, "cannot be written: %s",
+	return udfenv_extract__entry_error(&j->rd.pol, UDFENV_ERROR, name, "cannot be written: %s",
 	                                   archive_error_string(j->out));
 }
 
-/* ---- the helper: caps ---- */
-
-/* Refuse `total` bytes written if it passes the byte cap or the ratio cap. */
-static int check_total(xjob *j, uint64_t total)
+/* Copy the entry's data (the reader refuses more than the header declared). */
+static int copy_data(xjob *j)
 {
-	const udfenv_extract_limits *lim = j->pol.lim;
-
-	if (total > lim->max_bytes)
-		return udfenv_extract__entry_error(
-		    &j->pol, UDFENV_ELIMIT, j->name.ptr,
-		    "brings the bytes written past the limit of %llu",
-		    (unsigned long long)lim->max_bytes);
-	if (total > lim->ratio_floor && total > j->ratio_cap)
-		return udfenv_extract__entry_error(
-		    &j->pol, UDFENV_ELIMIT, j->name.ptr,
-		    "expands the archive more than %llu times its %llu bytes "
-		    "(compression ratio limit; a decompression bomb?)",
-		    (unsigned long long)lim->max_ratio, (unsigned long long)j->archive_size);
-	return 0;
-}
-
-/* Count a block at `off` of `len` bytes past the entry's `extent` (holes count too). */
-static int count_block(xjob *j, la_int64_t off, size_t len, uint64_t *extent)
-{
-	uint64_t end, grow;
-	int error;
-
-	if (off < 0 || (uint64_t)len > UINT64_MAX - (uint64_t)off)
-		return udfenv_extract__entry_error(&j->pol, UDFENV_EINVALID, j->name.ptr,
-		                                   "has a data block at a bad offset");
-	end = (uint64_t)off + len;
-	if (end <= *extent)
-		return 0;
-	grow = end - *extent;
-	if (grow > UINT64_MAX - j->stats.bytes)
-		grow = UINT64_MAX - j->stats.bytes;
-	if ((error = check_total(j, j->stats.bytes + grow)) < 0)
-		return error;
-	j->stats.bytes += grow;
-	*extent = end;
-	return 0;
-}
-
-/*
- * Copy the entry's data. More data than the header declared is refused here:
- * archive_write_disk would only truncate it with a warning.
- */
-static int copy_data(xjob *j, struct archive_entry *e)
-{
-	uint64_t extent = 0, declared = UINT64_MAX;
 	const void *buf;
 	size_t len;
 	la_int64_t off;
-	int r, error;
+	int r;
 
-	if (archive_entry_size_is_set(e) && archive_entry_size(e) >= 0)
-		declared = (uint64_t)archive_entry_size(e);
-	while ((r = archive_read_data_block(j->in, &buf, &len, &off)) != ARCHIVE_EOF) {
-		if (r != ARCHIVE_OK)
-			return read_error(j, j->name.ptr);
-		if ((error = count_block(j, off, len, &extent)) < 0)
-			return error;
-		if (extent > declared)
-			return udfenv_extract__entry_error(
-			    &j->pol, UDFENV_EINVALID, j->name.ptr,
-			    "has more data than the %llu bytes its header declares",
-			    (unsigned long long)declared);
+	while ((r = udfenv_extract__reader_block(&j->rd, &buf, &len, &off)) > 0)
 		if (archive_write_data_block(j->out, buf, len, off) != ARCHIVE_OK)
-			return write_error(j, j->name.ptr);
-	}
-	return 0;
+			return write_error(j, j->rd.name.ptr);
+	return r;
 }
 
 /* ---- the helper: entries ---- */
@@ -235,7 +119,7 @@ static int write_entry(xjob *j, struct archive_entry *e, int with_data)
 
 	if (archive_write_header(j->out, e) != ARCHIVE_OK)
 		return write_error(j, archive_entry_pathname(e));
-	if (with_data && (error = copy_data(j, e)) < 0)
+	if (with_data && (error = copy_data(j)) < 0)
 		return error;
 	if (archive_write_finish_entry(j->out) != ARCHIVE_OK)
 		return write_error(j, archive_entry_pathname(e));
@@ -249,37 +133,25 @@ static void fix_mode(struct archive_entry *e, int kind)
 	archive_entry_set_perm(e, perm | (kind == XNAME_DIR ? 0700 : 0600));
 }
 
-static int refuse_type(xjob *j, int type)
-{
-	const char *what = type == AE_IFCHR    ? "a character device"
-	                   : type == AE_IFBLK  ? "a block device"
-	                   : type == AE_IFIFO  ? "a FIFO"
-	                   : type == AE_IFSOCK ? "a socket"
-	                                       : "of an unsupported type";
-	return udfenv_extract__entry_error(
-	    &j->pol, UDFENV_EUNSAFE, j->name.ptr,
-	    "is %s; only files, directories and symlinks are allowed", what);
-}
-
 /* A tar hard link: only to a regular file this archive already extracted. */
 static int extract_hardlink(xjob *j, struct archive_entry *e, const char *raw)
 {
 	char shown[UDFENV_TEXT_SHOW_SIZE];
-	int error = udfenv_extract__normalize(&j->pol, &j->link, raw, j->name.ptr);
+	int error = udfenv_extract__normalize(&j->rd.pol, &j->link, raw, j->rd.name.ptr);
 
 	if (error == UDFENV_ENOMEM)
 		return error;
-	if (error < 0 || !udfenv_extract__is_file(&j->pol, j->link.ptr)) {
+	if (error < 0 || !udfenv_extract__is_file(&j->rd.pol, j->link.ptr)) {
 		udfenv_text_show(shown, raw);
 		return udfenv_extract__entry_error(
-		    &j->pol, UDFENV_EUNSAFE, j->name.ptr,
+		    &j->rd.pol, UDFENV_EUNSAFE, j->rd.name.ptr,
 		    "is a hard link to '%s', which is not a file extracted before it from "
 		    "this archive",
 		    shown);
 	}
-	if ((error = udfenv_extract__register(&j->pol, j->name.ptr, XNAME_FILE, NULL)) < 0)
+	if ((error = udfenv_extract__register(&j->rd.pol, j->rd.name.ptr, XNAME_FILE, NULL)) < 0)
 		return error;
-	archive_entry_copy_pathname(e, j->name.ptr);
+	archive_entry_copy_pathname(e, j->rd.name.ptr);
 	archive_entry_copy_hardlink(e, j->link.ptr);
 	fix_mode(e, XNAME_FILE);
 	return write_entry(j, e, 1);
@@ -291,8 +163,8 @@ static int defer_symlink(xjob *j, struct archive_entry *e)
 	struct archive_entry *c;
 	int error;
 
-	if ((error = udfenv_extract__check_link_target(&j->pol, j->name.ptr, target)) < 0 ||
-	    (error = udfenv_extract__register(&j->pol, j->name.ptr, XNAME_SYMLINK, target)) < 0)
+	if ((error = udfenv_extract__check_link_target(&j->rd.pol, j->rd.name.ptr, target)) < 0 ||
+	    (error = udfenv_extract__register(&j->rd.pol, j->rd.name.ptr, XNAME_SYMLINK, target)) < 0)
 		return error;
 	if (j->nlinks == j->alinks) {
 		size_t n = j->alinks ? j->alinks * 2 : 64;
@@ -304,61 +176,21 @@ static int defer_symlink(xjob *j, struct archive_entry *e)
 	}
 	if ((c = archive_entry_clone(e)) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	archive_entry_copy_pathname(c, j->name.ptr);
+	archive_entry_copy_pathname(c, j->rd.name.ptr);
 	archive_entry_set_size(c, 0);
 	j->links[j->nlinks++] = c;
 	return 0;
 }
 
-/* Declared sizes are checked up front too, so an honest bomb writes nothing. */
 static int extract_plain(xjob *j, struct archive_entry *e, int kind)
 {
 	int error;
 
-	if (kind == XNAME_FILE && archive_entry_size_is_set(e) && archive_entry_size(e) > 0 &&
-	    (error = check_total(j, (uint64_t)archive_entry_size(e) > UINT64_MAX - j->stats.bytes
-	                                ? UINT64_MAX
-	                                : j->stats.bytes + (uint64_t)archive_entry_size(e))) < 0)
+	if ((error = udfenv_extract__register(&j->rd.pol, j->rd.name.ptr, kind, NULL)) < 0)
 		return error;
-	if ((error = udfenv_extract__register(&j->pol, j->name.ptr, kind, NULL)) < 0)
-		return error;
-	archive_entry_copy_pathname(e, j->name.ptr);
+	archive_entry_copy_pathname(e, j->rd.name.ptr);
 	fix_mode(e, kind);
 	return write_entry(j, e, kind == XNAME_FILE);
-}
-
-static int extract_entry(xjob *j, struct archive_entry *e)
-{
-	const char *raw = archive_entry_pathname(e), *hardlink = archive_entry_hardlink(e);
-	int type = (int)archive_entry_filetype(e), error;
-
-	if (++j->stats.entries > j->pol.lim->max_entries)
-		return udfenv_error_set(UDFENV_ELIMIT, "archive '%s' has more than %llu entries",
-		                        j->pol.label, (unsigned long long)j->pol.lim->max_entries);
-	if ((error = udfenv_extract__normalize(&j->pol, &j->name, raw, NULL)) < 0)
-		return error;
-	if (j->name.size == 0 && type == AE_IFDIR && hardlink == NULL)
-		return 0; /* "./": the root itself, which we made */
-	if (j->name.size == 0)
-		return udfenv_extract__entry_error(&j->pol, UDFENV_EUNSAFE, raw,
-		                                   "names the extraction directory itself");
-	if (hardlink)
-		return extract_hardlink(j, e, hardlink);
-	switch (type) {
-	case AE_IFREG:
-		return extract_plain(j, e, XNAME_FILE);
-	case AE_IFDIR:
-		return extract_plain(j, e, XNAME_DIR);
-	case AE_IFLNK:
-		return defer_symlink(j, e);
-	default:
-		return refuse_type(j, type);
-	}
-}
-
-static int is_zip(struct archive *a)
-{
-	return (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP;
 }
 
 static int extract_entries(xjob *j)
@@ -366,21 +198,18 @@ static int extract_entries(xjob *j)
 	struct archive_entry *e;
 	int r, error;
 
-	for (;;) {
-		j->pol.entry_no++;
-		r = archive_read_next_header(j->in, &e);
-		if (r == ARCHIVE_EOF)
-			return 0;
-		/* Checked even when libarchive failed: ours says what is wrong. */
-		if (j->pol.entry_no == 1 && is_zip(j->in) &&
-		    (error = udfenv_extract__zip_layout(&j->pol, j->fd, j->archive_size)) < 0)
-			return error;
-		/* A warning leaves fields it could not convert NULL; the checks refuse those. */
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-			return read_error(j, NULL);
-		if ((error = extract_entry(j, e)) < 0)
+	while ((r = udfenv_extract__reader_next(&j->rd, &e)) > 0) {
+		if (archive_entry_hardlink(e))
+			error = extract_hardlink(j, e, archive_entry_hardlink(e));
+		else if (archive_entry_filetype(e) == AE_IFLNK)
+			error = defer_symlink(j, e);
+		else
+			error = extract_plain(j, e,
+			                      archive_entry_filetype(e) == AE_IFDIR ? XNAME_DIR : XNAME_FILE);
+		if (error < 0)
 			return error;
 	}
+	return r;
 }
 
 /* Every other entry is on disk: check each symlink against all of them, then create them. */
@@ -391,7 +220,7 @@ static int finish_symlinks(xjob *j)
 
 	for (i = 0; i < j->nlinks; i++) {
 		if ((error =
-		         udfenv_extract__resolve_link(&j->pol, archive_entry_pathname(j->links[i]),
+		         udfenv_extract__resolve_link(&j->rd.pol, archive_entry_pathname(j->links[i]),
 		                                      archive_entry_symlink(j->links[i]))) < 0)
 			return error;
 	}
@@ -400,42 +229,10 @@ static int finish_symlinks(xjob *j)
 			return error;
 	}
 	if (archive_write_close(j->out) != ARCHIVE_OK) {
-		udfenv_error_set(UDFENV_ERROR, "archive '%s': cannot finish extraction: %s", j->pol.label,
+		udfenv_error_set(UDFENV_ERROR, "archive '%s': cannot finish extraction: %s", j->label,
 		                 archive_error_string(j->out));
 		return udfenv_error_set_os_errno(archive_errno(j->out) > 0 ? archive_errno(j->out) : 0);
 	}
-	return 0;
-}
-
-/* Names arrive in the locale's charset: make it UTF-8 so UTF-8 names pass through as is. */
-static void use_utf8_names(void)
-{
-	static const char *const names[] = {"C.UTF-8", "C.utf8", "en_US.UTF-8"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		locale_t loc = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
-		if (loc != (locale_t)0) {
-			uselocale(loc);
-			return;
-		}
-	}
-}
-
-static int open_archive_fd(xjob *j)
-{
-	const udfenv_extract_limits *lim = j->pol.lim;
-	struct stat st;
-
-	if ((j->fd = open(j->archive, O_RDONLY | O_CLOEXEC)) < 0 || fstat(j->fd, &st) < 0)
-		return udfenv_error_set_os(udfenv_error_from_errno(errno),
-		                           "cannot open archive '%s'", j->pol.label);
-	if (!S_ISREG(st.st_mode))
-		return udfenv_error_set(UDFENV_EINVALID, "archive '%s' is not a regular file",
-		                        j->pol.label);
-	j->archive_size = (uint64_t)st.st_size;
-	j->ratio_cap = lim->max_ratio && j->archive_size > UINT64_MAX / lim->max_ratio
-	                   ? UINT64_MAX
-	                   : j->archive_size * lim->max_ratio;
 	return 0;
 }
 
@@ -443,7 +240,6 @@ static int run_job(xjob *j)
 {
 	int error;
 
-	use_utf8_names();
 	umask(022); /* the mode of parent dirs libarchive creates on its own */
 	/*
 	 * Zip times are local times: without TZ, glibc stats /etc/localtime on
@@ -452,7 +248,7 @@ static int run_job(xjob *j)
 	 */
 	if (getenv("TZ") == NULL)
 		setenv("TZ", ":/etc/localtime", 1);
-	if ((error = open_archive_fd(j)) < 0 || (error = open_reader(j)) < 0 ||
+	if ((error = udfenv_extract__reader_open(&j->rd, j->archive, j->label, j->lim, 0)) < 0 ||
 	    (error = open_writer(j)) < 0)
 		return error;
 	if (chdir(j->tmpdir) < 0)
@@ -467,15 +263,10 @@ static void job_dispose(xjob *j)
 	for (size_t i = 0; i < j->nlinks; i++)
 		archive_entry_free(j->links[i]);
 	free(j->links);
-	if (j->in)
-		archive_read_free(j->in);
 	if (j->out)
 		archive_write_free(j->out);
-	if (j->fd >= 0)
-		close(j->fd);
-	udfenv_buf_dispose(&j->name);
 	udfenv_buf_dispose(&j->link);
-	udfenv_extract__policy_dispose(&j->pol);
+	udfenv_extract__reader_dispose(&j->rd);
 }
 
 static void send_report(int fd, int error, const udfenv_extract_stats *stats)
@@ -494,7 +285,7 @@ __attribute__((noreturn)) static void child_main(xjob *j, int report_fd)
 {
 	int error = run_job(j);
 
-	send_report(report_fd, error, &j->stats);
+	send_report(report_fd, error, &j->rd.stats);
 	job_dispose(j);
 	_exit(error < 0 ? 1 : 0);
 }
@@ -586,7 +377,7 @@ static int run_helper(xjob *j, udfenv_extract_stats *stats)
 	/* ECHILD: the caller reaps children itself (SIGCHLD ignored); the report is all we get. */
 	if ((error = wait_child(pid, &status)) < 0 && !(errno == ECHILD && have))
 		return error;
-	return report_result(j->pol.label, have, &rep, error < 0 ? 0 : status, stats);
+	return report_result(j->label, have, &rep, error < 0 ? 0 : status, stats);
 }
 
 /* Split `dest` into the directory that will hold it and the temp dir prefix. */
@@ -677,13 +468,12 @@ int udfenv_extract__archive(const char *archive, const char *dest, const char *l
 	}
 	label = label ? label : archive;
 	memset(&j, 0, sizeof(j));
-	j.fd = -1;
 	if ((error = check_paths(archive, dest, label)) < 0 ||
 	    (error = temp_names(&parent, &prefix, dest)) < 0 ||
 	    (error = udfenv_fs_mkdtemp(&tmp, parent.ptr, prefix.ptr)) < 0)
 		goto done;
-	j.pol.label = label;
-	j.pol.lim = lim;
+	j.label = label;
+	j.lim = lim;
 	j.archive = archive;
 	j.tmpdir = tmp.ptr;
 	if ((error = run_helper(&j, &st)) < 0)

@@ -1,15 +1,19 @@
 /*
  * Internals of archive extraction shared by extract.c (the driver),
- * extract_policy.c (entry names, the names of one archive, symlink
- * resolution) and extract_zip.c (zip central directory layout).
+ * extract_read.c (reading an archive under the policy), extract_policy.c
+ * (entry names, the names of one archive, symlink resolution) and
+ * extract_zip.c (zip central directory layout). The wheel installer reads
+ * wheels through extract_read.c too.
  */
 #ifndef UDFENV_LIB_EXTRACT_INT_H
 #define UDFENV_LIB_EXTRACT_INT_H
 
 #include "lib/extract.h"
+#include "lib/libarchive.h"
 #include "util/buf.h"
 #include "util/text.h"
 
+#include <locale.h>
 #include <stdint.h>
 
 /* What a name of the archive is; IMPLICIT_DIR: only seen as a parent. */
@@ -85,5 +89,52 @@ void udfenv_extract__policy_dispose(xpolicy *p);
  * overlapping entries are the classic zip bomb).
  */
 int udfenv_extract__zip_layout(const xpolicy *p, int fd, uint64_t size);
+
+/* ---- extract_read.c ---- */
+
+/*
+ * One archive read under the policy in the calling thread, writing
+ * nothing. Names are read as UTF-8 on this thread while it is open.
+ */
+typedef struct xreader {
+	xpolicy pol;
+	int fd; /* the archive, for its size and the zip layout check */
+	uint64_t archive_size;
+	uint64_t ratio_cap; /* max_ratio * archive_size, saturated */
+	struct archive *in;
+	udfenv_buf name;           /* normalized name of the current entry */
+	uint64_t extent, declared; /* its data read so far; its header's size (UINT64_MAX: none) */
+	udfenv_extract_stats stats;
+	int layout_checked;
+	locale_t loc, old_loc;
+} xreader;
+
+/*
+ * Open `archive` (regular files only) as zip or tar, optionally
+ * compressed, or with `zip_only` as a zip alone, whose layout is checked
+ * here (udfenv_extract__zip_layout). `label` names it in
+ * errors; `lim` must stay valid while `r` is open. Dispose `r` either way.
+ */
+int udfenv_extract__reader_open(xreader *r, const char *archive, const char *label,
+                                const udfenv_extract_limits *lim, int zip_only);
+
+/*
+ * The next entry (the root's "./" skipped): 1 with `*e`, its normalized
+ * name in r->name; 0 at the end. Checked first: a zip's layout (at the
+ * first entry), the entry cap, the name (udfenv_extract__normalize), a name
+ * for the root itself, a device, FIFO or socket (UDFENV_EUNSAFE), a
+ * regular file's declared size against the byte and ratio caps. The
+ * caller registers the name and checks a link.
+ */
+int udfenv_extract__reader_next(xreader *r, struct archive_entry **e);
+
+/*
+ * The next data block of the current entry: 1 with it, 0 at its end.
+ * Counted against the byte and ratio caps, holes included; data past the
+ * declared size is refused (UDFENV_EINVALID).
+ */
+int udfenv_extract__reader_block(xreader *r, const void **buf, size_t *len, la_int64_t *off);
+
+void udfenv_extract__reader_dispose(xreader *r);
 
 #endif
