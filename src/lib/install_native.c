@@ -637,7 +637,7 @@ static int install_all(resolver *rs)
 		const dist *d = &rs->dists[i];
 		udfenv_wheel_scheme s = {pure.ptr, plat.ptr, scripts.ptr, data.ptr, NULL, rs->r->python};
 		udfenv_wheel_install w = {NULL, CHOSEN(rs, d)->file, d->line ? &d->line->hashes : NULL,
-					  d->line != NULL, rs->r->scratch};
+					  d->line != NULL};
 
 		/* pip names the headers' dir after the project as the requirement wrote it. */
 		if ((error = udfenv_path_join(&headers, include.ptr, d->name)) < 0 ||

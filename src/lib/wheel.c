@@ -19,16 +19,10 @@
 #include "util/log.h"
 #include "util/path.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <locale.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define WREAD_BLOCK (64 * 1024)
 
 /* ---- small string helpers ---- */
 
@@ -478,8 +472,7 @@ typedef struct {
 	udfenv_strvec tops; /* distinct top-level names ending in .dist-info */
 	udfenv_buf metadata, wheel;
 	int have_metadata, have_wheel;
-	struct archive *a;
-	uint64_t entry_no;
+	xreader rd;
 } mread;
 
 static int top_is_dist_info(const char *name, size_t *top_len)
@@ -490,28 +483,27 @@ static int top_is_dist_info(const char *name, size_t *top_len)
 	return udfenv_wheel__is_dist_info(name, *top_len);
 }
 
-static int read_entry_data(mread *m, udfenv_buf *out, const char *name)
+int udfenv_wheel__read_member(xreader *rd, const char *label, udfenv_buf *out, size_t max)
 {
 	const void *buf;
 	size_t len;
 	la_int64_t off;
 	int r, error;
 
-	while ((r = archive_read_data_block(m->a, &buf, &len, &off)) != ARCHIVE_EOF) {
-		if (r != ARCHIVE_OK)
-			return udfenv_wheel__invalid(m->label, "'%s' cannot be read: %s", name,
-			                             archive_error_string(m->a));
-		if (len > UDFENV_WHEEL_MAX_META - out->size) {
+	while ((r = udfenv_extract__reader_block(rd, &buf, &len, &off)) > 0) {
+		if ((uint64_t)off != out->size)
+			return udfenv_wheel__invalid(label, "'%s' has a data block at a bad offset",
+			                             rd->name.ptr);
+		if (len > max - out->size) {
 			char shown[XSHOW_SIZE];
-			udfenv_extract__show(shown, m->label);
-			return udfenv_error_set(UDFENV_ELIMIT,
-			                        "'%s': '%s' is larger than %zu bytes", shown, name,
-			                        UDFENV_WHEEL_MAX_META);
+			udfenv_extract__show(shown, label);
+			return udfenv_error_set(UDFENV_ELIMIT, "'%s': '%s' is larger than %zu bytes",
+			                        shown, rd->name.ptr, max);
 		}
 		if ((error = udfenv_buf_put(out, buf, len)) < 0)
 			return error;
 	}
-	return 0;
+	return r;
 }
 
 /* Note the dist-info dir `name` (`len` bytes); two are enough to refuse the wheel. */
@@ -532,13 +524,10 @@ static int note_top(mread *m, const char *name, size_t len)
 
 static int take_entry(mread *m, struct archive_entry *e)
 {
-	const char *name = archive_entry_pathname(e), *file;
+	const char *name = m->rd.name.ptr, *file;
 	size_t top_len;
 	int error;
 
-	if (name == NULL)
-		return udfenv_wheel__invalid(m->label, "entry #%llu has a name that cannot be read",
-		                             (unsigned long long)m->entry_no);
 	if (!top_is_dist_info(name, &top_len))
 		return 0;
 	if ((error = note_top(m, name, top_len)) < 0)
@@ -554,69 +543,24 @@ static int take_entry(mread *m, struct archive_entry *e)
 		if (*have)
 			return udfenv_wheel__invalid(m->label, "it holds '%s' twice", name);
 		*have = 1;
-		return read_entry_data(m, out, name);
+		return udfenv_wheel__read_member(&m->rd, m->label, out, UDFENV_WHEEL_MAX_META);
 	}
 	return 0;
 }
 
-/* Names arrive in the locale's charset: use UTF-8 on this thread while reading. */
-static locale_t utf8_locale(void)
-{
-	static const char *const names[] = {"C.UTF-8", "C.utf8", "en_US.UTF-8"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		locale_t loc = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
-		if (loc != (locale_t)0)
-			return loc;
-	}
-	return (locale_t)0;
-}
-
-static int check_layout(mread *m)
-{
-	udfenv_extract_limits lim;
-	xpolicy pol;
-	struct stat st;
-	int fd, error;
-
-	udfenv_extract__defaults(&lim);
-	memset(&pol, 0, sizeof(pol));
-	pol.label = m->label;
-	pol.lim = &lim;
-	if ((fd = open(m->path, O_RDONLY | O_CLOEXEC)) < 0)
-		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open wheel '%s'",
-		                           m->label);
-	if (fstat(fd, &st) < 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read wheel '%s'", m->label);
-	else if (!S_ISREG(st.st_mode))
-		error = udfenv_wheel__invalid(m->label, "it is not a regular file");
-	else
-		error = udfenv_extract__zip_layout(&pol, fd, (uint64_t)st.st_size);
-	close(fd);
-	return error;
-}
-
 static int read_entries(mread *m)
 {
+	udfenv_extract_limits lim;
 	struct archive_entry *e;
-	int r, error;
+	int r, error = 0;
 
-	if ((m->a = archive_read_new()) == NULL)
-		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	if (archive_read_support_format_zip(m->a) != ARCHIVE_OK)
-		return udfenv_error_set(UDFENV_ERROR, "libarchive: %s", archive_error_string(m->a));
-	if (archive_read_open_filename(m->a, m->path, WREAD_BLOCK) != ARCHIVE_OK)
-		return udfenv_wheel__invalid(m->label, "%s", archive_error_string(m->a));
-	for (;;) {
-		m->entry_no++;
-		r = archive_read_next_header(m->a, &e);
-		if (r == ARCHIVE_EOF)
-			return 0;
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-			return udfenv_wheel__invalid(m->label, "%s", archive_error_string(m->a));
-		if ((error = take_entry(m, e)) < 0)
-			return error;
-	}
+	udfenv_extract__defaults(&lim);
+	if ((r = udfenv_extract__reader_open(&m->rd, m->path, m->label, &lim, 1)) == 0)
+		while ((r = udfenv_extract__reader_next(&m->rd, &e)) > 0 &&
+		       (error = take_entry(m, e)) == 0)
+			;
+	udfenv_extract__reader_dispose(&m->rd);
+	return r < 0 ? r : error;
 }
 
 static int fill_metadata(udfenv_wheel_metadata *out, mread *m)
@@ -668,21 +612,13 @@ int udfenv_wheel__read_metadata(udfenv_wheel_metadata *out, const char *whl_path
 	udfenv_wheel_metadata md = UDFENV_WHEEL_METADATA_INIT;
 	udfenv_wheelname wn = UDFENV_WHEELNAME_INIT;
 	mread m;
-	locale_t loc = (locale_t)0, old = (locale_t)0;
 	int error;
 
 	memset(&m, 0, sizeof(m));
 	m.path = whl_path;
 	m.label = label ? label : whl_path;
 	if ((error = udfenv_wheel__name_of(&wn, whl_path, label)) < 0 ||
-	    (error = udfenv_libarchive__load()) < 0 || (error = check_layout(&m)) < 0)
-		goto done;
-	if ((loc = utf8_locale()) != (locale_t)0)
-		old = uselocale(loc);
-	error = read_entries(&m);
-	if (loc != (locale_t)0)
-		uselocale(old);
-	if (error < 0)
+	    (error = udfenv_libarchive__load()) < 0 || (error = read_entries(&m)) < 0)
 		goto done;
 	if (m.tops.count == 0) {
 		error = udfenv_wheel__invalid(m.label, "no .dist-info/METADATA");
@@ -709,10 +645,6 @@ int udfenv_wheel__read_metadata(udfenv_wheel_metadata *out, const char *whl_path
 	*out = md;
 	memset(&md, 0, sizeof(md));
 done:
-	if (m.a)
-		archive_read_free(m.a);
-	if (loc != (locale_t)0)
-		freelocale(loc);
 	udfenv_strvec_dispose(&m.tops);
 	udfenv_buf_dispose(&m.metadata);
 	udfenv_buf_dispose(&m.wheel);

@@ -111,21 +111,23 @@ typedef struct {
 	const char *label; /* its name for messages (e.g. the file name in the user's cache dir) */
 	/* acceptable "<algo>:<hex>" of the .whl (sha256, sha384, sha512); NULL/empty: unchecked */
 	const udfenv_strvec *hashes;
-	int requested;       /* write REQUESTED (a top-level requirement) */
-	const char *scratch; /* an existing private dir to extract into; left as it was found */
+	int requested;     /* write REQUESTED (a top-level requirement) */
 } udfenv_wheel_install;
 
 /*
  * Install the wheel `req->path` into `scheme`, producing the tree
  * `python -m pip install --no-compile --prefix` makes (pip 23.2), except
  * that INSTALLER says "udfenv" and no direct_url.json is written. Every
- * check comes before the first file is installed:
+ * check but the files' hashes comes before the first file is written; a
+ * file that fails its hash removes what this call wrote, and a file an
+ * earlier wheel installed is replaced only once every file passed, so a
+ * refused wheel changes nothing:
  *
  * - `req->hashes`: one must match the whole file (UDFENV_EUNSAFE "'L' does
  *   not match any of its --hash values (its sha256 is ...)"; a malformed
  *   value is UDFENV_EINVALID). Hex digits in either case.
- * - The wheel is extracted under `req->scratch` (udfenv_extract__archive:
- *   the archive-safety policy, whose refusals pass through). Every file
+ * - The wheel is read as a zip through the archive-safety policy
+ *   (extract_int.h's reader, whose refusals pass through). Every file
  *   but <dist-info>/RECORD, RECORD.jws and RECORD.p7s must be listed in
  *   RECORD with a sha256, sha384 or sha512 hash and a size, and match both:
  *   UDFENV_EUNSAFE "'L': 'foo/x.py' does not match its RECORD hash" (or
@@ -170,9 +172,9 @@ typedef struct {
  *   REQUESTED added with hashes, RECORD itself and unlisted files (e.g.
  *   RECORD.jws) without; rows sorted, CSV with CRLF line ends.
  *
- * Nothing is written outside the scheme's dirs and `req->scratch`, which is
- * left as it was found, on failure too. On failure the scheme's dirs may
- * hold part of the wheel (the caller discards the prefix). The wheel file
+ * Nothing is written outside the scheme's dirs. An I/O error after every
+ * file passed (a launcher, RECORD) may leave part of the wheel there (the
+ * caller discards the prefix). The wheel file
  * name comes from `req->label` or `req->path` as for
  * udfenv_wheel__read_metadata. Every error names the wheel as `req->label`
  * (else `req->path`) does: one that would not is prefixed with "'L': ".

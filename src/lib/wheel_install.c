@@ -2,12 +2,14 @@
  * Installing one wheel, the way pip 23's operations/install/wheel.py does
  * with --no-compile, plus the checks pip leaves out.
  *
- * The wheel is extracted under the caller's scratch dir by the extraction
- * helper (archive-safety policy), and every step that can refuse it runs
- * before anything is installed: --hash, the dist-info, WHEEL, RECORD
- * against every file, entry points, .data keys and collisions. Only then
- * are the files renamed into the scheme's dirs (copied across file
- * systems), launchers written, and INSTALLER, REQUESTED and RECORD made.
+ * Two passes over the zip through extract_read.c (the archive-safety
+ * policy). The first reads names, sizes and modes, and the dist-info's
+ * WHEEL, RECORD and entry_points.txt; every check that needs no file's
+ * bytes runs then: --hash, the dist-info, WHEEL, each file against its
+ * RECORD row's size, entry points, .data keys and collisions. The second
+ * writes each file straight to its place, hashing it on the way; a file
+ * that does not match its RECORD hash undoes what this wheel wrote. Then
+ * launchers, INSTALLER, REQUESTED and RECORD.
  */
 #include "lib/wheel_int.h"
 #include "lib/extract.h"
@@ -19,7 +21,6 @@
 #include "util/log.h"
 #include "util/path.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -60,16 +61,32 @@ typedef struct {
 } wrow;
 
 typedef struct {
-	char *rel;         /* path in the wheel, normalized by extraction */
+	char *rel;         /* path in the wheel, normalized by the policy */
 	char *dest;        /* absolute destination; NULL: not installed */
 	char *record_path; /* dest relative to the root's dir, for RECORD */
-	uint64_t size;
-	int exec;       /* the zip entry had an x bit */
-	int script;     /* .data/scripts: #!python is rewritten */
-	int verify;     /* must match its RECORD row */
-	char *new_hash; /* rewritten: RECORD gets new_hash and new_size */
+	uint64_t size;     /* as the zip declares it (the reader refuses more) */
+	int exec;          /* the zip entry had an x bit */
+	int script;        /* .data/scripts: #!python is rewritten */
+	int verify;        /* must match its RECORD row */
+	int alg;           /* of that row's hash */
+	const char *want;  /* that row's digest, urlsafe base64 */
+	size_t want_len;   /* without the padding */
+	char *new_hash;    /* rewritten: RECORD gets new_hash and new_size */
 	uint64_t new_size;
 } wfile;
+
+/* What the second pass made, to be undone if the wheel is refused there. */
+typedef struct {
+	char *path;
+	int dir;     /* rmdir, else unlink */
+	char *final; /* a temp file beside a file an earlier wheel installed: renamed over it last */
+} wmade;
+
+/* The dist-info files the first pass reads, and their caps. */
+enum { META_WHEEL, META_RECORD, META_EPS, META_COUNT };
+static const char *const meta_names[META_COUNT] = {"WHEEL", "RECORD", "entry_points.txt"};
+static const size_t meta_max[META_COUNT] = {UDFENV_WHEEL_MAX_META, UDFENV_WHEEL_MAX_RECORD,
+                                            UDFENV_WHEEL_MAX_META};
 
 typedef struct {
 	char *name;                /* the entry point's, or pip's versioned one */
@@ -84,12 +101,13 @@ typedef struct {
 	const char *label;
 	char shown[XSHOW_SIZE]; /* the label, printable */
 	mode_t umask;
+	udfenv_extract_limits lim;
 	udfenv_buf dirs[DIR_COUNT]; /* as dir_keys: absolute, normalized */
 	const char *lib;            /* where the root and the dist-info go */
-	udfenv_buf tmp;             /* our dir under scratch */
-	udfenv_buf root;            /* the extracted wheel */
 	udfenv_wheelname wn;
 	char *dist_info;
+	udfenv_buf meta[META_COUNT]; /* as meta_names, read in the first pass */
+	int have_meta[META_COUNT];
 	wfile *files;
 	size_t nfiles, afiles;
 	wrow *rows; /* sorted by key once read */
@@ -98,6 +116,9 @@ typedef struct {
 	wlauncher *launchers;
 	size_t nlaunchers, alaunchers;
 	udfenv_strvec gen; /* generated files: RECORD path, hash, size, ... */
+	wmade *made;       /* in the order made */
+	size_t nmade, amade;
+	udfenv_buf last_dir; /* the last dir known to exist */
 } winst;
 
 /* "'LABEL': 'REL' <fmt>" with `code`. */
@@ -198,9 +219,9 @@ static int check_hashes(winst *w)
 	                        w->shown, udfenv_wheel__alg_name(first), hex[first]);
 }
 
-/* ---- the extracted tree ---- */
+/* ---- the first pass: names, sizes, modes and the dist-info ---- */
 
-static int add_file(winst *w, const char *rel, const struct stat *st)
+static int add_file(winst *w, const char *rel, uint64_t size, int exec)
 {
 	wfile *f;
 	int error;
@@ -211,109 +232,101 @@ static int add_file(winst *w, const char *rel, const struct stat *st)
 	memset(f, 0, sizeof(*f));
 	if ((f->rel = strdup(rel)) == NULL)
 		return oom();
-	f->size = (uint64_t)st->st_size;
-	f->exec = (st->st_mode & 0111) != 0;
+	f->size = size;
+	f->exec = exec;
 	w->nfiles++;
 	return 0;
 }
 
-static int note_dist_info(winst *w, const char *name)
+/* The top-level dir `name` (`len` bytes): the dist-info when it is one; two are refused. */
+static int note_top_dir(winst *w, const char *name, size_t len)
 {
-	if (!udfenv_wheel__is_dist_info(name, strlen(name)))
+	if (!udfenv_wheel__is_dist_info(name, len) ||
+	    (w->dist_info && strlen(w->dist_info) == len && memcmp(w->dist_info, name, len) == 0))
 		return 0;
-	if (w->dist_info)
-		return udfenv_wheel__two_dist_infos(w->label, w->dist_info, name);
-	if ((w->dist_info = strdup(name)) == NULL)
+	if (w->dist_info) {
+		char *other = strndup(name, len);
+		int error = other ? udfenv_wheel__two_dist_infos(w->label, w->dist_info, other) : oom();
+		free(other);
+		return error;
+	}
+	if ((w->dist_info = strndup(name, len)) == NULL)
 		return oom();
 	return 0;
 }
 
-/* Collect the regular files under root/`rel` (`rel` restored on return). */
-static int walk(winst *w, udfenv_buf *rel)
+/* Bytecode made for some other interpreter must not shadow the sources (REFERENCE §5). */
+static int refuse_pycache(winst *w, const char *name, int is_dir)
 {
-	udfenv_buf path = UDFENV_BUF_INIT;
-	size_t keep = rel->size;
-	struct dirent *de;
-	struct stat st;
-	DIR *d = NULL;
-	int error;
+	const char *cur = name, *c;
+	size_t n;
 
-	if ((error = udfenv_path_join(&path, w->root.ptr, keep ? rel->ptr : ".")) < 0)
-		goto done;
-	if ((d = opendir(path.ptr)) == NULL) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", path.ptr);
-		goto done;
-	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+	while ((c = udfenv_path_next(&cur, &n)) != NULL) {
+		if (n != 11 || memcmp(c, "__pycache__", 11) != 0 || (*cur == '\0' && !is_dir))
 			continue;
-		udfenv_buf_truncate(rel, keep);
-		if ((keep && (error = udfenv_buf_putc(rel, '/')) < 0) ||
-		    (error = udfenv_buf_puts(rel, de->d_name)) < 0)
-			goto done;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s/%s'", path.ptr,
-			                            de->d_name);
-			goto done;
-		}
-		if (keep == 0 && (error = note_dist_info(w, de->d_name)) < 0)
-			goto done;
-		/* Bytecode made for some other interpreter must not shadow the sources (REFERENCE §5). */
-		if (S_ISDIR(st.st_mode) && strcmp(de->d_name, "__pycache__") == 0)
-			error = file_error(w, UDFENV_EUNSAFE, rel->ptr,
-			                   "is a __pycache__ directory; a wheel must not ship bytecode caches");
-		else if (S_ISDIR(st.st_mode))
-			error = walk(w, rel);
-		else if (S_ISREG(st.st_mode))
-			error = add_file(w, rel->ptr, &st);
-		else
-			error =
-			    file_error(w, UDFENV_EUNSAFE, rel->ptr,
-			               "is a symlink; a wheel holds only files and directories");
-		if (error < 0)
-			goto done;
+		char *dir = strndup(name, (size_t)(c - name) + n);
+		int error = dir ? file_error(w, UDFENV_EUNSAFE, dir,
+		                             "is a __pycache__ directory; a wheel must not ship "
+		                             "bytecode caches")
+		                : oom();
+		free(dir);
+		return error;
 	}
-	if (errno != 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", path.ptr);
-done:
-	if (d)
-		closedir(d);
-	udfenv_buf_truncate(rel, keep);
-	udfenv_buf_dispose(&path);
-	return error;
+	return 0;
 }
 
-static int file_cmp(const void *a, const void *b)
+/* The dist-info file `name` is, if the first pass reads it (META_COUNT: none). */
+static int meta_of(const winst *w, const char *name)
 {
-	return strcmp(((const wfile *)a)->rel, ((const wfile *)b)->rel);
+	size_t dlen = w->dist_info ? strlen(w->dist_info) : 0;
+
+	if (dlen == 0 || strncmp(name, w->dist_info, dlen) != 0 || name[dlen] != '/')
+		return META_COUNT;
+	for (int k = 0; k < META_COUNT; k++)
+		if (strcmp(name + dlen + 1, meta_names[k]) == 0)
+			return k;
+	return META_COUNT;
 }
 
-/* Read the dist-info file `name` (NULL in `*found` when absent and `optional`). */
-static int read_dist_file(winst *w, udfenv_buf *out, const char *name, size_t max, int optional,
-                          int *found)
+/* One entry of the first pass: files only (zip dirs are not installed, as pip's aren't). */
+static int scan_entry(winst *w, xreader *rd, struct archive_entry *e)
 {
-	udfenv_buf path = UDFENV_BUF_INIT;
-	struct stat st;
-	int error;
+	const char *name = rd->name.ptr, *slash = strchr(name, '/');
+	int type = (int)archive_entry_filetype(e), dir = type == AE_IFDIR, error, k;
 
-	if (found)
-		*found = 0;
-	if ((error = udfenv_buf_printf(&path, "%s/%s/%s", w->root.ptr, w->dist_info, name)) < 0)
-		goto done;
-	if (lstat(path.ptr, &st) < 0 || !S_ISREG(st.st_mode)) {
-		error = optional ? 0 : udfenv_wheel__invalid(w->label, "no .dist-info/%s", name);
-		goto done;
-	}
-	if ((uint64_t)st.st_size > max) {
-		error = udfenv_error_set(UDFENV_ELIMIT, "'%s': '%s/%s' is larger than %zu bytes",
-		                         w->shown, w->dist_info, name, max);
-		goto done;
-	}
-	if ((error = udfenv_fs_read_file(out, path.ptr, max)) == 0 && found)
-		*found = 1;
-done:
-	udfenv_buf_dispose(&path);
-	return error;
+	if (archive_entry_hardlink(e) || (type != AE_IFREG && !dir))
+		return file_error(w, UDFENV_EUNSAFE, name,
+		                  "is a symlink; a wheel holds only files and directories");
+	if ((error = udfenv_extract__register(&rd->pol, name, dir ? XNAME_DIR : XNAME_FILE,
+	                                      NULL)) < 0 ||
+	    (error = refuse_pycache(w, name, dir)) < 0)
+		return error;
+	if ((slash || dir) &&
+	    (error = note_top_dir(w, name, slash ? (size_t)(slash - name) : strlen(name))) < 0)
+		return error;
+	if (dir)
+		return 0;
+	if ((error = add_file(w, name, rd->declared == UINT64_MAX ? 0 : rd->declared,
+	                      (archive_entry_perm(e) & 0111) != 0)) < 0)
+		return error;
+	if ((k = meta_of(w, name)) == META_COUNT)
+		return 0;
+	w->have_meta[k] = 1;
+	return udfenv_wheel__read_member(rd, w->label, &w->meta[k], meta_max[k]);
+}
+
+static int scan(winst *w)
+{
+	struct archive_entry *e;
+	xreader rd;
+	int r, error = 0;
+
+	if ((r = udfenv_extract__reader_open(&rd, w->req->path, w->label, &w->lim, 1)) == 0)
+		while ((r = udfenv_extract__reader_next(&rd, &e)) > 0 &&
+		       (error = scan_entry(w, &rd, e)) == 0)
+			;
+	udfenv_extract__reader_dispose(&rd);
+	return r < 0 ? r : error;
 }
 
 /* ---- RECORD ---- */
@@ -380,12 +393,12 @@ static int row_cmp(const void *a, const void *b)
 
 static int read_record(winst *w)
 {
-	udfenv_buf text = UDFENV_BUF_INIT;
+	const udfenv_buf text = w->meta[META_RECORD];
 	size_t at = 0;
-	int error;
+	int error = 0;
 
-	if ((error = read_dist_file(w, &text, "RECORD", UDFENV_WHEEL_MAX_RECORD, 0, NULL)) < 0)
-		goto done;
+	if (!w->have_meta[META_RECORD])
+		return udfenv_wheel__invalid(w->label, "no .dist-info/RECORD");
 	while (at < text.size && error == 0) {
 		const char *line = text.ptr + at;
 		size_t n = strcspn(line, "\r\n");
@@ -394,7 +407,7 @@ static int read_record(winst *w)
 			error = add_row(w, line, n);
 	}
 	if (error < 0)
-		goto done;
+		return error;
 	/* Their order is not kept: write_record sorts what it writes. */
 	if (w->nrows > 1)
 		qsort(w->rows, w->nrows, sizeof(*w->rows), row_cmp);
@@ -402,12 +415,9 @@ static int read_record(winst *w)
 		if (strcmp(w->rows[i - 1].key, w->rows[i].key) == 0) {
 			char shown[XSHOW_SIZE];
 			udfenv_extract__show(shown, w->rows[i].path);
-			error = udfenv_wheel__invalid(w->label, "RECORD lists '%s' twice", shown);
-			goto done;
+			return udfenv_wheel__invalid(w->label, "RECORD lists '%s' twice", shown);
 		}
-done:
-	udfenv_buf_dispose(&text);
-	return error;
+	return 0;
 }
 
 static wrow *find_row(const winst *w, const char *key)
@@ -427,16 +437,15 @@ static wrow *find_row(const winst *w, const char *key)
 	return NULL;
 }
 
-/* Check the file `f` against its RECORD row: size first, then the hash. */
-static int verify_file(winst *w, wfile *f, size_t index)
+/*
+ * Check the file `f` against its RECORD row: listed, with a hash and a
+ * size, the size matching; the hash is checked as the file is written.
+ */
+static int check_row(winst *w, wfile *f, size_t index)
 {
-	unsigned char got[UDFENV_WHEEL_ALGS][UDFENV_WHEEL_DIGEST_MAX];
-	udfenv_buf path = UDFENV_BUF_INIT, enc = UDFENV_BUF_INIT;
 	wrow *r = find_row(w, f->rel);
 	const char *eq;
-	uint64_t size = 0;
 	size_t vlen;
-	int a, error;
 
 	if (r == NULL)
 		return file_error(w, UDFENV_EUNSAFE, f->rel, "is not listed in RECORD");
@@ -445,7 +454,7 @@ static int verify_file(winst *w, wfile *f, size_t index)
 		return file_error(w, UDFENV_EUNSAFE, f->rel, "has no %s in RECORD",
 		                  r->hash[0] ? "size" : "hash");
 	if ((eq = strchr(r->hash, '=')) == NULL ||
-	    (a = udfenv_wheel__alg_find(r->hash, (size_t)(eq - r->hash))) < 0)
+	    (f->alg = udfenv_wheel__alg_find(r->hash, (size_t)(eq - r->hash))) < 0)
 		return file_error(w, UDFENV_EINVALID, f->rel,
 		                  "has a RECORD hash that is not sha256=, sha384= or sha512=");
 	if (strspn(r->size, "0123456789") != strlen(r->size) || strlen(r->size) > 19 ||
@@ -453,18 +462,11 @@ static int verify_file(winst *w, wfile *f, size_t index)
 		return file_error(w, UDFENV_EUNSAFE, f->rel,
 		                  "does not match its RECORD size (%llu bytes, RECORD says '%s')",
 		                  (unsigned long long)f->size, r->size);
-	if ((error = udfenv_path_join(&path, w->root.ptr, f->rel)) < 0 ||
-	    (error = digest_file(path.ptr, 1u << a, got, &size)) < 0 ||
-	    (error = udfenv_wheel__b64url(&enc, got[a], udfenv_wheel__alg_len(a))) < 0)
-		goto done;
 	for (vlen = strlen(eq + 1); vlen > 0 && eq[vlen] == '='; vlen--)
 		;
-	if (size != f->size || vlen != enc.size || memcmp(eq + 1, enc.ptr, vlen) != 0)
-		error = file_error(w, UDFENV_EUNSAFE, f->rel, "does not match its RECORD hash");
-done:
-	udfenv_buf_dispose(&path);
-	udfenv_buf_dispose(&enc);
-	return error;
+	f->want = eq + 1;
+	f->want_len = vlen;
+	return 0;
 }
 
 /* ---- entry points ---- */
@@ -589,21 +591,17 @@ static int plan_console(winst *w, const udfenv_wheel_eps *c)
 /* entry_points.txt: console launchers first (pip's specs), then gui ones. */
 static int read_entry_points(winst *w)
 {
-	udfenv_buf text = UDFENV_BUF_INIT;
-	int found, error;
+	const udfenv_buf *text = &w->meta[META_EPS];
+	int error;
 
-	if ((error = read_dist_file(w, &text, "entry_points.txt", UDFENV_WHEEL_MAX_META, 1,
-	                            &found)) < 0 ||
-	    !found)
-		goto done;
-	if ((error = udfenv_wheel__entry_points(&w->console, &w->gui, udfenv_buf_cstr(&text),
-	                                        text.size, w->label)) < 0 ||
+	if (!w->have_meta[META_EPS])
+		return 0;
+	if ((error = udfenv_wheel__entry_points(&w->console, &w->gui, udfenv_buf_cstr(text),
+	                                        text->size, w->label)) < 0 ||
 	    (error = plan_console(w, &w->console)) < 0)
-		goto done;
+		return error;
 	for (size_t i = 0; i < w->gui.count && error == 0; i++)
 		error = add_launcher(w, &w->gui.items[i], w->gui.items[i].name, 1);
-done:
-	udfenv_buf_dispose(&text);
 	return error;
 }
 
@@ -713,7 +711,7 @@ static int classify(winst *w)
 		f->verify = !(in_info && (strcmp(slash, "/RECORD.jws") == 0 ||
 		                          strcmp(slash, "/RECORD.p7s") == 0));
 		if (f->verify) {
-			if ((error = verify_file(w, f, i)) < 0)
+			if ((error = check_row(w, f, i)) < 0)
 				break;
 		} else {
 			wrow *r = find_row(w, f->rel);
@@ -750,9 +748,15 @@ typedef struct {
 	int launcher;
 } wtarget;
 
+/* By destination, then files before launchers, then by name: the same message every time. */
 static int target_cmp(const void *a, const void *b)
 {
-	return strcmp(((const wtarget *)a)->dest, ((const wtarget *)b)->dest);
+	const wtarget *x = a, *y = b;
+	int c = strcmp(x->dest, y->dest);
+
+	if (c == 0)
+		c = x->launcher - y->launcher;
+	return c ? c : strcmp(x->from, y->from);
 }
 
 /* Two files, or a file and a launcher, landing on one path. */
@@ -787,158 +791,282 @@ static int check_collisions(winst *w)
 	return error;
 }
 
-/* ---- writing ---- */
+/* ---- the second pass: writing ---- */
 
-/* mkdir -p the dir of `path` (0777 & ~umask, as os.makedirs), once per dir in a row. */
-static int ensure_parent(const char *path, udfenv_buf *last)
+/* Note what was just made at `path` (undone on refusal); on failure it is removed at once. */
+static int note_made(winst *w, const char *path, int dir, const char *final)
+{
+	wmade *m;
+
+	if (grow((void **)&w->made, &w->amade, w->nmade, sizeof(*m)) < 0)
+		goto fail;
+	m = &w->made[w->nmade];
+	m->dir = dir;
+	m->final = NULL;
+	if ((m->path = strdup(path)) == NULL || (final && (m->final = strdup(final)) == NULL)) {
+		free(m->path);
+		goto fail;
+	}
+	w->nmade++;
+	return 0;
+fail:
+	if (dir)
+		rmdir(path);
+	else
+		unlink(path);
+	return oom();
+}
+
+/* mkdir -p `dir` (0777 & ~umask, as os.makedirs), noting each dir made; `dir` is restored. */
+static int make_dirs(winst *w, char *dir)
+{
+	char *slash;
+	int error;
+
+	if (mkdir(dir, 0777) == 0)
+		return note_made(w, dir, 1, NULL);
+	if (errno == ENOENT && (slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		error = make_dirs(w, dir);
+		*slash = '/';
+		if (error < 0)
+			return error;
+		if (mkdir(dir, 0777) == 0)
+			return note_made(w, dir, 1, NULL);
+	}
+	if (errno == EEXIST)
+		return 0;
+	return udfenv_error_set_os(UDFENV_ERROR, "cannot create the directory '%s'", dir);
+}
+
+/* The dir of `path` exists afterwards (checked once per dir in a row). */
+static int ensure_parent(winst *w, const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : 0;
+	udfenv_buf *last = &w->last_dir;
 	int error;
 
 	if (n == 0 || (last->size == n && memcmp(last->ptr, path, n) == 0))
 		return 0;
 	udfenv_buf_clear(last);
-	if ((error = udfenv_buf_put(last, path, n)) < 0 ||
-	    (error = udfenv_fs_mkdir_p(last->ptr, 0777)) < 0) {
+	if ((error = udfenv_buf_put(last, path, n)) < 0 || (error = make_dirs(w, last->ptr)) < 0) {
 		udfenv_buf_clear(last);
 		return error;
 	}
 	return 0;
 }
 
-static int write_fd_hashed(int fd, const char *name, udfenv_sha256 *h, const void *d, size_t len)
+/* Where one file's bytes go: its fd (-1: only checked), and the digest of a rewritten one. */
+typedef struct {
+	int fd;
+	const char *name;
+	udfenv_sha256 *h;
+	uint64_t size;
+} wout;
+
+static int out_write(wout *o, const void *d, size_t len)
 {
 	int error;
 
-	if ((error = udfenv_sha256_update(h, d, len)) < 0)
+	if (len == 0 || o->fd < 0)
+		return 0;
+	if (o->h && (error = udfenv_sha256_update(o->h, d, len)) < 0)
 		return error;
-	if (udfenv_fs_write_all(fd, d, len) < 0)
-		return udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", name);
+	if (udfenv_fs_write_all(o->fd, d, len) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", o->name);
+	o->size += len;
 	return 0;
 }
 
 /*
- * pip's fix_script: a first line starting with "#!python" becomes
- * "#!<python>\n", the rest is kept. The file in the extracted tree is
- * replaced; its new hash and size go to RECORD.
+ * Open the file `f` is installed as, with pip's mode: (0777 & ~umask) |
+ * 0111 with an x bit, else 0666 & ~umask. A file an earlier wheel put
+ * there (pip replaces it) gets a temp file beside it, renamed over it once
+ * every file of this wheel passed.
  */
-static int rewrite_shebang(winst *w, wfile *f, const char *src)
+static int open_dest(winst *w, const wfile *f, int *fd)
 {
-	udfenv_buf tmp = UDFENV_BUF_INIT, hash = UDFENV_BUF_INIT;
-	udfenv_sha256 *h = NULL;
-	char *block = malloc(WBLOCK);
-	size_t got = 0;
-	uint64_t total = 0;
-	int in = -1, out = -1, skipping = 1, error = 0;
-	ssize_t n;
+	udfenv_buf tmp = UDFENV_BUF_INIT;
+	mode_t mode = f->exec ? ((0777 & ~w->umask) | 0111) : (0666 & ~w->umask);
+	int replacing = 0, error;
 
-	if (block == NULL)
-		return oom();
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot open '%s'", src);
-		goto done;
-	}
-	while (got < 8 && (n = read(in, block + got, WBLOCK - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", src);
-			goto done;
-		}
-		got += (size_t)n;
-	}
-	if (got < 8 || memcmp(block, "#!python", 8) != 0)
-		goto done;
-	if ((error = udfenv_fs_mkstemp(&tmp, w->tmp.ptr, &out)) < 0 ||
-	    (error = udfenv_sha256_new(&h)) < 0 ||
-	    (error = write_fd_hashed(out, tmp.ptr, h, "#!", 2)) < 0 ||
-	    (error = write_fd_hashed(out, tmp.ptr, h, w->scheme->python,
-	                             strlen(w->scheme->python))) < 0 ||
-	    (error = write_fd_hashed(out, tmp.ptr, h, "\n", 1)) < 0)
-		goto done;
-	total = 3 + strlen(w->scheme->python);
-	for (;;) {
-		const char *p = block;
-		size_t len = got;
-		if (skipping) {
-			const char *nl = memchr(block, '\n', got);
-			len = nl ? got - (size_t)(nl + 1 - block) : 0;
-			p = nl ? nl + 1 : block;
-			skipping = nl == NULL;
-		}
-		if (len && (error = write_fd_hashed(out, tmp.ptr, h, p, len)) < 0)
-			goto done;
-		total += len;
-		while ((n = read(in, block, WBLOCK)) < 0 && errno == EINTR)
-			;
-		if (n < 0) {
-			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", src);
-			goto done;
-		}
-		if (n == 0)
-			break;
-		got = (size_t)n;
-	}
-	if (close(out) < 0) {
-		out = -1;
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", tmp.ptr);
-		goto done;
-	}
-	out = -1;
-	if (rename(tmp.ptr, src) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot replace '%s'", src);
-		goto done;
-	}
-	udfenv_buf_clear(&tmp);
-	if ((error = udfenv_wheel__record_sha256(&hash, h)) < 0)
-		goto done;
-	f->new_hash = udfenv_buf_detach(&hash);
-	f->new_size = total;
-done:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	if (tmp.size)
-		unlink(tmp.ptr);
-	udfenv_sha256_free(h);
+	if ((error = ensure_parent(w, f->dest)) < 0)
+		return error;
+	*fd = open(f->dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (*fd >= 0)
+		error = note_made(w, f->dest, 0, NULL);
+	else if (errno != EEXIST)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", f->dest);
+	else if ((error = udfenv_fs_mkstemp(&tmp, w->last_dir.ptr, fd)) == 0)
+		error = note_made(w, tmp.ptr, 0, f->dest), replacing = 1;
 	udfenv_buf_dispose(&tmp);
-	udfenv_buf_dispose(&hash);
-	free(block);
+	/* open() applied the umask, x bits included; mkstemp made it 0600. */
+	if (error == 0 && (replacing || (mode & w->umask) != 0) && fchmod(*fd, mode) < 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s'", f->dest);
+	if (error < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
 	return error;
 }
 
-/* Move (or copy, across file systems) the file to its place, with pip's mode and a fresh mtime. */
-static int place(winst *w, wfile *f, udfenv_buf *last_dir)
+/* What a script's first line is: being read (up to "#!python"), being skipped, or done. */
+enum { LINE_HEAD, LINE_SKIP, LINE_DONE };
+
+/*
+ * Pass one block of a file through: a .data/scripts file whose first line
+ * starts with "#!python" gets "#!<python>\n" for that line (pip's
+ * fix_script); everything else is copied.
+ */
+static int out_block(winst *w, wout *o, int *line, char head[8], size_t *nhead, const char *p,
+                     size_t len)
 {
-	udfenv_buf src = UDFENV_BUF_INIT;
-	mode_t mode = f->exec ? ((0777 & ~w->umask) | 0111) : (0666 & ~w->umask);
 	int error;
 
-	if ((error = udfenv_path_join(&src, w->root.ptr, f->rel)) < 0 ||
-	    (f->script && (error = rewrite_shebang(w, f, src.ptr)) < 0) ||
-	    (error = ensure_parent(f->dest, last_dir)) < 0)
+	while (len > 0 && *line != LINE_DONE) {
+		if (*line == LINE_SKIP) {
+			const char *nl = memchr(p, '\n', len);
+			if (nl == NULL)
+				return 0;
+			len -= (size_t)(nl + 1 - p);
+			p = nl + 1;
+			*line = LINE_DONE;
+			break;
+		}
+		size_t take = 8 - *nhead < len ? 8 - *nhead : len;
+		memcpy(head + *nhead, p, take);
+		*nhead += take, p += take, len -= take;
+		if (*nhead < 8)
+			return 0;
+		if (memcmp(head, "#!python", 8) != 0) {
+			*line = LINE_DONE;
+			if ((error = out_write(o, head, 8)) < 0)
+				return error;
+			continue;
+		}
+		*line = LINE_SKIP;
+		if ((o->fd >= 0 && (error = udfenv_sha256_new(&o->h)) < 0) ||
+		    (error = out_write(o, "#!", 2)) < 0 ||
+		    (error = out_write(o, w->scheme->python, strlen(w->scheme->python))) < 0 ||
+		    (error = out_write(o, "\n", 1)) < 0)
+			return error;
+	}
+	return out_write(o, p, len);
+}
+
+/* Write (or, with no destination, only check) the file `f` now at `rd`, hashing it on the way. */
+static int write_file(winst *w, wfile *f, xreader *rd)
+{
+	unsigned char got[UDFENV_WHEEL_ALGS][UDFENV_WHEEL_DIGEST_MAX];
+	udfenv_buf enc = UDFENV_BUF_INIT;
+	udfenv_wheel_digest d;
+	wout o = {-1, f->dest, NULL, 0};
+	char head[8];
+	size_t nhead = 0, len;
+	uint64_t in = 0;
+	const void *buf;
+	la_int64_t off;
+	int line = f->script ? LINE_HEAD : LINE_DONE, r, error;
+
+	if ((error = udfenv_wheel__digest_init(&d, f->verify ? 1u << f->alg : 0)) < 0 ||
+	    (f->dest && (error = open_dest(w, f, &o.fd)) < 0))
 		goto done;
-	if (rename(src.ptr, f->dest) < 0) {
-		if (errno != EXDEV || (unlink(f->dest) < 0 && errno != ENOENT)) {
-			error =
-			    udfenv_error_set_os(UDFENV_ERROR, "'%s': cannot install '%s' as '%s'",
-			                        w->shown, f->rel, f->dest);
+	while ((r = udfenv_extract__reader_block(rd, &buf, &len, &off)) > 0) {
+		if ((uint64_t)off != in) {
+			error = file_error(w, UDFENV_EINVALID, f->rel, "has a data block at a bad offset");
 			goto done;
 		}
-		if ((error = udfenv_fs_copy_file(src.ptr, f->dest, mode)) < 0)
+		in += len;
+		if ((error = udfenv_wheel__digest_update(&d, buf, len, f->rel)) < 0 ||
+		    (error = out_block(w, &o, &line, head, &nhead, buf, len)) < 0)
 			goto done;
 	}
-	if (chmod(f->dest, mode) < 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s' (chmod)",
-		                            f->dest);
-	else if (utimensat(AT_FDCWD, f->dest, NULL, 0) < 0)
-		error = udfenv_error_set_os(
-		    UDFENV_ERROR, "cannot set the modification time of '%s' (utimensat)", f->dest);
+	if ((error = r) < 0 || (line == LINE_HEAD && (error = out_write(&o, head, nhead)) < 0))
+		goto done;
+	if (o.fd >= 0 && close(o.fd) < 0) {
+		o.fd = -1;
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", f->dest);
+		goto done;
+	}
+	o.fd = -1;
+	if (!f->verify)
+		goto rehash;
+	if (in != f->size) {
+		error = file_error(w, UDFENV_EUNSAFE, f->rel,
+		                   "does not match its RECORD size (%llu bytes, its zip entry says %llu)",
+		                   (unsigned long long)in, (unsigned long long)f->size);
+		goto done;
+	}
+	if ((error = udfenv_wheel__digest_final(&d, got, f->rel)) < 0 ||
+	    (error = udfenv_wheel__b64url(&enc, got[f->alg], udfenv_wheel__alg_len(f->alg))) < 0)
+		goto done;
+	if (f->want_len != enc.size || memcmp(f->want, enc.ptr, enc.size) != 0) {
+		error = file_error(w, UDFENV_EUNSAFE, f->rel, "does not match its RECORD hash");
+		goto done;
+	}
+rehash:
+	if (o.h) {
+		if ((error = udfenv_wheel__record_sha256(&enc, o.h)) < 0)
+			goto done;
+		f->new_hash = udfenv_buf_detach(&enc);
+		f->new_size = o.size;
+	}
 done:
-	udfenv_buf_dispose(&src);
+	if (o.fd >= 0)
+		close(o.fd);
+	udfenv_sha256_free(o.h);
+	udfenv_wheel__digest_dispose(&d);
+	udfenv_buf_dispose(&enc);
 	return error;
+}
+
+/* Every file of the wheel, in zip order, as the first pass listed them. */
+static int write_files(winst *w)
+{
+	struct archive_entry *e;
+	xreader rd;
+	size_t i = 0;
+	int r, error = 0;
+
+	if ((r = udfenv_extract__reader_open(&rd, w->req->path, w->label, &w->lim, 1)) == 0)
+		while (error == 0 && (r = udfenv_extract__reader_next(&rd, &e)) > 0) {
+			if (archive_entry_filetype(e) == AE_IFDIR)
+				continue;
+			if (i >= w->nfiles || strcmp(rd.name.ptr, w->files[i].rel) != 0)
+				break;
+			if (w->files[i].dest || w->files[i].verify)
+				error = write_file(w, &w->files[i], &rd);
+			i++;
+		}
+	udfenv_extract__reader_dispose(&rd);
+	if (r < 0 || error < 0)
+		return r < 0 ? r : error;
+	if (i != w->nfiles || r > 0)
+		return udfenv_error_set(UDFENV_ERROR, "'%s' changed while it was being installed",
+		                        w->shown);
+	return 0;
+}
+
+/* Every file passed: the temp files replace what earlier wheels installed. */
+static int commit(winst *w)
+{
+	for (size_t i = 0; i < w->nmade; i++)
+		if (w->made[i].final && rename(w->made[i].path, w->made[i].final) < 0)
+			return udfenv_error_set_os(UDFENV_ERROR, "cannot install '%s'",
+			                           w->made[i].final);
+	return 0;
+}
+
+/* A refusal in the second pass: remove what it made, newest first. */
+static void undo(winst *w)
+{
+	for (size_t i = w->nmade; i-- > 0;)
+		if (w->made[i].dir)
+			rmdir(w->made[i].path);
+		else
+			unlink(w->made[i].path);
+	udfenv_buf_clear(&w->last_dir);
 }
 
 /* Remember a generated file for RECORD: its path relative to the root's dir, hash and size. */
@@ -991,7 +1119,7 @@ static int shebang(udfenv_buf *out, const char *python)
 }
 
 /* distlib's ScriptMaker._make_script with pip's options: the launcher of `l`. */
-static int write_launcher(winst *w, const wlauncher *l, udfenv_buf *last_dir)
+static int write_launcher(winst *w, const wlauncher *l)
 {
 	udfenv_buf text = UDFENV_BUF_INIT;
 	const char *module = l->ep->module, *attr = l->ep->attr;
@@ -1009,7 +1137,7 @@ static int write_launcher(winst *w, const wlauncher *l, udfenv_buf *last_dir)
 	                               "sys.argv[0])\n"
 	                               "    sys.exit(%s())\n",
 	                               module, (int)imp, attr, attr)) < 0 ||
-	    (error = ensure_parent(l->dest, last_dir)) < 0)
+	    (error = ensure_parent(w, l->dest)) < 0)
 		goto done;
 	if ((unlink(l->dest) < 0 && errno != ENOENT) ||
 	    (fd = open(l->dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 ||
@@ -1177,30 +1305,29 @@ static int setup_dirs(winst *w)
 
 static int prepare(winst *w)
 {
-	udfenv_buf rel = UDFENV_BUF_INIT, wheel = UDFENV_BUF_INIT;
+	udfenv_buf rel = UDFENV_BUF_INIT;
+	const udfenv_buf *wheel = &w->meta[META_WHEEL];
 	int purelib = 0, error;
 
 	if ((error = setup_dirs(w)) < 0 ||
 	    (error = udfenv_wheel__name_of(&w->wn, w->req->path, w->req->label)) < 0 ||
-	    (error = check_hashes(w)) < 0 ||
-	    (error = udfenv_fs_mkdtemp(&w->tmp, w->req->scratch, "wheel-")) < 0 ||
-	    (error = udfenv_path_join(&w->root, w->tmp.ptr, "root")) < 0 ||
-	    (error = udfenv_extract__archive(w->req->path, w->root.ptr, w->label, NULL, NULL)) <
-	        0 ||
-	    (error = walk(w, &rel)) < 0)
+	    (error = check_hashes(w)) < 0 || (error = udfenv_libarchive__load()) < 0 ||
+	    (error = scan(w)) < 0)
 		goto done;
 	if (w->dist_info == NULL) {
 		error = udfenv_wheel__invalid(w->label, "no .dist-info/METADATA");
 		goto done;
 	}
-	if ((error = udfenv_wheel__check_dist_info(&w->wn, w->dist_info, w->label)) < 0 ||
-	    (error = read_dist_file(w, &wheel, "WHEEL", UDFENV_WHEEL_MAX_META, 0, NULL)) < 0 ||
-	    (error = udfenv_wheel__check_wheel_file(udfenv_buf_cstr(&wheel), wheel.size, w->label,
+	if ((error = udfenv_wheel__check_dist_info(&w->wn, w->dist_info, w->label)) < 0)
+		goto done;
+	if (!w->have_meta[META_WHEEL]) {
+		error = udfenv_wheel__invalid(w->label, "no .dist-info/WHEEL");
+		goto done;
+	}
+	if ((error = udfenv_wheel__check_wheel_file(udfenv_buf_cstr(wheel), wheel->size, w->label,
 	                                            &purelib)) < 0)
 		goto done;
 	w->lib = w->dirs[purelib ? DIR_PURELIB : DIR_PLATLIB].ptr;
-	if (w->nfiles > 1)
-		qsort(w->files, w->nfiles, sizeof(*w->files), file_cmp);
 	if ((error = read_record(w)) < 0 || (error = read_entry_points(w)) < 0)
 		goto done;
 	for (size_t i = 0; i < w->nlaunchers; i++)
@@ -1214,27 +1341,25 @@ static int prepare(winst *w)
 		goto done;
 done:
 	udfenv_buf_dispose(&rel);
-	udfenv_buf_dispose(&wheel);
 	return error;
 }
 
 static int install_files(winst *w)
 {
-	udfenv_buf last = UDFENV_BUF_INIT;
-	int error = 0;
+	int error;
 
-	for (size_t i = 0; i < w->nfiles && error == 0; i++)
-		if (w->files[i].dest)
-			error = place(w, &w->files[i], &last);
+	if ((error = write_files(w)) < 0 || (error = commit(w)) < 0) {
+		undo(w);
+		return error;
+	}
 	for (size_t i = 0; i < w->nlaunchers && error == 0; i++)
-		error = write_launcher(w, &w->launchers[i], &last);
+		error = write_launcher(w, &w->launchers[i]);
 	if (error == 0)
 		error = write_info_file(w, "INSTALLER", "udfenv\n", 7, 0);
 	if (error == 0 && w->req->requested)
 		error = write_info_file(w, "REQUESTED", "", 0, 0);
 	if (error == 0)
 		error = write_record(w);
-	udfenv_buf_dispose(&last);
 	return error;
 }
 
@@ -1242,8 +1367,8 @@ static void winst_dispose(winst *w)
 {
 	for (int k = 0; k < DIR_COUNT; k++)
 		udfenv_buf_dispose(&w->dirs[k]);
-	udfenv_buf_dispose(&w->tmp);
-	udfenv_buf_dispose(&w->root);
+	for (int k = 0; k < META_COUNT; k++)
+		udfenv_buf_dispose(&w->meta[k]);
 	udfenv_wheelname_dispose(&w->wn);
 	free(w->dist_info);
 	for (size_t i = 0; i < w->nfiles; i++) {
@@ -1268,6 +1393,12 @@ static void winst_dispose(winst *w)
 	udfenv_wheel__eps_dispose(&w->console);
 	udfenv_wheel__eps_dispose(&w->gui);
 	udfenv_strvec_dispose(&w->gen);
+	for (size_t i = 0; i < w->nmade; i++) {
+		free(w->made[i].path);
+		free(w->made[i].final);
+	}
+	free(w->made);
+	udfenv_buf_dispose(&w->last_dir);
 }
 
 /*
@@ -1295,14 +1426,9 @@ int udfenv_wheel__install(const udfenv_wheel_install *req, const udfenv_wheel_sc
 	w.label = req->label ? req->label : req->path;
 	udfenv_extract__show(w.shown, w.label);
 	w.umask = current_umask();
+	udfenv_extract__defaults(&w.lim);
 	if ((error = prepare(&w)) == 0)
 		error = install_files(&w);
-	if (w.tmp.size) {
-		if (error < 0)
-			udfenv_fs_rmtree_quiet(w.tmp.ptr);
-		else
-			error = udfenv_fs_rmtree(w.tmp.ptr);
-	}
 	if (error < 0)
 		name_the_wheel(&w);
 	else if (udfenv_log_enabled(UDFENV_LOG_DEBUG))

@@ -10,6 +10,7 @@
 #include "util/buf.h"
 #include "util/hash.h"
 
+#include <openssl/sha.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,14 @@ int udfenv_wheel__check_dist_info(const udfenv_wheelname *wn, const char *dist_i
 int udfenv_wheel__check_wheel_file(const char *text, size_t len, const char *label,
                                    int *root_is_purelib);
 
+/*
+ * Read the rest of the current entry of `rd` (a file of the wheel `label`)
+ * into `out`: UDFENV_ELIMIT "'L': 'NAME' is larger than MAX bytes" past
+ * `max`.
+ */
+struct xreader; /* extract_int.h */
+int udfenv_wheel__read_member(struct xreader *rd, const char *label, udfenv_buf *out, size_t max);
+
 /* ---- wheel_record.c: digests ---- */
 
 /* Hash algorithms of RECORD and --hash. */
@@ -64,6 +73,20 @@ const char *udfenv_wheel__alg_name(int alg);
 size_t udfenv_wheel__alg_len(int alg);
 /* The algorithm spelled `name` (`len` bytes, ASCII case ignored), or -1. */
 int udfenv_wheel__alg_find(const char *name, size_t len);
+
+/* An incremental digest with every algorithm in a mask (bits 1 << UDFENV_WHEEL_*). */
+typedef struct {
+	unsigned mask;
+	udfenv_sha256 *h256;
+	SHA512_CTX c384, c512;
+} udfenv_wheel_digest;
+
+/* Start `d` (dispose it either way); feed it (`name` names the data in errors); raw digests in out[alg]. */
+int udfenv_wheel__digest_init(udfenv_wheel_digest *d, unsigned mask);
+int udfenv_wheel__digest_update(udfenv_wheel_digest *d, const void *p, size_t n, const char *name);
+int udfenv_wheel__digest_final(udfenv_wheel_digest *d, unsigned char out[][UDFENV_WHEEL_DIGEST_MAX],
+                               const char *name);
+void udfenv_wheel__digest_dispose(udfenv_wheel_digest *d);
 
 /*
  * Read the fd `fd` to its end and digest it with every algorithm in

@@ -48,14 +48,21 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
 }
 
-/* SHA-256 through util/hash (hex out); SHA-384/512 through libcrypto's SHA512_*. */
-typedef struct {
-	unsigned mask;
-	udfenv_sha256 *h256;
-	SHA512_CTX c384, c512;
-} wdigest;
+int udfenv_wheel__digest_init(udfenv_wheel_digest *d, unsigned mask)
+{
+	int error;
 
-static int wdigest_update(wdigest *d, const void *p, size_t n, const char *name)
+	memset(d, 0, sizeof(*d));
+	d->mask = mask;
+	if ((mask & (1u << UDFENV_WHEEL_SHA256)) && (error = udfenv_sha256_new(&d->h256)) < 0)
+		return error;
+	if (((mask & (1u << UDFENV_WHEEL_SHA384)) && SHA384_Init(&d->c384) != 1) ||
+	    ((mask & (1u << UDFENV_WHEEL_SHA512)) && SHA512_Init(&d->c512) != 1))
+		return udfenv_error_set(UDFENV_ERROR, "cannot set up SHA-384/512");
+	return 0;
+}
+
+int udfenv_wheel__digest_update(udfenv_wheel_digest *d, const void *p, size_t n, const char *name)
 {
 	int error;
 
@@ -67,7 +74,8 @@ static int wdigest_update(wdigest *d, const void *p, size_t n, const char *name)
 	return 0;
 }
 
-static int wdigest_final(wdigest *d, unsigned char out[][UDFENV_WHEEL_DIGEST_MAX], const char *name)
+int udfenv_wheel__digest_final(udfenv_wheel_digest *d, unsigned char out[][UDFENV_WHEEL_DIGEST_MAX],
+                               const char *name)
 {
 	char hex[UDFENV_SHA256_HEX];
 	int error;
@@ -87,26 +95,25 @@ static int wdigest_final(wdigest *d, unsigned char out[][UDFENV_WHEEL_DIGEST_MAX
 	return 0;
 }
 
+void udfenv_wheel__digest_dispose(udfenv_wheel_digest *d)
+{
+	udfenv_sha256_free(d->h256);
+	d->h256 = NULL;
+}
+
 int udfenv_wheel__digest_fd(int fd, const char *name, unsigned mask,
                             unsigned char out[][UDFENV_WHEEL_DIGEST_MAX], uint64_t *size)
 {
-	wdigest d;
+	udfenv_wheel_digest d;
 	unsigned char *block = malloc(RREAD_BLOCK);
 	uint64_t total = 0;
 	ssize_t n;
-	int error = 0;
+	int error;
 
-	memset(&d, 0, sizeof(d));
-	d.mask = mask;
 	if (block == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	if ((mask & (1u << UDFENV_WHEEL_SHA256)) && (error = udfenv_sha256_new(&d.h256)) < 0)
+	if ((error = udfenv_wheel__digest_init(&d, mask)) < 0)
 		goto done;
-	if (((mask & (1u << UDFENV_WHEEL_SHA384)) && SHA384_Init(&d.c384) != 1) ||
-	    ((mask & (1u << UDFENV_WHEEL_SHA512)) && SHA512_Init(&d.c512) != 1)) {
-		error = udfenv_error_set(UDFENV_ERROR, "cannot set up SHA-384/512");
-		goto done;
-	}
 	while ((n = read(fd, block, RREAD_BLOCK)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -114,14 +121,14 @@ int udfenv_wheel__digest_fd(int fd, const char *name, unsigned mask,
 			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read '%s'", name);
 			goto done;
 		}
-		if ((error = wdigest_update(&d, block, (size_t)n, name)) < 0)
+		if ((error = udfenv_wheel__digest_update(&d, block, (size_t)n, name)) < 0)
 			goto done;
 		total += (uint64_t)n;
 	}
-	if ((error = wdigest_final(&d, out, name)) == 0 && size)
+	if ((error = udfenv_wheel__digest_final(&d, out, name)) == 0 && size)
 		*size = total;
 done:
-	udfenv_sha256_free(d.h256);
+	udfenv_wheel__digest_dispose(&d);
 	free(block);
 	return error;
 }

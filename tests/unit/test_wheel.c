@@ -35,7 +35,6 @@ typedef struct {
 	char base[P];
 	char in[P];
 	char prefix[P];
-	char scratch[P];
 	char purelib[P], platlib[P], scripts[P], headers[P];
 	udfenv_wheel_scheme scheme;
 	mode_t umask;
@@ -50,13 +49,11 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->base));
 	tu_pathf(f->in, "%s/in", f->base);
 	tu_pathf(f->prefix, "%s/prefix", f->base);
-	tu_pathf(f->scratch, "%s/scratch", f->base);
 	tu_pathf(f->purelib, "%s/lib/python3.11/site-packages", f->prefix);
 	tu_pathf(f->platlib, "%s/lib64/python3.11/site-packages", f->prefix);
 	tu_pathf(f->scripts, "%s/bin", f->prefix);
 	tu_pathf(f->headers, "%s/include/python3.11/demo", f->prefix);
 	assert_int_equal(mkdir(f->in, 0755), 0);
-	assert_int_equal(mkdir(f->scratch, 0700), 0);
 	f->scheme = (udfenv_wheel_scheme){.purelib = f->purelib,
 	                                  .platlib = f->platlib,
 	                                  .scripts = f->scripts,
@@ -244,14 +241,13 @@ static int install(fx *f, const char *whl, const udfenv_strvec *hashes, int requ
 	udfenv_wheel_install w = {.path = whl,
 	                          .label = strrchr(whl, '/') + 1,
 	                          .hashes = hashes,
-	                          .requested = requested,
-	                          .scratch = f->scratch};
+	                          .requested = requested};
 	int error;
 
 	udfenv_error_clear();
 	error = udfenv_wheel__install(&w, &f->scheme);
-	/* Whatever happened, scratch is as it was: empty. */
-	assert_int_equal(tu_count_entries(f->scratch), 0);
+	/* Whatever happened, nothing appeared outside the scheme's dirs (all under prefix). */
+	assert_int_equal(tu_count_entries(f->base), access(f->prefix, F_OK) == 0 ? 2 : 1);
 	return error;
 }
 
@@ -963,6 +959,43 @@ static void test_record_refusals(void **state)
 	assert_refused(f, whl, UDFENV_EINVALID, "is not a valid wheel", "no .dist-info/RECORD");
 }
 
+/*
+ * A refusal only the bytes show (a hash, found while writing) leaves what
+ * earlier wheels installed as it was: the files this wheel wrote before it
+ * are removed, and one it would replace is replaced only once all passed.
+ */
+static void test_refusal_while_writing(void **state)
+{
+	fx *f = *state;
+	char whl[P], demo[P];
+	const mode_t file = 0666 & ~f->umask, exe = (0777 & ~f->umask) | 0111;
+	const wf v2[] = {
+	    F("demo/__init__.py", "# v2\n"), F("demo/new.py", "x = 1\n"),
+	    X("demo/cli.py", "def main(): return 2\n"), F(DI "/METADATA", METADATA),
+	    F(DI "/WHEEL", WHEEL_PURE),
+	};
+
+	make_wheel(f, whl, DEMO_WHL, DI, pure_files, N(pure_files));
+	assert_installs(f, whl, 1);
+	tu_pathf(demo, "%s/demo", f->purelib);
+	assert_int_equal(tu_count_entries(demo), 2);
+
+	make_wheel_t(f, whl, DEMO_WHL, DI, v2, N(v2), T_HASH, "demo/cli.py");
+	assert_error(install(f, whl, NULL, 1), UDFENV_EUNSAFE, "'demo/cli.py'",
+	             "does not match its RECORD hash");
+	assert_file(f->purelib, "demo/__init__.py", "", file);
+	assert_file(f->purelib, "demo/cli.py", "def main(): pass\n", exe);
+	assert_absent(f->purelib, "demo/new.py");
+	assert_int_equal(tu_count_entries(demo), 2); /* no temp file left beside them */
+
+	make_wheel(f, whl, DEMO_WHL, DI, v2, N(v2));
+	assert_installs(f, whl, 1);
+	assert_file(f->purelib, "demo/__init__.py", "# v2\n", file);
+	assert_file(f->purelib, "demo/new.py", "x = 1\n", file);
+	assert_file(f->purelib, "demo/cli.py", "def main(): return 2\n", exe);
+	assert_int_equal(tu_count_entries(demo), 3);
+}
+
 static void test_record_paths(void **state)
 {
 	fx *f = *state;
@@ -1204,6 +1237,7 @@ int main(void)
 	    T(test_pip_versioned_launchers),
 	    T(test_entry_points_refused),
 	    T(test_record_refusals),
+	    T(test_refusal_while_writing),
 	    T(test_record_paths),
 	    T(test_record_path_escapes),
 	    T(test_hash_option),
