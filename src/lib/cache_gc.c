@@ -169,17 +169,12 @@ typedef struct {
 static int add_entry(udfenv_cache *c, const char *key, void *payload)
 {
 	entry_list *l = payload;
+	int error;
 
 	if (!udfenv_sha256_is_hex(key))
 		return 0;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		udfenv_cache_entry *n = realloc(l->items, cap * sizeof(*n));
-		if (n == NULL)
-			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-		l->items = n;
-		l->cap = cap;
-	}
+	if ((error = udfenv_array_reserve((void **)&l->items, &l->cap, l->count, sizeof(*l->items))) < 0)
+		return error;
 	l->count++;
 	return describe(c, key, &l->items[l->count - 1]);
 }

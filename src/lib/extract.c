@@ -166,14 +166,9 @@ static int defer_symlink(xjob *j, struct archive_entry *e)
 	if ((error = udfenv_extract__check_link_target(&j->rd.pol, j->rd.name.ptr, target)) < 0 ||
 	    (error = udfenv_extract__register(&j->rd.pol, j->rd.name.ptr, XNAME_SYMLINK, target)) < 0)
 		return error;
-	if (j->nlinks == j->alinks) {
-		size_t n = j->alinks ? j->alinks * 2 : 64;
-		struct archive_entry **p;
-		if (n > SIZE_MAX / sizeof(*p) || (p = realloc(j->links, n * sizeof(*p))) == NULL)
-			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-		j->links = p;
-		j->alinks = n;
-	}
+	if ((error = udfenv_array_reserve((void **)&j->links, &j->alinks, j->nlinks,
+	                                  sizeof(*j->links))) < 0)
+		return error;
 	if ((c = archive_entry_clone(e)) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	archive_entry_copy_pathname(c, j->rd.name.ptr);

@@ -226,14 +226,10 @@ static int apply_zip64(const unsigned char *x, size_t xlen, uint64_t *usize, uin
 
 static int push_span(zip_spans *s, const zip_span *x)
 {
-	if (s->count == s->alloc) {
-		size_t n = s->alloc ? s->alloc * 2 : 256;
-		zip_span *v;
-		if (n > SIZE_MAX / sizeof(*v) || (v = realloc(s->v, n * sizeof(*v))) == NULL)
-			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-		s->v = v;
-		s->alloc = n;
-	}
+	int error;
+
+	if ((error = udfenv_array_reserve((void **)&s->v, &s->alloc, s->count, sizeof(*s->v))) < 0)
+		return error;
 	s->v[s->count++] = *x;
 	return 0;
 }

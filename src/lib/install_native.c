@@ -58,10 +58,10 @@ typedef struct {
 	json_t *tags;             /* the interpreter's tags, best first */
 	udfenv_pep440_version python;    /* python_full_version */
 	candidate *cands;
-	size_t ncands;
+	size_t ncands, acands;
 	udfenv_strvec sdists;     /* file names of source distributions in the dir */
 	dist *dists;
-	size_t ndists;
+	size_t ndists, adists;
 	udfenv_reqfile rf;
 	udfenv_buf why;           /* the reason for declining */
 } resolver;
@@ -184,7 +184,7 @@ static int scan_dir(resolver *rs, const char *dir)
 			   : udfenv_error_set_os(UDFENV_ERROR, "cannot read the cache dir '%s'",
 						 rs->r->cache_name);
 	while (error == 0 && (de = readdir(d)) != NULL) {
-		candidate c = {NULL, NULL, UDFENV_WHEELNAME_INIT, UDFENV_VERSION_INIT, -1}, *grown;
+		candidate c = {NULL, NULL, UDFENV_WHEELNAME_INIT, UDFENV_VERSION_INIT, -1};
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -210,7 +210,8 @@ static int scan_dir(resolver *rs, const char *dir)
 		}
 		c.rank = tag_rank(rs, &c.wn);
 		if ((c.file = strdup(de->d_name)) == NULL || (dir && (c.dir = strdup(dir)) == NULL) ||
-		    (grown = realloc(rs->cands, (rs->ncands + 1) * sizeof(*grown))) == NULL) {
+		    udfenv_array_reserve((void **)&rs->cands, &rs->acands, rs->ncands,
+		                         sizeof(*rs->cands)) < 0) {
 			free(c.file);
 			free(c.dir);
 			udfenv_wheelname_dispose(&c.wn);
@@ -218,7 +219,6 @@ static int scan_dir(resolver *rs, const char *dir)
 			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 			break;
 		}
-		rs->cands = grown;
 		rs->cands[rs->ncands++] = c;
 	}
 	closedir(d);
@@ -266,7 +266,7 @@ static int add_constraints(resolver *rs, dist *d)
 static int want(resolver *rs, const udfenv_requirement *req, const char *who, const udfenv_reqline *line)
 {
 	udfenv_buf spec = UDFENV_BUF_INIT;
-	dist *d = find_dist(rs, req->key), *grown;
+	dist *d = find_dist(rs, req->key);
 	int error;
 
 	if ((error = udfenv_specset_format(&spec, req->spec)) < 0)
@@ -276,11 +276,9 @@ static int want(resolver *rs, const udfenv_requirement *req, const char *who, co
 			error = udfenv_error_set(UDFENV_ELIMIT, "more than %d distributions to install", MAX_DISTS);
 			goto done;
 		}
-		if ((grown = realloc(rs->dists, (rs->ndists + 1) * sizeof(*grown))) == NULL) {
-			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+		if ((error = udfenv_array_reserve((void **)&rs->dists, &rs->adists, rs->ndists,
+		                                  sizeof(*rs->dists))) < 0)
 			goto done;
-		}
-		rs->dists = grown;
 		d = &rs->dists[rs->ndists];
 		memset(d, 0, sizeof(*d));
 		d->chosen = -1;

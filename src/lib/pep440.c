@@ -646,17 +646,9 @@ static int specset_parse(udfenv_specset **out, const char *text, int quiet)
 		udfenv_ascii_trim(&cs, &ce);
 		if (cs == ce)
 			continue;
-		if (s->n == alloc) {
-			/* At most one clause per two bytes of a capped text: no overflow. */
-			size_t na = alloc ? alloc * 2 : 4;
-			clause *nc = realloc(s->clauses, na * sizeof(*nc));
-			if (nc == NULL) {
-				error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-				goto done;
-			}
-			s->clauses = nc;
-			alloc = na;
-		}
+		if ((error = udfenv_array_reserve((void **)&s->clauses, &alloc, s->n,
+		                                  sizeof(*s->clauses))) < 0)
+			goto done;
 		error = clause_parse(&s->clauses[s->n], cs, ce, quiet);
 		if (error < 0) {
 			udfenv_version_dispose(&s->clauses[s->n].v);

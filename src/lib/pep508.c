@@ -187,17 +187,12 @@ static int node_new(udfenv_marker **out, int kind)
 /* Append `kid` to `node`, owning it either way. */
 static int node_add(udfenv_marker *node, udfenv_marker *kid)
 {
-	udfenv_marker **kids;
+	int error;
 
-	if (node->nkids == node->akids) {
-		/* Each kid took input bytes, so the count stays far from overflow. */
-		size_t alloc = node->akids ? node->akids * 2 : 4;
-		if ((kids = realloc(node->kids, alloc * sizeof(*kids))) == NULL) {
-			udfenv_marker_free(kid);
-			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-		}
-		node->kids = kids;
-		node->akids = alloc;
+	if ((error = udfenv_array_reserve((void **)&node->kids, &node->akids, node->nkids,
+	                                  sizeof(*node->kids))) < 0) {
+		udfenv_marker_free(kid);
+		return error;
 	}
 	node->kids[node->nkids++] = kid;
 	return 0;

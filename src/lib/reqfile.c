@@ -594,18 +594,14 @@ static int push_line(parse_ctx *ctx, const file_state *fs, unsigned line, const 
 {
 	udfenv_reqfile *r = ctx->out;
 	udfenv_reqline *l;
+	int error;
 
 	if (r->count >= UDFENV_REQFILE_MAX_LINES)
 		return line_error(fs, line, UDFENV_ELIMIT, "more than %d requirements in the set",
 		                  UDFENV_REQFILE_MAX_LINES);
-	if (r->count == ctx->lines_alloc) {
-		size_t n = ctx->lines_alloc ? ctx->lines_alloc * 2 : 16;
-		udfenv_reqline *p = realloc(r->lines, n * sizeof(*p));
-		if (p == NULL)
-			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-		r->lines = p;
-		ctx->lines_alloc = n;
-	}
+	if ((error = udfenv_array_reserve((void **)&r->lines, &ctx->lines_alloc, r->count,
+	                                  sizeof(*r->lines))) < 0)
+		return error;
 	l = &r->lines[r->count];
 	memset(l, 0, sizeof(*l));
 	l->text = strndup(text, len);

@@ -228,13 +228,10 @@ static int push_header(headers *h, const char *name, size_t name_len, const char
 {
 	header *x;
 
-	if (h->count == h->alloc) {
-		size_t n = h->alloc ? h->alloc * 2 : 16;
-		if (n > SIZE_MAX / sizeof(*x) || (x = realloc(h->items, n * sizeof(*x))) == NULL)
-			return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-		h->items = x;
-		h->alloc = n;
-	}
+	int error;
+
+	if ((error = udfenv_array_reserve((void **)&h->items, &h->alloc, h->count, sizeof(*x))) < 0)
+		return error;
 	x = &h->items[h->count++];
 	x->name = name;
 	x->name_len = name_len;

@@ -144,21 +144,6 @@ static int oom(void)
 	return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 }
 
-static int grow(void **v, size_t *alloc, size_t count, size_t size)
-{
-	void *p;
-	size_t n;
-
-	if (count < *alloc)
-		return 0;
-	n = *alloc ? *alloc * 2 : 64;
-	if (n > SIZE_MAX / size || (p = realloc(*v, n * size)) == NULL)
-		return oom();
-	*v = p;
-	*alloc = n;
-	return 0;
-}
-
 /* The process umask, without changing it (umask(2) would race other threads). */
 static mode_t current_umask(void)
 {
@@ -226,7 +211,7 @@ static int add_file(winst *w, const char *rel, uint64_t size, int exec)
 	wfile *f;
 	int error;
 
-	if ((error = grow((void **)&w->files, &w->afiles, w->nfiles, sizeof(*f))) < 0)
+	if ((error = udfenv_array_reserve((void **)&w->files, &w->afiles, w->nfiles, sizeof(*f))) < 0)
 		return error;
 	f = &w->files[w->nfiles];
 	memset(f, 0, sizeof(*f));
@@ -373,7 +358,7 @@ static int add_row(winst *w, const char *line, size_t len)
 		error = at <= len ? udfenv_wheel__csv_field(line, len, &at, &fields[i])
 		                  : ((fields[i] = strdup("")) == NULL ? oom() : 0);
 	if (error == 0)
-		error = grow((void **)&w->rows, &w->arows, w->nrows, sizeof(*r));
+		error = udfenv_array_reserve((void **)&w->rows, &w->arows, w->nrows, sizeof(*r));
 	if (error < 0) {
 		for (int i = 0; i < 3; i++)
 			free(fields[i]);
@@ -484,7 +469,7 @@ static int add_launcher(winst *w, const udfenv_wheel_ep *ep, const char *name, i
 			                        "'%s': '%s' is both a console and a gui script",
 			                        w->shown, sn);
 		}
-	if ((error = grow((void **)&w->launchers, &w->alaunchers, w->nlaunchers, sizeof(*l))) < 0)
+	if ((error = udfenv_array_reserve((void **)&w->launchers, &w->alaunchers, w->nlaunchers, sizeof(*l))) < 0)
 		return error;
 	l = &w->launchers[w->nlaunchers];
 	memset(l, 0, sizeof(*l));
@@ -798,7 +783,7 @@ static int note_made(winst *w, const char *path, int dir, const char *final)
 {
 	wmade *m;
 
-	if (grow((void **)&w->made, &w->amade, w->nmade, sizeof(*m)) < 0)
+	if (udfenv_array_reserve((void **)&w->made, &w->amade, w->nmade, sizeof(*m)) < 0)
 		goto fail;
 	m = &w->made[w->nmade];
 	m->dir = dir;

@@ -298,7 +298,7 @@ static void ep_dispose(udfenv_wheel_ep *ep)
 static int ep_set(udfenv_wheel_eps *eps, const char *label, const char *group, const char *name,
                   const char *value)
 {
-	udfenv_wheel_ep ep = {NULL, NULL, NULL}, *x;
+	udfenv_wheel_ep ep = {NULL, NULL, NULL};
 	size_t i;
 	int error;
 
@@ -309,14 +309,10 @@ static int ep_set(udfenv_wheel_eps *eps, const char *label, const char *group, c
 	for (i = 0; i < eps->count && strcmp(eps->items[i].name, name) != 0; i++)
 		;
 	if (i == eps->count) {
-		if (eps->count == eps->alloc) {
-			size_t n = eps->alloc ? eps->alloc * 2 : 16;
-			if ((x = realloc(eps->items, n * sizeof(*x))) == NULL) {
-				ep_dispose(&ep);
-				return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-			}
-			eps->items = x;
-			eps->alloc = n;
+		if ((error = udfenv_array_reserve((void **)&eps->items, &eps->alloc, eps->count,
+		                                  sizeof(*eps->items))) < 0) {
+			ep_dispose(&ep);
+			return error;
 		}
 		eps->count++;
 	} else {

@@ -107,20 +107,27 @@ char *udfenv_buf_detach(udfenv_buf *b)
 	return p;
 }
 
+int udfenv_array_reserve(void **items, size_t *alloc, size_t count, size_t size)
+{
+	void *old, *p;
+	size_t n;
+
+	if (count < *alloc)
+		return 0;
+	n = *alloc ? *alloc * 2 : 16;
+	/* Through memcpy: `items` really points at a T *, not a void *. */
+	memcpy(&old, items, sizeof(old));
+	if (n < *alloc || n > SIZE_MAX / size || (p = realloc(old, n * size)) == NULL)
+		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
+	memcpy(items, &p, sizeof(p));
+	*alloc = n;
+	return 0;
+}
+
+/* Room for one more string and the NULL after it. */
 static int strvec_reserve(udfenv_strvec *v)
 {
-	size_t alloc;
-	char **items;
-
-	if (v->count + 2 <= v->alloc)
-		return 0;
-	alloc = v->alloc ? v->alloc * 2 : 8;
-	if (alloc > SIZE_MAX / sizeof(char *) ||
-	    (items = realloc(v->items, alloc * sizeof(char *))) == NULL)
-		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	v->items = items;
-	v->alloc = alloc;
-	return 0;
+	return udfenv_array_reserve((void **)&v->items, &v->alloc, v->count + 1, sizeof(char *));
 }
 
 static int strvec_insert_owned(udfenv_strvec *v, size_t at, char *s)

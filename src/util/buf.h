@@ -29,6 +29,14 @@ const char *udfenv_buf_cstr(const udfenv_buf *b);
 /* Hand the contents to the caller (free() it); the buffer is left empty. */
 char *udfenv_buf_detach(udfenv_buf *b);
 
+/*
+ * Room for one more item in a growable array of `size`-byte items holding
+ * `count` of `*alloc`: `*items` (any T *, passed as (void **)&items) is
+ * reallocated to twice its size (16 at first) when full. UDFENV_ENOMEM,
+ * the array untouched, when that fails or would overflow.
+ */
+int udfenv_array_reserve(void **items, size_t *alloc, size_t count, size_t size);
+
 typedef struct {
 	char **items; /* items[count] is always NULL once anything was pushed */
 	size_t count;
