@@ -106,7 +106,8 @@ typedef struct xreader {
 	uint64_t extent, declared; /* its data read so far; its header's size (UINT64_MAX: none) */
 	udfenv_extract_stats stats;
 	int layout_checked;
-	locale_t loc, old_loc;
+	int switched;     /* to the UTF-8 locale, from old_loc */
+	locale_t old_loc;
 } xreader;
 
 /*

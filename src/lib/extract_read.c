@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,18 +77,25 @@ static int open_fd(xreader *r, const char *archive)
 	return 0;
 }
 
-/* Names arrive in the locale's charset: read them as UTF-8 on this thread while open. */
-static void use_utf8_names(xreader *r)
+static locale_t utf8_locale;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+/* Made once per process and kept: newlocale reads the locale's files each time. */
+static void make_utf8_locale(void)
 {
 	static const char *const names[] = {"C.UTF-8", "C.utf8", "en_US.UTF-8"};
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		locale_t loc = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
-		if (loc != (locale_t)0) {
-			r->loc = loc;
-			r->old_loc = uselocale(loc);
-			return;
-		}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && utf8_locale == (locale_t)0; i++)
+		utf8_locale = newlocale(LC_CTYPE_MASK, names[i], (locale_t)0);
+}
+
+/* Names arrive in the locale's charset: read them as UTF-8 on this thread while open. */
+static void use_utf8_names(xreader *r)
+{
+	pthread_once(&utf8_once, make_utf8_locale);
+	if (utf8_locale != (locale_t)0) {
+		r->old_loc = uselocale(utf8_locale);
+		r->switched = 1;
 	}
 }
 
@@ -245,10 +253,8 @@ void udfenv_extract__reader_dispose(xreader *r)
 		archive_read_free(r->in);
 	if (r->fd >= 0)
 		close(r->fd);
-	if (r->loc != (locale_t)0) {
+	if (r->switched)
 		uselocale(r->old_loc);
-		freelocale(r->loc);
-	}
 	udfenv_buf_dispose(&r->name);
 	udfenv_extract__policy_dispose(&r->pol);
 	memset(r, 0, sizeof(*r));
