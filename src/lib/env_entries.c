@@ -672,11 +672,10 @@ done:
  * installer takes the set (*native = 1); a declined set is left to pip,
  * with one log line saying why.
  */
-static int try_native(req_build *rb, const char *data, const char *scratch, const char *wheels,
+static int try_native(req_build *rb, const char *data, const char *wheels,
 		      const char *req_path, json_t *report, int *native)
 {
 	builder *b = rb->b;
-	udfenv_buf work = UDFENV_BUF_INIT;
 	udfenv_native_request nr;
 	json_t *details = NULL;
 	char *declined = NULL;
@@ -685,11 +684,10 @@ static int try_native(req_build *rb, const char *data, const char *scratch, cons
 	int error;
 
 	*native = 0;
-	if ((error = interpreter_details(b, rb->python, rb->identity, &rb->details, &details)) < 0 ||
-	    (error = udfenv_path_join(&work, scratch, "native")) < 0)
+	if ((error = interpreter_details(b, rb->python, rb->identity, &rb->details, &details)) < 0)
 		goto done;
-	if (mkdir(work.ptr, 0700) < 0 || (mkdir(data, 0755) < 0 && errno != EEXIST)) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", work.ptr);
+	if (mkdir(data, 0755) < 0 && errno != EEXIST) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", data);
 		goto done;
 	}
 	nr.python = rb->python;
@@ -698,7 +696,6 @@ static int try_native(req_build *rb, const char *data, const char *scratch, cons
 	nr.wheel_dir = wheels;
 	nr.cache_name = b->m->cache_dir->name;
 	nr.prefix = data;
-	nr.scratch = work.ptr;
 	nr.details = details;
 	nr.build_sdist = wheel_of_sdist;
 	nr.ctx = rb;
@@ -718,7 +715,6 @@ static int try_native(req_build *rb, const char *data, const char *scratch, cons
 done:
 	json_decref(details);
 	free(declined);
-	udfenv_buf_dispose(&work);
 	return error;
 }
 
@@ -757,7 +753,7 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 	if ((error = udfenv_env__check_cancel(b)) < 0 ||
 	    (error = udfenv_path_join(&log, scratch, "pip.log")) < 0 || (error = pip_envp(b, &envp)) < 0)
 		goto done;
-	if (cache && (error = try_native(rb, data, scratch, wheels.ptr, req_path.ptr, report, &native)) < 0)
+	if (cache && (error = try_native(rb, data, wheels.ptr, req_path.ptr, report, &native)) < 0)
 		goto done;
 	if (native)
 		goto installed;

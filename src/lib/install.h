@@ -45,7 +45,6 @@ typedef struct {
 	const char *wheel_dir;    /* the offline package dir */
 	const char *cache_name;   /* its name for messages */
 	const char *prefix;       /* install prefix, as pip's --prefix */
-	const char *scratch;      /* an empty private dir to work in; left empty */
 	json_t *details;          /* the interpreter's details from the probe (src/lib/probe.py):
 				     markers, tags, scheme */
 	udfenv_native_sdist_fn build_sdist; /* NULL: a project with only an sdist is declined */
