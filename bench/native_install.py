@@ -191,22 +191,19 @@ def summary(b, stats, times, phases):
                 extra = "  install phase %.4f s" % ph[k]
             say("  %-64s %9.4f s%s" % (label, med[k], extra))
     rows = []
-    if "pip" in med and "cold" in med:
-        r = med["pip"] / med["cold"]
-        rows.append(("udfenv cold install", "%.3f s" % med["cold"], "%.3f s pip" % med["pip"],
-                     "%.2fx faster" % r, ">= %gx faster" % COLD_GOAL,
-                     ("met" if r >= COLD_GOAL else "MISSED") + tag))
-        if "cold" in ph:
-            rp = med["pip"] / ph["cold"] if ph["cold"] else float("inf")
-            rows.append(("  its install phase", "%.3f s" % ph["cold"], "%.3f s pip" % med["pip"],
-                         "%.2fx faster" % rp, "-", "(info)"))
-    if "pip" in med and "warm" in med:
-        r = med["pip"] / med["warm"]
-        rows.append(("udfenv warm (cached)", "%.4f s" % med["warm"], "%.3f s pip" % med["pip"],
-                     "%.0fx faster" % r, ">= %gx faster" % WARM_GOAL,
-                     ("met" if r >= WARM_GOAL else "MISSED") + tag))
-        if "warm" in ph:
-            rows.append(("  its install phase", "%.4f s" % ph["warm"], "-", "-", "-", "(info)"))
+    for k, name, fmt, goal in (("cold", "udfenv cold install", "%.3f s", COLD_GOAL),
+                               ("warm", "udfenv warm (cached)", "%.4f s", WARM_GOAL)):
+        if "pip" not in med or k not in med:
+            continue
+        r = med["pip"] / med[k]
+        rows.append((name, fmt % med[k], "%.3f s pip" % med["pip"],
+                     ("%.2fx faster" if r < 100 else "%.0fx faster") % r, ">= %gx faster" % goal,
+                     ("met" if r >= goal else "MISSED") + tag))
+        if k in ph:  # a ratio only for the cold one: a warm install phase is ~0
+            rp = med["pip"] / ph[k] if ph[k] else float("inf")
+            rows.append(("  its install phase", fmt % ph[k],
+                         "%.3f s pip" % med["pip"] if k == "cold" else "-",
+                         "%.2fx faster" % rp if k == "cold" else "-", "-", "(info)"))
     if not rows:
         return
     summary_table("summary: %d wheels, %d files" % (stats["wheels"], stats["files"]), rows)
