@@ -564,22 +564,60 @@ typedef struct {
 } req_build;
 
 /*
- * Compile `py` to its .pyc with the interpreter the entry is keyed by: every
- * worker start imports it, and with PYTHONDONTWRITEBYTECODE set it would be
- * compiled from source each time (about 1 ms). Best effort.
+ * The entry's udfenv-site dir, made in `scratch` first: sitecustomize.py,
+ * and its .pyc compiled by the entry's interpreter while the requirements
+ * install (it needs none of them; every worker start imports it, and with
+ * PYTHONDONTWRITEBYTECODE set it would be compiled from source each time,
+ * about 1 ms). Compiling is best effort: *compiling is NULL if it did not
+ * start. finish_site moves the dir into the entry.
  */
-static void precompile(const char *python, const char *py, char *const *envp)
+static int start_site(const char *python, const char *scratch, char *const *envp, udfenv_buf *dir,
+		      udfenv_proc **compiling)
 {
 	char *argv[] = {(char *)python, "-c", "import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)",
-			(char *)py, NULL};
+			NULL, NULL};
 	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
-	int status = 0;
+	udfenv_buf py = UDFENV_BUF_INIT;
+	int error;
 
+	*compiling = NULL;
+	if ((error = udfenv_path_join(dir, scratch, "udfenv-site")) < 0 ||
+	    (error = udfenv_path_join(&py, dir->ptr, "sitecustomize.py")) < 0)
+		goto done;
+	if (mkdir(dir->ptr, 0755) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", dir->ptr);
+		goto done;
+	}
+	if ((error = udfenv_fs_write_new(py.ptr, sitecustomize_py, sizeof(sitecustomize_py) - 1, 0644)) < 0)
+		goto done;
+	argv[3] = py.ptr;
 	opts.envp = envp;
 	opts.timeout = 60;
-	if (udfenv_proc_run(argv, &opts, &status) < 0 || status != 0)
-		udfenv_log(UDFENV_LOG_DEBUG, "install: could not precompile '%s'", py);
-	udfenv_error_clear();
+	if (udfenv_proc_spawn(compiling, argv, &opts) < 0) {
+		udfenv_log(UDFENV_LOG_DEBUG, "install: could not precompile '%s': %s", py.ptr,
+			   udfenv_error_last()->message);
+		udfenv_error_clear();
+	}
+done:
+	udfenv_buf_dispose(&py);
+	return error;
+}
+
+/* Wait for the compile, then rename `dir` to <data>/udfenv-site (a rename keeps the mtime the .pyc records). */
+static int finish_site(udfenv_proc **compiling, const char *dir, const char *data)
+{
+	udfenv_buf dst = UDFENV_BUF_INIT;
+	int status = 0, error;
+
+	if (*compiling && (udfenv_proc_wait(*compiling, &status) < 0 || status != 0)) {
+		udfenv_log(UDFENV_LOG_DEBUG, "install: could not precompile '%s/sitecustomize.py'", dir);
+		udfenv_error_clear();
+	}
+	*compiling = NULL;
+	if ((error = udfenv_path_join(&dst, data, "udfenv-site")) == 0 && rename(dir, dst.ptr) < 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot move '%s' to '%s'", dir, dst.ptr);
+	udfenv_buf_dispose(&dst);
+	return error;
 }
 
 /* Say in the entry's report which installer made it, and why not the native one. */
@@ -726,6 +764,7 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 	udfenv_install_request r = {0};
 	udfenv_buf req_path = UDFENV_BUF_INIT, req_bundle = UDFENV_BUF_INIT, wheels = UDFENV_BUF_INIT,
 		   log = UDFENV_BUF_INIT, site = UDFENV_BUF_INIT;
+	udfenv_proc *compiling = NULL;
 	udfenv_strvec envp = UDFENV_STRVEC_INIT, site_dirs = UDFENV_STRVEC_INIT, bin_dirs = UDFENV_STRVEC_INIT;
 	json_t *sd = json_array(), *bd = json_array(), *report = json_object();
 	size_t dlen = strlen(data);
@@ -751,7 +790,8 @@ static int build_requirements(void *ctx, const char *data, const char *scratch, 
 		      (error = extract_artifact(b, cache, wheels.ptr)) < 0))
 		goto done;
 	if ((error = udfenv_env__check_cancel(b)) < 0 ||
-	    (error = udfenv_path_join(&log, scratch, "pip.log")) < 0 || (error = pip_envp(b, &envp)) < 0)
+	    (error = udfenv_path_join(&log, scratch, "pip.log")) < 0 || (error = pip_envp(b, &envp)) < 0 ||
+	    (error = start_site(rb->python, scratch, envp.items, &site, &compiling)) < 0)
 		goto done;
 	if (cache && (error = try_native(rb, data, wheels.ptr, req_path.ptr, report, &native)) < 0)
 		goto done;
@@ -780,7 +820,8 @@ installed:
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", data);
 		goto done;
 	}
-	if ((error = udfenv_install__layout(data, &site_dirs, &bin_dirs)) < 0)
+	if ((error = udfenv_install__layout(data, &site_dirs, &bin_dirs)) < 0 ||
+	    (error = finish_site(&compiling, site.ptr, data)) < 0)
 		goto done;
 	/* Stored relative: the entry is renamed into place after this. */
 	for (size_t i = 0; i < site_dirs.count; i++)
@@ -791,16 +832,8 @@ installed:
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((error = udfenv_path_join(&site, data, "udfenv-site")) < 0)
-		goto done;
-	if (mkdir(site.ptr, 0755) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot create '%s'", site.ptr);
-		goto done;
-	}
-	if ((error = udfenv_buf_puts(&site, "/sitecustomize.py")) == 0 &&
-	    (error = udfenv_fs_write_new(site.ptr, sitecustomize_py, sizeof(sitecustomize_py) - 1, 0644)) == 0)
-		precompile(rb->python, site.ptr, envp.items);
 done:
+	udfenv_proc_kill(compiling);
 	json_decref(sd);
 	json_decref(bd);
 	json_decref(report);
