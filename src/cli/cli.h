@@ -54,6 +54,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Send the library's log to stderr: warnings and errors always, info with -v, debug with -vv. */
 void cli_log_init(int verbosity);
 
+/* The environment udfenv was started with: what its children build on (main.c's set_tz). */
+char *const *cli_env(void);
+
 /* Whether argv[*i] is `name` (then *value = argv[*i+1]) or `name=VALUE`; advances *i. -1: value missing. */
 int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
 

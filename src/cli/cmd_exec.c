@@ -215,6 +215,7 @@ int cmd_exec(int argc, char **argv)
 	opts.copy_archives |= a.copy_archives;
 	root = cli_tmp_root(a.tmp_root, cfg);
 	opts.tmp_root = root;
+	opts.base_env = cli_env();
 	opts.install_timeout = a.install_timeout;
 	opts.cancel = &stop_signal;
 	udfenv_error_clear();

@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-extern char **environ;
-
 static const char help[] =
 	"usage: udfenv run [dependency flags] [options] (-py JOB.py | -pym MODULE) [JOB ARGS...]\n"
 	"\n"
@@ -206,6 +204,7 @@ static int is_set_var(const char *entry)
 static char **client_env(const char *pythonpath, const char *config, int verbosity)
 {
 	const char *inherited = getenv("PYTHONPATH");
+	char *const *base = cli_env();
 	char level[16], *mine[NSET] = {NULL, NULL, NULL, NULL}, **env = NULL;
 	const char *values[NSET] = {pythonpath, inherited ? inherited : "", config, level};
 	size_t n = 0, k = 0, made;
@@ -214,7 +213,7 @@ static char **client_env(const char *pythonpath, const char *config, int verbosi
 	for (made = 0; made < NSET; made++)
 		if (asprintf(&mine[made], "%s%s", set_vars[made], values[made]) < 0)
 			break;
-	while (environ[n])
+	while (base[n])
 		n++;
 	if (made < NSET || (env = calloc(n + NSET + 1, sizeof(*env))) == NULL) {
 		for (size_t i = 0; i < made; i++)
@@ -222,8 +221,8 @@ static char **client_env(const char *pythonpath, const char *config, int verbosi
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!is_set_var(environ[i]))
-			env[k++] = environ[i];
+		if (!is_set_var(base[i]))
+			env[k++] = base[i];
 	/* Ours go last, so free_client_env knows which to free. */
 	memcpy(env + k, mine, sizeof(mine));
 	return env;

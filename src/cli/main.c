@@ -3,7 +3,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+extern char **environ;
+
+/* The environment we were started with (see set_tz). */
+static char **started_env;
 
 static const char usage[] =
 	"usage: udfenv <command> [options]\n"
@@ -74,9 +80,39 @@ int cli_option(int argc, char **argv, int *i, const char *name, const char **val
 	return 1;
 }
 
+char *const *cli_env(void)
+{
+	return started_env ? started_env : environ;
+}
+
+/*
+ * Zip member times are local times, and libarchive converts each with
+ * mktime: with TZ unset, glibc stats /etc/localtime on every call (3 per
+ * member, 37k in a 6,000-file install). Naming the same zone makes it read
+ * the file once. Set before any thread starts; children get the environment
+ * as it was (cli_env), so user code sees no TZ it was not given.
+ */
+static void set_tz(void)
+{
+	size_t n = 0;
+
+	if (getenv("TZ") != NULL)
+		return;
+	while (environ[n])
+		n++;
+	if ((started_env = calloc(n + 1, sizeof(*started_env))) == NULL)
+		return;
+	memcpy(started_env, environ, n * sizeof(*started_env));
+	if (setenv("TZ", ":/etc/localtime", 1) < 0) {
+		free(started_env);
+		started_env = NULL;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	cli_log_init(0);
+	set_tz();
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		fputs(usage, argc < 2 ? stderr : stdout);

@@ -583,3 +583,19 @@ def test_D_overrides_config_file(run_udfenv, art, tmp_path):
                       "--", "python", "-c", "import mod; print(mod.WHO)")
     assert proc.returncode == 0, str(proc)
     assert proc.stdout.strip() == "b"
+
+
+@pytest.mark.parametrize("given", [None, "UTC", ":/etc/localtime"])
+def test_the_command_and_the_job_program_get_tz_as_given(run_udfenv, tmp_path, given):
+    # udfenv sets TZ for itself when it is unset (zip times are read faster);
+    # what it runs must see the environment it was started with.
+    show = "import os; print(os.environ.get('TZ', '<unset>'))"
+    want = given if given is not None else "<unset>"
+    proc = run_udfenv("exec", "--", "python", "-c", show, env={"TZ": given})
+    assert proc.returncode == 0, str(proc)
+    assert proc.stdout.strip() == want
+    job = tmp_path / "job.py"
+    job.write_text(show + "\n")
+    proc = run_udfenv("run", "-py", job, env={"TZ": given})
+    assert proc.returncode == 0, str(proc)
+    assert proc.stdout.strip() == want
