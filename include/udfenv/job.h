@@ -99,6 +99,20 @@ int udfenv_job_run(udfenv_job_report *report, const char *plan, size_t len, cons
 void udfenv_job_report_dispose(udfenv_job_report *report);
 
 /*
+ * Run task `index` (0-based) of the `count` tasks of the job staged in the
+ * directory `job_dir` by a distributed executor (docs/integration.md):
+ * prepare the job's environment from its manifest and store in this node's
+ * cache (the job's udfenv.cache.dir, "%n" in it being this node's name),
+ * process the task's share of the input with the job's parallelism, write
+ * its rows to <job_dir>/out/<index>.csv and its status to
+ * <job_dir>/tasks/<index>.json while it runs and when it ends (with the
+ * error and its detail when it fails). `report` and the errors are
+ * udfenv_job_run's; `opts->progress` is still called.
+ */
+int udfenv_job_task(udfenv_job_report *report, const char *job_dir, unsigned index, unsigned count,
+		    const udfenv_job_opts *opts);
+
+/*
  * Infer a source's schema (see docs/jobs.md): `*json_out` (malloc'd) is a
  * JSON list of [name, type] pairs. `format` is "csv" or "jsonl".
  */

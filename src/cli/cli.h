@@ -54,6 +54,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Send the library's log to stderr: warnings and errors always, info with -v, debug with -vv. */
 void cli_log_init(int verbosity);
 
+/* SIGINT, SIGTERM, SIGHUP and SIGQUIT set cli_stop_signal (to the signal) instead of killing us. */
+void cli_catch_stop_signals(void);
+extern volatile int cli_stop_signal;
+
 /* The environment udfenv was started with: what its children build on (main.c's set_tz). */
 char *const *cli_env(void);
 
@@ -64,5 +68,6 @@ int cmd_exec(int argc, char **argv);
 int cmd_stage(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_task(int argc, char **argv);
 
 #endif

@@ -48,25 +48,6 @@ static const char help[] =
 	"run; 127 if CMD is not found.\n";
 
 /* A termination signal that came during setup: stop once setup returns. */
-static volatile int stop_signal;
-
-static void on_stop_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static void catch_stop_signals(void)
-{
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
-
 typedef struct {
 	cli_deps deps;
 	const char *manifest;
@@ -201,7 +182,7 @@ int cmd_exec(int argc, char **argv)
 		goto done;
 	}
 	cli_log_init(a.deps.verbosity);
-	catch_stop_signals();
+	cli_catch_stop_signals();
 	if (cli_deps_resolve(&a.deps, &cfg, &deps) < 0) {
 		cli_error();
 		goto done;
@@ -217,14 +198,14 @@ int cmd_exec(int argc, char **argv)
 	opts.tmp_root = root;
 	opts.base_env = cli_env();
 	opts.install_timeout = a.install_timeout;
-	opts.cancel = &stop_signal;
+	opts.cancel = &cli_stop_signal;
 	udfenv_error_clear();
 	error = a.manifest ? prepare_manifest(&a, cfg, &opts, &env) : udfenv_env_prepare_deps(&env, deps, &opts);
-	if (stop_signal) {
+	if (cli_stop_signal) {
 		/* The step that failed (if one did) failed because of the signal. */
 		fprintf(stderr, "udfenv: stopped by %s during setup; nothing was left behind\n",
-			strsignal(stop_signal));
-		status = 128 + stop_signal;
+			strsignal(cli_stop_signal));
+		status = 128 + cli_stop_signal;
 		goto done;
 	}
 	if (error < 0) {

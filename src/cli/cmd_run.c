@@ -28,6 +28,8 @@ static const char help[] =
 	"options:\n"
 	"  -py, --python FILE       the job program, a .py file\n"
 	"  -pym, --pyModule MODULE  the job program, a module (ship it with -pyfs)\n"
+	"  --target local|slurm     where jobs run: this machine (default), or a Slurm\n"
+	"                           cluster (execution.target; docs/slurm.md)\n"
 	"  -v, --verbose            setup timings and worker command lines (-vv: more)\n"
 	"  -h, --help               this text\n"
 	"\n"
@@ -46,6 +48,7 @@ typedef struct {
 	cli_deps deps;
 	const char *script;  /* -py */
 	const char *module;  /* -pym */
+	const char *target;  /* --target */
 	char **job_args;
 } run_args;
 
@@ -68,7 +71,8 @@ static int parse(run_args *a, int argc, char **argv)
 		if ((r = cli_option(argc, argv, &i, "-py", &a->script)) != 0 ||
 			   (r = cli_option(argc, argv, &i, "--python", &a->script)) != 0 ||
 			   (r = cli_option(argc, argv, &i, "-pym", &a->module)) != 0 ||
-			   (r = cli_option(argc, argv, &i, "--pyModule", &a->module)) != 0) {
+			   (r = cli_option(argc, argv, &i, "--pyModule", &a->module)) != 0 ||
+			   (r = cli_option(argc, argv, &i, "--target", &a->target)) != 0) {
 			if (r < 0)
 				return cli_usage_error("run", "%s needs a value", argv[i]);
 		} else if (argv[i][0] == '-' && !a->script && !a->module) {
@@ -88,6 +92,18 @@ static int parse(run_args *a, int argc, char **argv)
 					       a->script);
 	}
 	return 0;
+}
+
+/* Slurm tasks run `udfenv task` with this binary unless udfenv.slurm.command says otherwise. */
+static int set_task_command(udfenv_config *cfg)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (udfenv_config_get(cfg, "udfenv.slurm.command") != NULL || n <= 0)
+		return 0;
+	exe[n] = '\0';
+	return udfenv_config_set(cfg, "udfenv.slurm.command", exe);
 }
 
 /* Where the udfenv Python package is: build/python beside build/udfenv. */
@@ -264,7 +280,9 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "udfenv: error: job program '%s': %s\n", a.script, strerror(errno));
 		goto done;
 	}
-	if (cli_deps_resolve(&a.deps, &cfg, &deps) < 0 || udfenv_deps_to_config(deps, cfg) < 0) {
+	if (cli_deps_resolve(&a.deps, &cfg, &deps) < 0 || udfenv_deps_to_config(deps, cfg) < 0 ||
+	    (a.target && udfenv_config_set(cfg, "execution.target", a.target) < 0) ||
+	    set_task_command(cfg) < 0) {
 		cli_error();
 		goto done;
 	}

@@ -1,6 +1,7 @@
 /* udfenv: ship Python UDF dependencies and run Python workers inside them. */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ static const char usage[] =
 	"  exec     prepare a worker environment and run a command in it\n"
 	"  stage    hash the dependencies into a store and write a job manifest\n"
 	"  cache    list, shrink or clear the node cache of built environments\n"
+	"  task     run one task of a job staged by a distributed executor (Slurm)\n"
 	"\n"
 	"  udfenv <command> --help   the options of a command\n"
 	"  udfenv --version          the version\n"
@@ -80,6 +82,25 @@ int cli_option(int argc, char **argv, int *i, const char *name, const char **val
 	return 1;
 }
 
+volatile int cli_stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	cli_stop_signal = sig;
+}
+
+void cli_catch_stop_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
 char *const *cli_env(void)
 {
 	return started_env ? started_env : environ;
@@ -130,6 +151,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cache") == 0)
 		return cmd_cache(argc - 1, argv + 1);
+	if (strcmp(argv[1], "task") == 0)
+		return cmd_task(argc - 1, argv + 1);
 	fprintf(stderr, "udfenv: '%s' is not a command\n\n%s", argv[1], usage);
 	return CLI_EXIT_USAGE;
 }

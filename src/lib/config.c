@@ -23,7 +23,10 @@ static const char *const python_keys[] = {
 };
 
 static const char *const udfenv_keys[] = {
-	"udfenv.cache.dir", "udfenv.cache.max-size", "udfenv.cache.copy-archives", NULL,
+	"udfenv.cache.dir",        "udfenv.cache.max-size",  "udfenv.cache.copy-archives",
+	"udfenv.slurm.staging-dir", "udfenv.slurm.nodes",     "udfenv.slurm.ntasks",
+	"udfenv.slurm.partition",  "udfenv.slurm.time-limit", "udfenv.slurm.options",
+	"udfenv.slurm.command",    NULL,
 };
 
 int udfenv_config_new(udfenv_config **out)

@@ -48,6 +48,8 @@ typedef struct {
 typedef struct {
 	job_plan plan;
 	const udfenv_job_opts *opts;
+	const job_part *part; /* NULL: a whole job */
+	uint64_t skip, take;  /* batches of the input before this run's share, and in it */
 	unsigned nworkers;
 	size_t bundle;
 	udfenv_job_phase phase;
@@ -557,6 +559,14 @@ static int dispatch(job *j)
 		job_slot *s = &j->slots[index];
 		unsigned char head[8];
 
+		if (j->next_seq == j->take) {
+			j->input_done = 1;
+			break;
+		}
+		/* A task's share: the batches before it are read (their line numbers count) and dropped. */
+		for (; j->skip > 0; j->skip--)
+			if ((error = rows_reader_next(j->reader, &s->in, j->bundle)) < 0)
+				return error;
 		if ((error = rows_reader_next(j->reader, &s->in, j->bundle)) < 0)
 			return error;
 		if (s->in.nrows == 0) {
@@ -763,11 +773,13 @@ static int setup(job *j, const udfenv_deps *deps, const udfenv_config *cfg)
 		return error;
 	if (root)
 		eo.tmp_root = root;
-	if (deps == NULL && (error = udfenv_deps_new(&empty)) < 0) {
+	if (j->part)
+		error = udfenv_env_prepare(&j->env, j->part->manifest, j->part->store, &eo);
+	else if (deps == NULL && (error = udfenv_deps_new(&empty)) < 0) {
 		free(root);
 		return error;
-	}
-	error = udfenv_env_prepare_deps(&j->env, deps ? deps : empty, &eo);
+	} else
+		error = udfenv_env_prepare_deps(&j->env, deps ? deps : empty, &eo);
 	udfenv_deps_free(empty);
 	free(root);
 	j->setup_seconds = udfenv_now() - t;
@@ -777,14 +789,51 @@ static int setup(job *j, const udfenv_deps *deps, const udfenv_config *cfg)
 	return error;
 }
 
+/*
+ * A task's share of the input: the batches [B*i/n, B*(i+1)/n) of the B the
+ * whole input makes, counted by reading it once (every task of a job
+ * counts the same B, so the shares tile the input in order).
+ */
+static int find_share(job *j)
+{
+	rows_reader *r = NULL;
+	rows_batch b;
+	uint64_t n = 0;
+	int error;
+
+	j->take = UINT64_MAX;
+	if (j->part == NULL || j->part->count <= 1)
+		return 0;
+	memset(&b, 0, sizeof(b));
+	if ((error = rows_reader_open(&r, j->plan.source_format, j->plan.source_path, &j->plan.input)) < 0)
+		return error;
+	while ((error = rows_reader_next(r, &b, j->bundle)) == 0 && b.nrows > 0)
+		n++;
+	rows_batch_dispose(&b);
+	rows_reader_free(r);
+	j->skip = n * j->part->index / j->part->count;
+	j->take = n * (j->part->index + 1) / j->part->count - j->skip;
+	udfenv_log(UDFENV_LOG_INFO, "task %u of %u: batches %llu to %llu of %llu", j->part->index, j->part->count,
+		   (unsigned long long)j->skip, (unsigned long long)(j->skip + j->take), (unsigned long long)n);
+	return error;
+}
+
 static int run(job *j, const char *text, size_t len, const udfenv_deps *deps, const udfenv_config *cfg,
 	       udfenv_job_report *report)
 {
 	int error;
 
 	if ((error = udfenv_job__plan_parse(&j->plan, text, len)) < 0 ||
-	    (error = udfenv_job__config(&j->nworkers, &j->bundle, cfg)) < 0 ||
-	    (error = udfenv_job__sink_check(&j->plan)) < 0 ||
+	    (error = udfenv_job__config(&j->nworkers, &j->bundle, cfg)) < 0)
+		return error;
+	if (j->part) {
+		/* A task writes its rows to its own file; the client makes the plan's output of them. */
+		j->plan.sink_type = JOB_SINK_FILE;
+		j->plan.sink_format = ROWS_CSV;
+		j->plan.sink_path = j->part->output;
+		j->plan.overwrite = 0;
+	}
+	if ((error = udfenv_job__sink_check(&j->plan)) < 0 || (error = find_share(j)) < 0 ||
 	    (error = rows_reader_open(&j->reader, j->plan.source_format, j->plan.source_path,
 				      &j->plan.input)) < 0 ||
 	    (error = make_indexed(j)) < 0 || (error = allocate(j)) < 0 ||
@@ -842,14 +891,28 @@ static void cleanup(job *j)
 int udfenv_job_run(udfenv_job_report *report, const char *plan, size_t len, const udfenv_deps *deps,
 		   const udfenv_config *cfg, const udfenv_job_opts *opts)
 {
-	static const udfenv_job_opts defaults = UDFENV_JOB_OPTS_INIT;
-	job j;
-	int error;
+	const char *target = cfg ? udfenv_config_get(cfg, "execution.target") : NULL;
 
 	if (report == NULL)
 		return udfenv_error_set(UDFENV_EINVALID, "udfenv_job_run: no report to fill");
 	memset(report, 0, sizeof(*report));
+	if (target == NULL || strcmp(target, "local") == 0)
+		return udfenv_job__run_local(report, plan, len, deps, cfg, opts, NULL);
+	if (strcmp(target, "slurm") == 0)
+		return udfenv_job__run_slurm(report, plan, len, deps, cfg, opts);
+	return udfenv_error_set(UDFENV_EINVALID, "execution.target '%s': expected 'local' or 'slurm'", target);
+}
+
+int udfenv_job__run_local(udfenv_job_report *report, const char *plan, size_t len, const udfenv_deps *deps,
+			  const udfenv_config *cfg, const udfenv_job_opts *opts, const job_part *part)
+{
+	static const udfenv_job_opts defaults = UDFENV_JOB_OPTS_INIT;
+	job j;
+	int error;
+
+	memset(report, 0, sizeof(*report));
 	memset(&j, 0, sizeof(j));
+	j.part = part;
 	j.opts = opts ? opts : &defaults;
 	j.t0 = udfenv_now();
 	j.interval = j.opts->progress_interval > 0 ? j.opts->progress_interval : 0.1;

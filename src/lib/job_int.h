@@ -8,6 +8,7 @@
 #define UDFENV_LIB_JOB_INT_H
 
 #include "udfenv/job.h"
+#include "udfenv/stage.h"
 #include "lib/rows.h"
 #include "util/buf.h"
 #include "util/proc.h"
@@ -59,6 +60,9 @@ void udfenv_job__plan_dispose(job_plan *p);
 
 /* parallelism.default and python.fn-execution.bundle.size of `cfg` (may be NULL), checked. */
 int udfenv_job__config(unsigned *workers, size_t *bundle, const udfenv_config *cfg);
+/* Config key `key` as a whole decimal number from `min` to `max`; `def` when unset. */
+int udfenv_job__config_number(const udfenv_config *cfg, const char *key, unsigned long min, unsigned long max,
+			      unsigned long def, unsigned long *out);
 
 /*
  * Append `len` bytes of outside text to `out` for a one-line message:
@@ -184,5 +188,40 @@ typedef struct {
 void udfenv_job__sigpipe_block(job_sigpipe *s);
 void udfenv_job__sigpipe_consume(const job_sigpipe *s);
 void udfenv_job__sigpipe_restore(const job_sigpipe *s);
+
+/* --- runs: local, one task of a staged job, on Slurm --------------------- */
+
+/*
+ * What makes a run one task of a staged job (job_task.c) rather than a
+ * whole local job: the environment comes from a manifest and its store,
+ * the task takes its share of the input's batches, and its rows go to a CSV
+ * file of its own instead of the plan's sink.
+ */
+typedef struct {
+	const udfenv_manifest *manifest;
+	const char *store;
+	unsigned index, count;  /* batches [B*index/count, B*(index+1)/count) of the input's B */
+	const char *output;     /* the task's CSV output (new file) */
+} job_part;
+
+/* udfenv_job_run on the local executor; `part` NULL for a whole job. */
+int udfenv_job__run_local(udfenv_job_report *report, const char *plan, size_t len, const udfenv_deps *deps,
+			  const udfenv_config *cfg, const udfenv_job_opts *opts, const job_part *part);
+
+/* --- a staged job's directory (job_task.c, docs/integration.md) ---------- */
+
+/* Write <dir>/job.json (and make tasks/ and out/); manifest.json is udfenv_stage's. */
+int udfenv_job__dir_write(const char *dir, const char *plan, size_t len, const udfenv_config *cfg,
+			  const char *store, unsigned tasks);
+/* "<dir>/<sub>/<index>.<ext>" into `out`. */
+int udfenv_job__task_path(udfenv_buf *out, const char *dir, const char *sub, unsigned index, const char *ext);
+/* Task `index`'s status (a JSON object), or *out = NULL when it has written none yet. */
+int udfenv_job__task_status(json_t **out, const char *dir, unsigned index);
+/* This node's name: $SLURMD_NODENAME, else the host name. */
+const char *udfenv_job__node_name(void);
+
+/* udfenv_job_run on Slurm (job_slurm.c, docs/slurm.md). */
+int udfenv_job__run_slurm(udfenv_job_report *report, const char *plan, size_t len, const udfenv_deps *deps,
+			  const udfenv_config *cfg, const udfenv_job_opts *opts);
 
 #endif

@@ -270,8 +270,8 @@ void udfenv_job__plan_dispose(job_plan *p)
 /* --- config -------------------------------------------------------------- */
 
 /* A whole decimal number from `min` to `max`; `def` when the key is unset. */
-static int config_number(const udfenv_config *cfg, const char *key, unsigned long min,
-			 unsigned long max, unsigned long def, unsigned long *out)
+int udfenv_job__config_number(const udfenv_config *cfg, const char *key, unsigned long min, unsigned long max,
+			      unsigned long def, unsigned long *out)
 {
 	const char *v = cfg ? udfenv_config_get(cfg, key) : NULL;
 	unsigned long n;
@@ -296,8 +296,8 @@ int udfenv_job__config(unsigned *workers, size_t *bundle, const udfenv_config *c
 	unsigned long w, b;
 	int error;
 
-	if ((error = config_number(cfg, "parallelism.default", 1, JOB_MAX_WORKERS, 1, &w)) < 0 ||
-	    (error = config_number(cfg, "python.fn-execution.bundle.size", 1, JOB_MAX_BUNDLE,
+	if ((error = udfenv_job__config_number(cfg, "parallelism.default", 1, JOB_MAX_WORKERS, 1, &w)) < 0 ||
+	    (error = udfenv_job__config_number(cfg, "python.fn-execution.bundle.size", 1, JOB_MAX_BUNDLE,
 				   JOB_DEFAULT_BUNDLE, &b)) < 0)
 		return error;
 	*workers = (unsigned)w;
