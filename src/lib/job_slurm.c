@@ -321,6 +321,13 @@ static void progress(sjob *s, uint64_t *rows_in, uint64_t *rows_out, double *set
 	s->opts->progress(&p, s->opts->progress_payload);
 }
 
+/* A task that failed because it was stopped: when one task fails, srun stops the others. */
+static int cancelled(const json_t *st)
+{
+	return json_integer_value(json_object_get(st, "code")) == UDFENV_ECANCELED;
+}
+
+/* Read every task's status: how many are done, and the failed one to report (-1: none). */
 static int read_statuses(sjob *s, unsigned *done, int *failed)
 {
 	int error;
@@ -337,7 +344,8 @@ static int read_statuses(sjob *s, unsigned *done, int *failed)
 		}
 		if (s->status[i] && strcmp(status_str(s->status[i], "state"), "done") == 0)
 			(*done)++;
-		if (s->status[i] && strcmp(status_str(s->status[i], "state"), "failed") == 0 && *failed < 0)
+		if (s->status[i] && strcmp(status_str(s->status[i], "state"), "failed") == 0 &&
+		    (*failed < 0 || cancelled(s->status[*failed])))
 			*failed = (int)i;
 	}
 	return 0;
@@ -367,18 +375,21 @@ static int job_lost(sjob *s)
 		const json_t *st = s->status[i];
 		if (st && strcmp(status_str(st, "state"), "done") == 0)
 			continue;
-		udfenv_buf_printf(&which, "%stask %u ", which.size ? ", " : "", i);
-		if (st)
-			udfenv_buf_printf(&which, "(on %s, %s)", status_str(st, "node"), status_str(st, "phase"));
+		udfenv_buf_printf(&which, "%stask %u ", which.size ? "; " : "", i);
+		if (st == NULL)
+			udfenv_buf_puts(&which, "never started");
+		else if (strcmp(status_str(st, "state"), "failed") == 0)
+			udfenv_buf_printf(&which, "on %s was stopped", status_str(st, "node"));
 		else
-			udfenv_buf_puts(&which, "(never started)");
+			udfenv_buf_printf(&which, "on %s ended without a result (in its %s phase)",
+					  status_str(st, "node"), status_str(st, "phase"));
 	}
 	if (udfenv_fs_read_tail(&tail, s->output.ptr, OUTPUT_TAIL) == 0 && tail.size)
 		udfenv_buf_printf(&s->detail, "the end of the job's output:\n%s", tail.ptr);
 	udfenv_error_clear();
-	error = udfenv_error_set(UDFENV_ERROR, "slurm job %s ended %s before every task finished: %s did not finish%s",
-				 s->id, s->state, which.ptr ? which.ptr : "?",
-				 strcmp(s->state, "NODE_FAIL") == 0 ? " (a node failed)" : "");
+	error = udfenv_error_set(UDFENV_ERROR, "slurm job %s ended %s%s before every task finished: %s", s->id,
+				 s->state, strcmp(s->state, "NODE_FAIL") == 0 ? " (a node failed)" : "",
+				 which.ptr ? which.ptr : "?");
 	udfenv_buf_dispose(&which);
 	udfenv_buf_dispose(&tail);
 	return error;
@@ -409,7 +420,8 @@ static int follow(sjob *s, udfenv_job_report *report)
 			report->rows_out = rows_out;
 			report->setup_seconds = setup;
 		}
-		if (failed >= 0)
+		/* A task that was stopped is not the cause: the job's end tells what is. */
+		if (failed >= 0 && !cancelled(s->status[failed]))
 			return task_failed(s, (unsigned)failed);
 		if (done == s->ntasks)
 			return 0;

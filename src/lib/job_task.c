@@ -169,8 +169,11 @@ static void write_final(const task_ctx *t, int error, const udfenv_job_report *r
 	if (st == NULL)
 		return;
 	if (error < 0) {
+		/* Stopped (as srun stops the other tasks when one fails): whatever broke, that is why. */
+		int stopped = t->outer->cancel && *t->outer->cancel;
+
 		json_object_set_new(st, "error", json_string(udfenv_error_last()->message));
-		json_object_set_new(st, "code", json_integer(udfenv_error_last()->code));
+		json_object_set_new(st, "code", json_integer(stopped ? UDFENV_ECANCELED : udfenv_error_last()->code));
 		if (rep->detail)
 			json_object_set_new(st, "detail", json_string(rep->detail));
 	}

@@ -1,0 +1,316 @@
+"""UDF jobs on a real Slurm cluster: `udfenv run --target slurm` against the
+two-node cluster `scripts/slurm-local` runs on this machine (docs/slurm.md).
+
+The cluster is started for the session if it is not up (and stopped again
+at the end if this session started it); a machine where it cannot start
+fails these tests, it does not skip them. Each test has its own staging
+dir and per-node caches (udfenv.cache.dir=.../nodes/%n/cache), so the cache
+reports show what each node built.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+import pyartifacts as pa
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SLURM_LOCAL = os.path.join(REPO, "scripts", "slurm-local")
+NODES = ("udfenv-n1", "udfenv-n2")
+JOB_TIMEOUT = 300
+
+
+def _slurm_env():
+    out = subprocess.run([SLURM_LOCAL, "env"], stdout=subprocess.PIPE, universal_newlines=True,
+                         check=True).stdout
+    env = {}
+    for line in out.splitlines():
+        if line.startswith("export ") and "=" in line:
+            k, v = line[len("export "):].split("=", 1)
+            env[k] = v.strip("'\"")
+    return env
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The slurm-local cluster's client environment (SLURM_CONF)."""
+    up = subprocess.run([SLURM_LOCAL, "status"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).returncode == 0
+    if not up:
+        proc = subprocess.run([SLURM_LOCAL, "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=600)
+        assert proc.returncode == 0, "scripts/slurm-local start failed:\n" + proc.stdout
+    yield _slurm_env()
+    if not up:
+        subprocess.run([SLURM_LOCAL, "stop"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+
+
+@pytest.fixture
+def slurm(cluster, tmp_path, run_udfenv):
+    """slurm(job, *flags, nodes=2, ntasks=None, args=(), ...) runs
+    `udfenv run --target slurm` with this test's staging dir and node caches."""
+    staging = tmp_path / "staging"
+
+    def run(job, *flags, nodes=2, ntasks=None, args=(), timeout=JOB_TIMEOUT, env=None):
+        conf = ["-D", "udfenv.slurm.staging-dir=%s" % staging, "-D", "udfenv.slurm.nodes=%d" % nodes,
+                "-D", "udfenv.cache.dir=%s/nodes/%%n/cache" % tmp_path]
+        if ntasks:
+            conf += ["-D", "udfenv.slurm.ntasks=%d" % ntasks]
+        full_env = dict(cluster)
+        full_env.update(env or {})
+        return run_udfenv("run", "--target", "slurm", *conf, *flags, "-py", job, *args, cwd=tmp_path,
+                          env=full_env, timeout=timeout)
+    run.staging = staging
+    return run
+
+
+def write_csv(path, n):
+    path.write_text("id,text\n" + "".join("%d,row %d\n" % (i, i) for i in range(n)))
+    return path
+
+
+def squeue_udfenv(cluster):
+    env = dict(os.environ)
+    env.update(cluster)
+    return subprocess.run(["squeue", "-h", "-n", "udfenv", "-o", "%i %T"], stdout=subprocess.PIPE,
+                          universal_newlines=True, env=env).stdout.strip()
+
+
+def assert_no_job_left(slurm, cluster):
+    jobs = slurm.staging / "jobs"
+    assert not jobs.exists() or os.listdir(str(jobs)) == [], "job dirs left: %s" % os.listdir(str(jobs))
+    deadline = time.time() + 60
+    while squeue_udfenv(cluster) and time.time() < deadline:
+        time.sleep(0.5)
+    assert squeue_udfenv(cluster) == "", "a udfenv job is still queued or running"
+    assert subprocess.run(["pgrep", "-f", "udfenv task --job %s" % jobs],
+                          stdout=subprocess.PIPE).returncode == 1, "a udfenv task still runs"
+
+
+# --------------------------------------------------------------------------
+# all four kinds of dependencies across two nodes
+
+
+ALL_KINDS_JOB = '''\
+import json, os, sys
+from udfenv import TableEnvironment, DataTypes, udf
+
+@udf(result_type=DataTypes.STRING())
+def describe(i, text):
+    import helper, alpha
+    with open("data/words.txt") as f:
+        word = f.read().split()[i % 3]
+    return "%s|%s|%s|%d.%d|%s" % (helper.tag(text), alpha.VALUE, word, sys.version_info[0],
+                                  sys.version_info[1], os.path.basename(sys.prefix))
+
+if __name__ == "__main__":
+    t_env = TableEnvironment.create()
+    t_env.add_python_file(sys.argv[3])
+    t_env.set_python_requirements(sys.argv[4], sys.argv[5])
+    t_env.add_python_archive(sys.argv[6], "venv")
+    t_env.get_config().set_python_executable(sys.argv[7])
+    t_env.add_python_archive(sys.argv[8], "data")
+    t_env.get_config().set("python.fn-execution.bundle.size", 50)
+    t = t_env.from_csv(sys.argv[1])
+    r = t.select(t.id, describe(t.id, t.text).alias("d")).write_csv(sys.argv[2])
+    print(json.dumps({"rows_out": r.rows_out, "setup": r.setup_report}))
+'''
+
+
+@pytest.fixture(scope="module")
+def all_kinds(tmp_path_factory, pythons, default_python):
+    root = tmp_path_factory.mktemp("kinds")
+    (root / "helper.py").write_text("def tag(s):\n    return s.upper()\n")
+    wheels = root / "wheels"
+    wheels.mkdir()
+    pa.make_wheel(wheels, "alpha", "1.0", {"alpha/__init__.py": "VALUE = 'alpha-1.0'\n"})
+    (root / "requirements.txt").write_text("alpha==1.0\n")
+    other = next((pythons[v] for v in ("3.8", "3.12", "3.9", "3.10") if v in pythons
+                  and v != default_python.version), None)
+    if other is None:
+        pytest.skip("no second Python under pyenv for the venv archive: %s" % sorted(pythons))
+    version = subprocess.run([other, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+    name = "py" + version.replace(".", "")
+    venv = pa.make_venv_zip(other, root / "venv.zip", name)
+    data = pa.make_data_zip(root / "data.zip", {"words.txt": "red green blue\n"})
+    return {"args": [str(root / "helper.py"), str(root / "requirements.txt"), str(wheels), str(venv),
+                     "venv/%s/bin/python" % name, str(data)], "version": version}
+
+
+def test_all_four_kinds_on_two_nodes_match_the_local_executor(slurm, cluster, run_udfenv, all_kinds, tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text(ALL_KINDS_JOB)
+    src = write_csv(tmp_path / "in.csv", 1000)
+    local = run_udfenv("run", "-py", job, src, tmp_path / "local.csv", *all_kinds["args"], cwd=tmp_path,
+                       timeout=JOB_TIMEOUT)
+    assert local.returncode == 0, str(local)
+    # Four tasks on two nodes: two tasks on each node share its cache.
+    proc = slurm(job, ntasks=4, args=[src, tmp_path / "out.csv"] + all_kinds["args"])
+    assert proc.returncode == 0, str(proc)
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[1].startswith("0,ROW 0|alpha-1.0|red|%s|" % all_kinds["version"]), lines[1]
+    setup = json.loads(proc.stdout.strip().splitlines()[-1])["setup"]
+    assert setup["executor"] == "slurm"
+    tasks = setup["tasks"]
+    assert sorted(t["task"] for t in tasks) == [0, 1, 2, 3]
+    assert {t["node"] for t in tasks} == set(NODES), tasks
+    # Each node built each entry exactly once; its other task found it (or waited for it).
+    for node in NODES:
+        on_node = [t["setup"] for t in tasks if t["node"] == node]
+        assert len(on_node) == 2
+        assert {s["cache"] for s in on_node} == {str(tmp_path / "nodes" / node / "cache")}
+        built = {}
+        for s in on_node:
+            for e in s["entries"]:
+                built.setdefault(e["key"], []).append(e["outcome"])
+        assert built, on_node
+        for key, outcomes in built.items():
+            assert sorted(outcomes) in (["built", "hit"], ["built", "waited"]), (node, key, outcomes)
+    assert_no_job_left(slurm, cluster)
+
+
+def test_a_second_job_builds_nothing_on_either_node(slurm, all_kinds, tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text(ALL_KINDS_JOB)
+    src = write_csv(tmp_path / "in.csv", 200)
+    for out, want in (("a.csv", None), ("b.csv", "hit")):
+        proc = slurm(job, args=[src, tmp_path / out] + all_kinds["args"])
+        assert proc.returncode == 0, str(proc)
+        tasks = json.loads(proc.stdout.strip().splitlines()[-1])["setup"]["tasks"]
+        outcomes = {e["outcome"] for t in tasks for e in t["setup"]["entries"]}
+        assert outcomes == ({"built"} if want is None else {"hit"}), tasks
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+# --------------------------------------------------------------------------
+# failures
+
+
+FAILING_JOB = '''\
+import sys
+from udfenv import TableEnvironment, DataTypes, udf
+
+@udf(result_type=DataTypes.BIGINT())
+def fragile(i):
+    if i == 90:  # in the second task's half of 100 rows
+        return 1 // 0
+    return i
+
+if __name__ == "__main__":
+    t_env = TableEnvironment.create()
+    t_env.get_config().set("python.fn-execution.bundle.size", 10)
+    t = t_env.from_csv(sys.argv[1])
+    t.select(t.id, fragile(t.id).alias("v")).write_csv(sys.argv[2])
+'''
+
+
+def test_a_udf_error_fails_the_job_with_the_task_node_and_traceback(slurm, cluster, tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text(FAILING_JOB)
+    src = write_csv(tmp_path / "in.csv", 100)
+    proc = slurm(job, args=[src, tmp_path / "out.csv"])
+    assert proc.returncode != 0, str(proc)
+    assert "task 1 on udfenv-n" in proc.stderr, proc.stderr
+    assert "UDF 'fragile' raised ZeroDivisionError" in proc.stderr, proc.stderr
+    assert "in.csv line 92" in proc.stderr, proc.stderr
+    assert "return 1 // 0" in proc.stderr, "no traceback:\n" + proc.stderr
+    assert not (tmp_path / "out.csv").exists()
+    assert [p for p in os.listdir(str(tmp_path)) if p.startswith("out.csv")] == []
+    assert_no_job_left(slurm, cluster)
+
+
+SLOW_JOB = '''\
+import sys, time
+from udfenv import TableEnvironment, DataTypes, udf
+
+@udf(result_type=DataTypes.BIGINT())
+def slow(i):
+    time.sleep(0.05)
+    return i
+
+if __name__ == "__main__":
+    t_env = TableEnvironment.create()
+    t_env.get_config().set("python.fn-execution.bundle.size", 1)
+    t = t_env.from_csv(sys.argv[1])
+    t.select(t.id, slow(t.id).alias("v")).write_csv(sys.argv[2])
+'''
+
+
+def start_slow_job(slurm, cluster, udfenv_bin, udfenv_env, tmp_path):
+    """Start a two-task job that runs for minutes; return (popen, task pids) once both tasks run."""
+    job = tmp_path / "job.py"
+    job.write_text(SLOW_JOB)
+    src = write_csv(tmp_path / "in.csv", 4000)
+    (tmp_path / "task-tmp").mkdir()
+    env = dict(udfenv_env)
+    env.update(cluster)
+    argv = [str(udfenv_bin), "run", "--target", "slurm",
+            "-D", "udfenv.slurm.staging-dir=%s" % slurm.staging, "-D", "udfenv.slurm.nodes=2",
+            "-D", "udfenv.cache.dir=%s/nodes/%%n/cache" % tmp_path,
+            "-D", "io.tmp.dirs=%s" % (tmp_path / "task-tmp"), "-py", str(job), str(src),
+            str(tmp_path / "out.csv")]
+    p = subprocess.Popen(argv, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        statuses = list((slurm.staging / "jobs").glob("job-*/tasks/*.json"))
+        running = []
+        for s in statuses:
+            try:
+                st = json.loads(s.read_text())
+            except ValueError:
+                continue
+            if st.get("phase") == "running" and st.get("rows_in", 0) > 0:
+                running.append((st["task"], st["pid"]))
+        if len(running) == 2:
+            return p, running
+        assert p.poll() is None, "the job ended early: %s" % (p.communicate(),)
+        time.sleep(0.2)
+    p.kill()
+    pytest.fail("the tasks did not start running within 120 s: %s" % (p.communicate(),))
+
+
+def test_ctrl_c_cancels_the_slurm_job_and_cleans_up(slurm, cluster, udfenv_bin, udfenv_env, tmp_path):
+    p, pids = start_slow_job(slurm, cluster, udfenv_bin, udfenv_env, tmp_path)
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode != 0, err
+    assert "KeyboardInterrupt" in err or "cancelled" in err, err
+    assert not (tmp_path / "out.csv").exists()
+    assert_no_job_left(slurm, cluster)
+    for _, pid in pids:
+        assert not os.path.exists("/proc/%d" % pid), "task pid %d survived" % pid
+    assert os.listdir(str(tmp_path / "task-tmp")) == [], "the tasks left their private dirs"
+
+
+def test_a_killed_task_fails_the_job_promptly(slurm, cluster, udfenv_bin, udfenv_env, tmp_path):
+    p, pids = start_slow_job(slurm, cluster, udfenv_bin, udfenv_env, tmp_path)
+    t0 = time.time()
+    os.kill(pids[1][1], signal.SIGKILL)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode != 0, err
+    assert time.time() - t0 < 60, "took %.0f s to notice" % (time.time() - t0)
+    last = next(line for line in err.splitlines() if line.startswith("udfenv.JobError"))
+    assert "before every task finished" in last, err
+    assert "task %d on udfenv-n" % pids[1][0] in last and "ended without a result" in last, err
+    # The killed task's private dir stays (nothing runs to remove it); the other task removed its own.
+    assert len(os.listdir(str(tmp_path / "task-tmp"))) <= 1
+    assert not (tmp_path / "out.csv").exists()
+    assert_no_job_left(slurm, cluster)
+
+
+def test_a_missing_staging_dir_is_a_clear_error(cluster, run_udfenv, tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text(FAILING_JOB)
+    src = write_csv(tmp_path / "in.csv", 10)
+    env = dict(cluster)
+    proc = run_udfenv("run", "--target", "slurm", "-py", job, src, tmp_path / "out.csv", cwd=tmp_path,
+                      env=env)
+    assert proc.returncode != 0
+    assert "needs udfenv.slurm.staging-dir" in proc.stderr, proc.stderr
