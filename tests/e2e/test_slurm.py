@@ -314,3 +314,33 @@ def test_a_missing_staging_dir_is_a_clear_error(cluster, run_udfenv, tmp_path):
                       env=env)
     assert proc.returncode != 0
     assert "needs udfenv.slurm.staging-dir" in proc.stderr, proc.stderr
+
+
+def test_a_node_that_dies_fails_the_job_with_a_clear_message(slurm, cluster, udfenv_bin, udfenv_env, tmp_path):
+    p, pids = start_slow_job(slurm, cluster, udfenv_bin, udfenv_env, tmp_path)
+    victim = next(t for t in pids if json.loads(
+        (next((slurm.staging / "jobs").glob("job-*")) / "tasks" / ("%d.json" % t[0])).read_text()
+    )["node"] == "udfenv-n2")
+    state_dir = _slurm_env().get("UDFENV_SLURM_DIR", "/tmp/udfenv-slurm")
+    slurmd = int(open(os.path.join(state_dir, "run", "slurmd-udfenv-n2.pid")).read())
+    stepd = int(open("/proc/%d/stat" % victim[1]).read().rsplit(")", 1)[1].split()[1])
+    t0 = time.time()
+    try:
+        # The node's daemon, its step daemon and the task's whole group die at once, as with the machine.
+        os.kill(slurmd, signal.SIGKILL)
+        os.kill(stepd, signal.SIGKILL)
+        os.killpg(os.getpgid(victim[1]), signal.SIGKILL)
+        out, err = p.communicate(timeout=180)
+        took = time.time() - t0
+    finally:
+        restart = subprocess.run([SLURM_LOCAL, "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 universal_newlines=True, timeout=300)
+    assert restart.returncode == 0, restart.stdout
+    assert p.returncode != 0, err
+    last = next(line for line in err.splitlines() if line.startswith("udfenv.JobError"))
+    assert "before every task finished" in last, err
+    assert "task %d on udfenv-n2 ended without a result" % victim[0] in last, err
+    assert took < 120, "took %.0f s to notice" % took
+    print("the client noticed the dead node after %.1f s: %s" % (took, last))
+    assert not (tmp_path / "out.csv").exists()
+    assert_no_job_left(slurm, cluster)
