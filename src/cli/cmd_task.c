@@ -69,6 +69,9 @@ int cmd_task(int argc, char **argv)
 		return cli_usage_error("task", "--job DIR is required");
 	if ((r = parse_count("--index", index_s, &index)) != 0 || (r = parse_count("--count", count_s, &count)) != 0)
 		return r;
+	if (count == 0 || index >= count)
+		return cli_usage_error("task", "task index %u of %u tasks: expected 0 to %u", index, count,
+				       count ? count - 1 : 0);
 	cli_log_init(verbosity);
 	cli_catch_stop_signals();
 	opts.cancel = &cli_stop_signal;

@@ -49,7 +49,7 @@ typedef struct {
 	job_plan plan;
 	const udfenv_job_opts *opts;
 	const job_part *part; /* NULL: a whole job */
-	uint64_t skip, take;  /* batches of the input before this run's share, and in it */
+	uint64_t skip, take;  /* rows of the input before this run's share, and left of it */
 	unsigned nworkers;
 	size_t bundle;
 	udfenv_job_phase phase;
@@ -559,16 +559,19 @@ static int dispatch(job *j)
 		job_slot *s = &j->slots[index];
 		unsigned char head[8];
 
-		if (j->next_seq == j->take) {
-			j->input_done = 1;
-			break;
-		}
-		/* A task's share: the batches before it are read (their line numbers count) and dropped. */
-		for (; j->skip > 0; j->skip--)
-			if ((error = rows_reader_next(j->reader, &s->in, j->bundle)) < 0)
+		/* A task's share: the rows before it are read (their line numbers count) and dropped. */
+		while (j->skip > 0) {
+			if ((error = rows_reader_next(j->reader, &s->in, j->skip < j->bundle ? j->skip : j->bundle)) < 0)
 				return error;
-		if ((error = rows_reader_next(j->reader, &s->in, j->bundle)) < 0)
+			if (s->in.nrows == 0)
+				break;
+			j->skip -= s->in.nrows;
+		}
+		if (j->take == 0)
+			rows_batch_reset(&s->in, j->plan.input.n);
+		else if ((error = rows_reader_next(j->reader, &s->in, j->take < j->bundle ? j->take : j->bundle)) < 0)
 			return error;
+		j->take -= s->in.nrows;
 		if (s->in.nrows == 0) {
 			j->input_done = 1;
 			break;
@@ -790,9 +793,9 @@ static int setup(job *j, const udfenv_deps *deps, const udfenv_config *cfg)
 }
 
 /*
- * A task's share of the input: the batches [B*i/n, B*(i+1)/n) of the B the
- * whole input makes, counted by reading it once (every task of a job
- * counts the same B, so the shares tile the input in order).
+ * A task's share of the input: the rows [R*i/n, R*(i+1)/n) of its R rows,
+ * counted by reading it once (every task of a job counts the same R, so
+ * the shares tile the input in order).
  */
 static int find_share(job *j)
 {
@@ -808,12 +811,12 @@ static int find_share(job *j)
 	if ((error = rows_reader_open(&r, j->plan.source_format, j->plan.source_path, &j->plan.input)) < 0)
 		return error;
 	while ((error = rows_reader_next(r, &b, j->bundle)) == 0 && b.nrows > 0)
-		n++;
+		n += b.nrows;
 	rows_batch_dispose(&b);
 	rows_reader_free(r);
 	j->skip = n * j->part->index / j->part->count;
 	j->take = n * (j->part->index + 1) / j->part->count - j->skip;
-	udfenv_log(UDFENV_LOG_INFO, "task %u of %u: batches %llu to %llu of %llu", j->part->index, j->part->count,
+	udfenv_log(UDFENV_LOG_INFO, "task %u of %u: rows %llu to %llu of %llu", j->part->index, j->part->count,
 		   (unsigned long long)j->skip, (unsigned long long)(j->skip + j->take), (unsigned long long)n);
 	return error;
 }

@@ -62,8 +62,8 @@ static const char *config(const sjob *s, const char *key)
 
 /* --- Slurm commands ------------------------------------------------------ */
 
-/* Run argv; its stdout and stderr together in `out`, its exit status in *status. */
-static int command(char *const *argv, udfenv_buf *out, int *status)
+/* Run argv in `envp` (NULL: ours); its stdout and stderr together in `out`, its exit status in *status. */
+static int command(char *const *argv, char *const *envp, udfenv_buf *out, int *status)
 {
 	udfenv_proc_opts po = UDFENV_PROC_OPTS_INIT;
 	udfenv_proc *p = NULL;
@@ -74,6 +74,7 @@ static int command(char *const *argv, udfenv_buf *out, int *status)
 	udfenv_buf_clear(out);
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot create a pipe");
+	po.envp = envp;
 	po.stdout_fd = fds[1];
 	po.stderr_fd = fds[1];
 	po.timeout = COMMAND_TIMEOUT;
@@ -162,7 +163,9 @@ static int submit(sjob *s)
 	for (char *w = words ? strtok_r(words, " \t", &save) : NULL; w; w = strtok_r(NULL, " \t", &save))
 		if ((error = udfenv_strvec_push(&argv, w)) < 0)
 			goto done;
-	if ((error = udfenv_strvec_push(&argv, script.ptr)) < 0 || (error = command(argv.items, &out, &status)) < 0)
+	/* sbatch exports its environment to the tasks: the one workers build on (opts->env.base_env). */
+	if ((error = udfenv_strvec_push(&argv, script.ptr)) < 0 ||
+	    (error = command(argv.items, s->opts->env.base_env, &out, &status)) < 0)
 		goto done;
 	if (status != 0 || out.size == 0 || out.size >= sizeof(s->id) ||
 	    strspn(out.ptr, "0123456789") == 0) {
@@ -204,7 +207,7 @@ static int poll_state(sjob *s)
 	int status = 0, error;
 
 	s->next_state = udfenv_now() + STATE_SECONDS;
-	if ((error = command(argv, &out, &status)) < 0)
+	if ((error = command(argv, NULL, &out, &status)) < 0)
 		goto done;
 	if ((st = strstr(out.ptr ? out.ptr : "", "JobState=")) != NULL) {
 		size_t n = strcspn(st + 9, " \n");
@@ -235,7 +238,7 @@ static void cancel_job(sjob *s)
 
 	if (s->id[0] == '\0' || s->ended)
 		return;
-	if (command(argv, &out, &status) < 0 || status != 0)
+	if (command(argv, NULL, &out, &status) < 0 || status != 0)
 		udfenv_log(UDFENV_LOG_WARN, "slurm: scancel %s failed: %s", s->id,
 			   out.size ? out.ptr : udfenv_error_last()->message);
 	udfenv_error_clear();
@@ -254,19 +257,25 @@ static void cancel_job(sjob *s)
 
 /* --- following the job --------------------------------------------------- */
 
-/* Copy what the tasks wrote to the job's output file since the last call to our stderr. */
+/*
+ * Copy what the tasks wrote to the job's output file since the last call
+ * to our stderr (best effort: the last error, maybe the job's, is kept).
+ */
 static void relay_output(sjob *s)
 {
 	char chunk[65536];
-	ssize_t n;
-	int fd = open(s->output.ptr, O_RDONLY | O_CLOEXEC);
+	ssize_t n, w = 0;
+	int fd = s->output.size ? open(s->output.ptr, O_RDONLY | O_CLOEXEC) : -1;
 
 	if (fd < 0)
 		return;
 	while ((n = pread(fd, chunk, sizeof(chunk), s->relayed)) > 0) {
-		if (udfenv_fs_write_all(STDERR_FILENO, chunk, (size_t)n) < 0)
-			udfenv_error_clear();
 		s->relayed += n;
+		for (ssize_t off = 0; off < n; off += w)
+			if ((w = write(STDERR_FILENO, chunk + off, (size_t)(n - off))) < 0 && errno == EINTR)
+				w = 0;
+			else if (w <= 0)
+				break;
 	}
 	close(fd);
 }
@@ -556,7 +565,9 @@ static int run(sjob *s, const char *plan, size_t len, const udfenv_deps *deps, u
 	    (s->task_rows = calloc(s->ntasks, sizeof(*s->task_rows))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	report->workers = s->ntasks;
-	if ((error = stage(s, plan, len, deps)) < 0 || (error = submit(s)) < 0 || (error = follow(s, report)) < 0 ||
+	if ((error = stage(s, plan, len, deps)) < 0 ||
+	    (s->opts->cancel && *s->opts->cancel && (error = udfenv_error_set(UDFENV_ECANCELED, "job cancelled")) < 0) ||
+	    (error = submit(s)) < 0 || (error = follow(s, report)) < 0 ||
 	    (error = publish(s, report)) < 0)
 		return error;
 	udfenv_log(UDFENV_LOG_INFO, "job done on slurm (job %s): %llu rows in, %llu rows out, %u tasks, %.3f s",
@@ -583,7 +594,6 @@ int udfenv_job__run_slurm(udfenv_job_report *report, const char *plan, size_t le
 		char *message = strdup(udfenv_error_last()->message);
 
 		cancel_job(&s);
-		relay_output(&s);
 		udfenv_error_set(error, "%s", message ? message : "out of memory");
 		free(message);
 		free(report->collected);
@@ -592,6 +602,7 @@ int udfenv_job__run_slurm(udfenv_job_report *report, const char *plan, size_t le
 		if (s.detail.size)
 			report->detail = udfenv_buf_detach(&s.detail);
 	}
+	relay_output(&s);
 	if (s.status)
 		setup_report(&s, report);
 	if (s.dir.size)

@@ -290,7 +290,15 @@ int udfenv_job_task(udfenv_job_report *report, const char *job_dir, unsigned ind
 	o.progress_payload = &t;
 	error = udfenv_job__run_local(report, plan, strlen(plan), NULL, cfg, &o, &part);
 done:
-	write_final(&t, error, report);
+	if (error < 0) {
+		/* Writing the status may fail on its own: the task's error is what the caller gets. */
+		char *message = strdup(udfenv_error_last()->message);
+
+		write_final(&t, error, report);
+		udfenv_error_set(error, "%s", message ? message : "out of memory");
+		free(message);
+	} else
+		write_final(&t, error, report);
 	udfenv_manifest_free(m);
 	udfenv_config_free(cfg);
 	free(plan);

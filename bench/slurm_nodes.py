@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""A CPU-bound UDF job on 1 and 2 Slurm nodes against the local executor, in one run.
+
+    python3 bench/slurm_nodes.py [--rows N] [--bound B] [--runs K] [--udfenv PATH]
+
+The job is examples/slurm/job.py (each row counts the primes below its bound
+by trial division: pure Python work) over N rows (default 400) with bounds
+around B (default 30000). Interleaved, K times each (default 3):
+
+  local          udfenv run -py job.py              (one worker on this machine)
+  slurm, 1 node  udfenv run --target slurm ...      (1 node, 1 task)
+  slurm, 2 nodes udfenv run --target slurm ...      (2 nodes, 2 tasks)
+
+on the cluster scripts/slurm-local runs (started first when it is not up).
+Medians of the wall times; the ratios are to the local run. The caches are
+warm after the first round, so the figures are the jobs' own time plus the
+executor's overhead (staging, sbatch, following, merging the output).
+
+The two "nodes" of slurm-local are slurmd daemons on this one machine:
+they share its cores. 2 nodes can at best halve the time when the machine
+has 2 free cores; on a real cluster each node brings its own. Every output
+must equal the local one (a failed check makes the exit status 1).
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from _common import (REPO, Bench, add_udfenv_arg, built_at, finish, machine_info, rmtree, say,
+                     summary_table)
+
+SLURM_LOCAL = os.path.join(REPO, "scripts", "slurm-local")
+JOB = os.path.join(REPO, "examples", "slurm", "job.py")
+
+
+def slurm_env():
+    out = subprocess.run([SLURM_LOCAL, "env"], stdout=subprocess.PIPE, universal_newlines=True,
+                         check=True).stdout
+    env = {}
+    for line in out.splitlines():
+        if line.startswith("export ") and "=" in line:
+            k, v = line[len("export "):].split("=", 1)
+            env[k] = v.strip("'\"")
+    return env
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=400)
+    ap.add_argument("--bound", type=int, default=30000)
+    ap.add_argument("--runs", type=int, default=3)
+    add_udfenv_arg(ap)
+    args = ap.parse_args()
+    args.udfenv = os.path.abspath(args.udfenv)
+    started = time.perf_counter()
+    if subprocess.run([SLURM_LOCAL, "status"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+        subprocess.run([SLURM_LOCAL, "start"], check=True)
+    work = tempfile.mkdtemp(prefix="udfenv-bench-slurm-")
+    b = Bench(args, work, slurm_env())
+    machine_info("udfenv: %s (built %s)" % (args.udfenv, built_at(args.udfenv)),
+                 "job: %s, %d rows, bounds %d to %d" % (JOB, args.rows, args.bound,
+                                                         args.bound + args.rows - 1))
+    src = os.path.join(work, "in.csv")
+    with open(src, "w") as f:
+        f.write("id,bound\n")
+        for i in range(args.rows):
+            f.write("%d,%d\n" % (i, args.bound + i))
+    slurm = ["--target", "slurm", "-D", "udfenv.slurm.staging-dir=%s" % os.path.join(work, "staging"),
+             "-D", "udfenv.cache.dir=%s" % os.path.join(work, "nodes", "%n", "cache")]
+    configs = [("local", []),
+               ("slurm, 1 node", slurm + ["-D", "udfenv.slurm.nodes=1"]),
+               ("slurm, 2 nodes", slurm + ["-D", "udfenv.slurm.nodes=2"])]
+    times = {name: [] for name, _ in configs}
+    outputs = {}
+    try:
+        for r in range(args.runs):
+            line = []
+            for name, flags in configs:
+                out = os.path.join(work, "out-%d-%d.csv" % (r, len(line)))
+                t0 = time.perf_counter()
+                p = subprocess.run([args.udfenv, "run"] + flags + ["-py", JOB, src, out], env=b.env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                t = time.perf_counter() - t0
+                if not b.check(p.returncode == 0, "%s: exit %d: %s" % (name, p.returncode, p.stderr[-2000:])):
+                    continue
+                with open(out, "rb") as f:
+                    outputs.setdefault(name, f.read())
+                times[name].append(t)
+                line.append("%s %.2f s" % (name, t))
+            say("round %d: %s" % (r + 1, ", ".join(line)))
+        for name, _ in configs[1:]:
+            b.check(outputs.get(name) == outputs.get("local"), "%s: the output differs from the local one" % name)
+        med = {name: statistics.median(v) if v else float("nan") for name, v in times.items()}
+        say()
+        say("medians of %d interleaved rounds:" % args.runs)
+        for name, _ in configs:
+            say("  %-15s %.2f s" % (name, med[name]))
+        rows = []
+        for name, _ in configs[1:]:
+            rows.append((name, "%.2f s" % med[name], "%.2f s local" % med["local"],
+                         "%.2fx faster" % (med["local"] / med[name]), "-", "(info)"))
+        rows.append(("2 nodes vs 1", "%.2f s" % med["slurm, 2 nodes"], "%.2f s on 1 node" % med["slurm, 1 node"],
+                     "%.2fx faster" % (med["slurm, 1 node"] / med["slurm, 2 nodes"]), "-", "(info)"))
+        summary_table("summary: CPU-bound UDF, %d rows" % args.rows, rows)
+    finally:
+        rmtree(work)
+    finish(b, started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
