@@ -12,7 +12,8 @@ around B (default 30000). Interleaved, K times each (default 3):
   slurm, 2 nodes udfenv run --target slurm ...      (2 nodes, 2 tasks)
 
 on the cluster scripts/slurm-local runs (started first when it is not up).
-Medians of the wall times; the ratios are to the local run. The caches are
+Medians of the wall times; the ratios are to the local run. Each Slurm
+run starts once every node is idle again (see wait_idle). The caches are
 warm after the first round, so the figures are the jobs' own time plus the
 executor's overhead (staging, sbatch, following, merging the output).
 
@@ -32,20 +33,22 @@ import time
 
 from _common import (REPO, Bench, add_udfenv_arg, built_at, finish, machine_info, rmtree, say,
                      summary_table)
+import slurmlocal  # on sys.path through _common
 
-SLURM_LOCAL = os.path.join(REPO, "scripts", "slurm-local")
 JOB = os.path.join(REPO, "examples", "slurm", "job.py")
 
 
-def slurm_env():
-    out = subprocess.run([SLURM_LOCAL, "env"], stdout=subprocess.PIPE, universal_newlines=True,
-                         check=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if line.startswith("export ") and "=" in line:
-            k, v = line[len("export "):].split("=", 1)
-            env[k] = v.strip("'\"")
-    return env
+def wait_idle(env, timeout=60):
+    """Until every node is idle: a job submitted while the last one's nodes
+    still complete waits about 3 s for the scheduler's next pass (measured
+    on slurm-local), which is the cluster's latency, not udfenv's."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        states = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], stdout=subprocess.PIPE, env=env,
+                                universal_newlines=True).stdout.split()
+        if states and all(s == "idle" for s in states):
+            return
+        time.sleep(0.1)
 
 
 def main():
@@ -57,10 +60,10 @@ def main():
     args = ap.parse_args()
     args.udfenv = os.path.abspath(args.udfenv)
     started = time.perf_counter()
-    if subprocess.run([SLURM_LOCAL, "status"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
-        subprocess.run([SLURM_LOCAL, "start"], check=True)
+    if not slurmlocal.is_up():
+        slurmlocal.start()
     work = tempfile.mkdtemp(prefix="udfenv-bench-slurm-")
-    b = Bench(args, work, slurm_env())
+    b = Bench(args, work, slurmlocal.client_env())
     machine_info("udfenv: %s (built %s)" % (args.udfenv, built_at(args.udfenv)),
                  "job: %s, %d rows, bounds %d to %d" % (JOB, args.rows, args.bound,
                                                          args.bound + args.rows - 1))
@@ -80,6 +83,8 @@ def main():
         for r in range(args.runs):
             line = []
             for name, flags in configs:
+                if flags:
+                    wait_idle(b.env)
                 out = os.path.join(work, "out-%d-%d.csv" % (r, len(line)))
                 t0 = time.perf_counter()
                 p = subprocess.run([args.udfenv, "run"] + flags + ["-py", JOB, src, out], env=b.env,

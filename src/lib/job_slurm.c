@@ -294,13 +294,13 @@ static int phase_of(const char *name)
 	return UDFENV_JOB_SETUP;
 }
 
-static void progress(sjob *s, uint64_t *rows_in, uint64_t *rows_out, double *setup)
+/* The tasks' statuses summed into the report; the job's phase is that of the least advanced task. */
+static void tally(sjob *s, udfenv_job_report *report)
 {
-	udfenv_job_progress p;
 	int phase = UDFENV_JOB_DONE;
 
-	*rows_in = *rows_out = 0;
-	*setup = 0;
+	report->rows_in = report->rows_out = 0;
+	report->setup_seconds = 0;
 	for (unsigned i = 0; i < s->ntasks; i++) {
 		const json_t *st = s->status[i];
 		double t = json_number_value(json_object_get(st, "setup_seconds"));
@@ -309,22 +309,28 @@ static void progress(sjob *s, uint64_t *rows_in, uint64_t *rows_out, double *set
 		if (st && strcmp(status_str(st, "state"), "running") != 0)
 			ph = UDFENV_JOB_DONE;
 		phase = ph < phase ? ph : phase;
-		s->task_rows[i] = (uint64_t)json_integer_value(json_object_get(st, "rows_in"));
-		*rows_in += s->task_rows[i];
-		*rows_out += (uint64_t)json_integer_value(json_object_get(st, "rows_out"));
-		*setup = t > *setup ? t : *setup;
+		s->task_rows[i] = (uint64_t)json_integer_value(json_object_get(st, "rows_done"));
+		report->rows_in += (uint64_t)json_integer_value(json_object_get(st, "rows_in"));
+		report->rows_out += (uint64_t)json_integer_value(json_object_get(st, "rows_out"));
+		report->setup_seconds = t > report->setup_seconds ? t : report->setup_seconds;
 	}
-	if (s->phase < UDFENV_JOB_PUBLISHING)
-		s->phase = phase == UDFENV_JOB_DONE ? UDFENV_JOB_RUNNING : (udfenv_job_phase)phase;
+	s->phase = phase == UDFENV_JOB_DONE ? UDFENV_JOB_RUNNING : (udfenv_job_phase)phase;
+}
+
+/* The caller's progress callback: one "worker" per task. */
+static void progress(sjob *s, const udfenv_job_report *report)
+{
+	udfenv_job_progress p;
+
 	s->next_progress = udfenv_now() + s->interval;
 	if (s->opts->progress == NULL)
 		return;
 	memset(&p, 0, sizeof(p));
 	p.phase = s->phase;
 	p.elapsed = udfenv_now() - s->t0;
-	p.setup_seconds = *setup;
-	p.rows_in = *rows_in;
-	p.rows_out = *rows_out;
+	p.setup_seconds = report->setup_seconds;
+	p.rows_in = report->rows_in;
+	p.rows_out = report->rows_out;
 	p.workers = s->ntasks;
 	p.worker_rows = s->task_rows;
 	s->opts->progress(&p, s->opts->progress_payload);
@@ -407,8 +413,6 @@ static int job_lost(sjob *s)
 /* Until every task is done (0), or one failed, the job ended otherwise, or the run was cancelled. */
 static int follow(sjob *s, udfenv_job_report *report)
 {
-	uint64_t rows_in, rows_out;
-	double setup;
 	unsigned done;
 	int failed, error;
 
@@ -423,12 +427,9 @@ static int follow(sjob *s, udfenv_job_report *report)
 		if ((error = read_statuses(s, &done, &failed)) < 0)
 			return error;
 		relay_output(s);
-		if (udfenv_now() >= s->next_progress || done == s->ntasks || failed >= 0 || s->ended) {
-			progress(s, &rows_in, &rows_out, &setup);
-			report->rows_in = rows_in;
-			report->rows_out = rows_out;
-			report->setup_seconds = setup;
-		}
+		tally(s, report);
+		if (udfenv_now() >= s->next_progress)
+			progress(s, report);
 		/* A task that was stopped is not the cause: the job's end tells what is. */
 		if (failed >= 0 && !cancelled(s->status[failed]))
 			return task_failed(s, (unsigned)failed);
@@ -454,6 +455,7 @@ static int publish(sjob *s, udfenv_job_report *report)
 
 	memset(&b, 0, sizeof(b));
 	s->phase = UDFENV_JOB_PUBLISHING;
+	progress(s, report);
 	if ((error = udfenv_job__sink_open(&sink, &s->plan, s->ntasks)) < 0)
 		goto done;
 	for (unsigned i = 0; i < s->ntasks; i++) {
@@ -570,6 +572,8 @@ static int run(sjob *s, const char *plan, size_t len, const udfenv_deps *deps, u
 	    (error = submit(s)) < 0 || (error = follow(s, report)) < 0 ||
 	    (error = publish(s, report)) < 0)
 		return error;
+	s->phase = UDFENV_JOB_DONE;
+	progress(s, report);
 	udfenv_log(UDFENV_LOG_INFO, "job done on slurm (job %s): %llu rows in, %llu rows out, %u tasks, %.3f s",
 		   s->id, (unsigned long long)report->rows_in, (unsigned long long)report->rows_out, s->ntasks,
 		   udfenv_now() - s->t0);

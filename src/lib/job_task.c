@@ -143,6 +143,7 @@ static void on_progress(const udfenv_job_progress *p, void *payload)
 {
 	task_ctx *t = payload;
 	double now = udfenv_now();
+	uint64_t done = 0;
 	json_t *st;
 
 	if (t->outer->progress)
@@ -150,9 +151,11 @@ static void on_progress(const udfenv_job_progress *p, void *payload)
 	if (now < t->next_write && p->phase != UDFENV_JOB_DONE)
 		return;
 	t->next_write = now + STATUS_INTERVAL;
-	st = json_pack("{s:s, s:s, s:I, s:I, s:f}", "state", "running", "phase", udfenv_job_phase_name(p->phase),
-		       "rows_in", (json_int_t)p->rows_in, "rows_out", (json_int_t)p->rows_out, "setup_seconds",
-		       p->setup_seconds);
+	for (unsigned i = 0; p->worker_rows && i < p->workers; i++)
+		done += p->worker_rows[i];
+	st = json_pack("{s:s, s:s, s:I, s:I, s:I, s:f}", "state", "running", "phase", udfenv_job_phase_name(p->phase),
+		       "rows_in", (json_int_t)p->rows_in, "rows_done", (json_int_t)done, "rows_out",
+		       (json_int_t)p->rows_out, "setup_seconds", p->setup_seconds);
 	if (st)
 		write_status(t, st);
 	json_decref(st);
@@ -161,9 +164,9 @@ static void on_progress(const udfenv_job_progress *p, void *payload)
 /* The last status: done, or failed with the error and its detail. */
 static void write_final(const task_ctx *t, int error, const udfenv_job_report *rep)
 {
-	json_t *st = json_pack("{s:s, s:I, s:I, s:f}", "state", error < 0 ? "failed" : "done", "rows_in",
-			       (json_int_t)rep->rows_in, "rows_out", (json_int_t)rep->rows_out, "setup_seconds",
-			       rep->setup_seconds);
+	json_t *st = json_pack("{s:s, s:I, s:I, s:I, s:f}", "state", error < 0 ? "failed" : "done", "rows_in",
+			       (json_int_t)rep->rows_in, "rows_done", (json_int_t)rep->rows_in,
+			       "rows_out", (json_int_t)rep->rows_out, "setup_seconds", rep->setup_seconds);
 	json_t *setup = rep->setup_report ? json_loads(rep->setup_report, 0, NULL) : NULL;
 
 	if (st == NULL)

@@ -39,6 +39,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 if str(FIXTURES) not in sys.path:
     sys.path.insert(0, str(FIXTURES))
 
+import slurmlocal  # noqa: E402
 import wheelhouse  # noqa: E402
 
 DEFAULT_TIMEOUT = 120
@@ -81,6 +82,20 @@ class UdfenvResult(subprocess.CompletedProcess):
     def __str__(self):
         return "$ %s\nexit status %s\n--- stdout ---\n%s--- stderr ---\n%s--- end ---" % (
             " ".join(shlex.quote(a) for a in self.args), self.returncode, self.stdout, self.stderr)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The two-node Slurm cluster of scripts/slurm-local, for the session:
+    its client environment (SLURM_CONF). Started if it is not up, and then
+    stopped at the end; a machine where it cannot start fails the tests
+    that use it (they do not skip)."""
+    up = slurmlocal.is_up()
+    if not up:
+        slurmlocal.start()
+    yield slurmlocal.client_env()
+    if not up:
+        slurmlocal.stop()
 
 
 @pytest.fixture(scope="session")

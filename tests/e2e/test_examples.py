@@ -13,6 +13,7 @@ EXPECTED = {
     "python-files": ["4 rows -> ", "3,GBH,0.286"],
     "venv-archive": ["  3      27  worker python "],
     "requirements": ["1  creme brulee", "3  smorgasbord"],
+    "slurm": ["400 rows in ", "on 2 task(s)", "id,primes\n0,550\n1,552"],
 }
 
 
@@ -21,7 +22,9 @@ def test_every_example_is_tested():
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example_runs(name, udfenv_bin, udfenv_env, tmp_path):
+def test_example_runs(name, udfenv_bin, udfenv_env, tmp_path, request):
+    if name == "slurm":
+        request.getfixturevalue("cluster")  # up for the session
     env = dict(udfenv_env, UDFENV_BIN=str(udfenv_bin), TMPDIR=str(tmp_path))
     proc = subprocess.run([str(EXAMPLES / name / "run")], env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=300)

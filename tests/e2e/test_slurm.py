@@ -1,9 +1,9 @@
 """UDF jobs on a real Slurm cluster: `udfenv run --target slurm` against the
 two-node cluster `scripts/slurm-local` runs on this machine (docs/slurm.md).
 
-The cluster is started for the session if it is not up (and stopped again
-at the end if this session started it); a machine where it cannot start
-fails these tests, it does not skip them. Each test has its own staging
+The cluster is conftest's `cluster`: started for the session if it is not
+up (and stopped again at the end if this session started it); a machine
+where it cannot start fails these tests, it does not skip them. Each test has its own staging
 dir and per-node caches (udfenv.cache.dir=.../nodes/%n/cache), so the cache
 reports show what each node built.
 """
@@ -12,41 +12,15 @@ import json
 import os
 import signal
 import subprocess
-import textwrap
 import time
 
 import pytest
 
 import pyartifacts as pa
+import slurmlocal
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SLURM_LOCAL = os.path.join(REPO, "scripts", "slurm-local")
 NODES = ("udfenv-n1", "udfenv-n2")
 JOB_TIMEOUT = 300
-
-
-def _slurm_env():
-    out = subprocess.run([SLURM_LOCAL, "env"], stdout=subprocess.PIPE, universal_newlines=True,
-                         check=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if line.startswith("export ") and "=" in line:
-            k, v = line[len("export "):].split("=", 1)
-            env[k] = v.strip("'\"")
-    return env
-
-
-@pytest.fixture(scope="session")
-def cluster():
-    """The slurm-local cluster's client environment (SLURM_CONF)."""
-    up = subprocess.run([SLURM_LOCAL, "status"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).returncode == 0
-    if not up:
-        proc = subprocess.run([SLURM_LOCAL, "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, timeout=600)
-        assert proc.returncode == 0, "scripts/slurm-local start failed:\n" + proc.stdout
-    yield _slurm_env()
-    if not up:
-        subprocess.run([SLURM_LOCAL, "stop"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
 
 
 @pytest.fixture
@@ -321,7 +295,7 @@ def test_a_node_that_dies_fails_the_job_with_a_clear_message(slurm, cluster, udf
     victim = next(t for t in pids if json.loads(
         (next((slurm.staging / "jobs").glob("job-*")) / "tasks" / ("%d.json" % t[0])).read_text()
     )["node"] == "udfenv-n2")
-    state_dir = _slurm_env().get("UDFENV_SLURM_DIR", "/tmp/udfenv-slurm")
+    state_dir = cluster.get("UDFENV_SLURM_DIR", "/tmp/udfenv-slurm")
     slurmd = int(open(os.path.join(state_dir, "run", "slurmd-udfenv-n2.pid")).read())
     stepd = int(open("/proc/%d/stat" % victim[1]).read().rsplit(")", 1)[1].split()[1])
     t0 = time.time()
@@ -333,9 +307,7 @@ def test_a_node_that_dies_fails_the_job_with_a_clear_message(slurm, cluster, udf
         out, err = p.communicate(timeout=180)
         took = time.time() - t0
     finally:
-        restart = subprocess.run([SLURM_LOCAL, "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 universal_newlines=True, timeout=300)
-    assert restart.returncode == 0, restart.stdout
+        slurmlocal.start()  # the killed node again
     assert p.returncode != 0, err
     last = next(line for line in err.splitlines() if line.startswith("udfenv.JobError"))
     assert "before every task finished" in last, err
