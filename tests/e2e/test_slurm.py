@@ -316,3 +316,42 @@ def test_a_node_that_dies_fails_the_job_with_a_clear_message(slurm, cluster, udf
     print("the client noticed the dead node after %.1f s: %s" % (took, last))
     assert not (tmp_path / "out.csv").exists()
     assert_no_job_left(slurm, cluster)
+
+
+@pytest.mark.parametrize("conf", [["-D", "udfenv.slurm.partition=nope"],
+                                  ["-D", "udfenv.slurm.options=--exclusive --partition=nope"]])
+def test_partition_and_extra_options_reach_sbatch(slurm, cluster, tmp_path, conf):
+    job = tmp_path / "job.py"
+    job.write_text(FAILING_JOB)
+    src = write_csv(tmp_path / "in.csv", 10)
+    proc = slurm(job, *conf, args=[src, tmp_path / "out.csv"])
+    assert proc.returncode != 0
+    assert "sbatch refused the job" in proc.stderr and "invalid partition" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out.csv").exists()
+    assert_no_job_left(slurm, cluster)
+
+
+TIME_LIMIT_JOB = '''\
+import os, re, subprocess, sys
+from udfenv import TableEnvironment, DataTypes, udf
+
+@udf(result_type=DataTypes.STRING())
+def time_limit(i):
+    out = subprocess.run(["scontrol", "show", "job", "-o", os.environ["SLURM_JOB_ID"]],
+                         stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return re.search(r"TimeLimit=(\\S+)", out).group(1)
+
+if __name__ == "__main__":
+    t_env = TableEnvironment.create()
+    t = t_env.from_csv(sys.argv[1])
+    t.select(time_limit(t.id).alias("limit")).write_csv(sys.argv[2])
+'''
+
+
+def test_the_time_limit_reaches_the_job(slurm, cluster, tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text(TIME_LIMIT_JOB)
+    src = write_csv(tmp_path / "in.csv", 4)
+    proc = slurm(job, "-D", "udfenv.slurm.time-limit=7", args=[src, tmp_path / "out.csv"])
+    assert proc.returncode == 0, str(proc)
+    assert (tmp_path / "out.csv").read_text() == "limit\n" + "00:07:00\n" * 4
