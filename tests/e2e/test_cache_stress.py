@@ -453,6 +453,10 @@ def test_sigkill_at_random_points_leaves_no_half_built_entry(run_udfenv, spawn, 
         outcomes.append((round(delay, 3), p.returncode))
         check_entries(cache, reference, ctx + "after a SIGKILL at %.3f s: " % delay)
 
+        # A build done before its kill: the reference was slowed by a busy machine; the rest of
+        # the rounds go by this one.
+        if p.returncode == 0:
+            build_time = min(build_time, delay)
         proc = run_udfenv("exec", "--cache-dir", cache, *deps, "--", "python", "-c", BIG_PROBE,
                           timeout=PIP_TIMEOUT)
         assert proc.returncode == 0 and proc.stdout == expected, ctx + str(proc)
