@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -355,37 +354,25 @@ static int is_elf(const char *path)
 	return ok;
 }
 
-/* Run the probe: its JSON output in `out`. */
+/* Run the probe: its JSON output (at most 1 MiB) in `out`. */
 static int probe(const builder *b, const char *python, udfenv_buf *out)
 {
 	char *argv[] = {(char *)python, "-c", (char *)udfenv_probe_py, NULL};
 	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
 	udfenv_strvec envp = UDFENV_STRVEC_INIT;
-	char block[4096];
-	ssize_t n;
-	int fd, status = 0, error;
+	int status = 0, error;
 
-	if ((fd = memfd_create("udfenv-probe", MFD_CLOEXEC)) < 0)
-		return udfenv_error_set_os(UDFENV_ERROR, "cannot query '%s'", python);
-	opts.stdout_fd = fd;
 	opts.timeout = 60;
 	if ((error = pip_envp(b, &envp)) < 0)
 		goto done;
 	opts.envp = envp.items;
-	if ((error = udfenv_proc_run(argv, &opts, &status)) < 0)
+	if ((error = udfenv_proc_capture(argv, &opts, 0, out, 1u << 20, &status)) < 0)
 		goto done;
-	if (status != 0) {
+	if (status != 0)
 		error = udfenv_error_set(UDFENV_EINSTALL,
 					 "the worker interpreter '%s' failed to report its version (exit "
 					 "status %d): is it a working Python?", python, status);
-		goto done;
-	}
-	lseek(fd, 0, SEEK_SET);
-	while ((n = read(fd, block, sizeof(block))) > 0 && out->size < (1u << 20))
-		if ((error = udfenv_buf_put(out, block, (size_t)n)) < 0)
-			goto done;
 done:
-	close(fd);
 	udfenv_strvec_dispose(&envp);
 	return error;
 }

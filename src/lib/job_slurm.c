@@ -62,40 +62,18 @@ static const char *config(const sjob *s, const char *key)
 
 /* --- Slurm commands ------------------------------------------------------ */
 
-/* Run argv in `envp` (NULL: ours); its stdout and stderr together in `out`, its exit status in *status. */
+/* Run argv in `envp` (NULL: ours); its stdout and stderr together (64 KiB at most) in `out`, its exit status in *status. */
 static int command(char *const *argv, char *const *envp, udfenv_buf *out, int *status)
 {
 	udfenv_proc_opts po = UDFENV_PROC_OPTS_INIT;
-	udfenv_proc *p = NULL;
-	char chunk[4096];
-	ssize_t n;
-	int fds[2], error;
+	int error;
 
 	udfenv_buf_clear(out);
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return udfenv_error_set_os(UDFENV_ERROR, "cannot create a pipe");
 	po.envp = envp;
-	po.stdout_fd = fds[1];
-	po.stderr_fd = fds[1];
 	po.timeout = COMMAND_TIMEOUT;
-	error = udfenv_proc_spawn(&p, argv, &po);
-	close(fds[1]);
-	if (error < 0) {
-		close(fds[0]);
-		if (error == UDFENV_ENOTFOUND)
-			error = udfenv_error_set(UDFENV_ENOTFOUND, "cannot run '%s': not found in PATH (the Slurm "
-								   "client commands must be installed here)", argv[0]);
-		return error;
-	}
-	while ((n = read(fds[0], chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || (error = udfenv_buf_put(out, chunk, (size_t)n)) < 0)
-			break;
-	}
-	close(fds[0]);
-	if (udfenv_proc_wait(p, status) < 0 && error == 0)
-		error = udfenv_error_last()->code;
+	if ((error = udfenv_proc_capture(argv, &po, 1, out, 65536, status)) == UDFENV_ENOTFOUND)
+		error = udfenv_error_set(UDFENV_ENOTFOUND, "cannot run '%s': not found in PATH (the Slurm client "
+							   "commands must be installed here)", argv[0]);
 	while (out->size && (out->ptr[out->size - 1] == '\n' || out->ptr[out->size - 1] == ' '))
 		out->ptr[--out->size] = '\0';
 	return error;

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -586,4 +587,39 @@ int udfenv_proc_run(char *const *argv, const udfenv_proc_opts *opts, int *status
 	if ((error = udfenv_proc_spawn(&p, argv, opts)) < 0)
 		return error;
 	return udfenv_proc_wait(p, status);
+}
+
+int udfenv_proc_capture(char *const *argv, const udfenv_proc_opts *opts, int with_stderr, udfenv_buf *out,
+			size_t max, int *status)
+{
+	udfenv_proc_opts o = opts ? *opts : (udfenv_proc_opts)UDFENV_PROC_OPTS_INIT;
+	char block[4096];
+	ssize_t n;
+	int fd, error;
+
+	if ((fd = memfd_create("udfenv-capture", MFD_CLOEXEC)) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot run '%s'", argv[0]);
+	o.stdout_fd = fd;
+	if (with_stderr)
+		o.stderr_fd = fd;
+	if ((error = udfenv_proc_run(argv, &o, status)) < 0)
+		goto done;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read the output of '%s'", argv[0]);
+		goto done;
+	}
+	while (max > 0 && (n = read(fd, block, sizeof(block) < max ? sizeof(block) : max)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = udfenv_error_set_os(UDFENV_ERROR, "cannot read the output of '%s'", argv[0]);
+			break;
+		}
+		if ((error = udfenv_buf_put(out, block, (size_t)n)) < 0)
+			break;
+		max -= (size_t)n;
+	}
+done:
+	close(fd);
+	return error;
 }

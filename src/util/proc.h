@@ -6,6 +6,8 @@
 #ifndef UDFENV_UTIL_PROC_H
 #define UDFENV_UTIL_PROC_H
 
+#include "util/buf.h"
+
 #include <sys/types.h>
 
 #define UDFENV_PROC_INHERIT (-1)
@@ -93,5 +95,14 @@ void udfenv_proc_kill(udfenv_proc *p);
 
 /* spawn + wait; the errors of both. */
 int udfenv_proc_run(char *const *argv, const udfenv_proc_opts *opts, int *status);
+
+/*
+ * udfenv_proc_run with the child's stdout (and its stderr too when
+ * `with_stderr`) captured: the first `max` bytes are appended to `out`. The
+ * output goes to a memory file, not a pipe, so opts->timeout bounds a child
+ * that hangs or writes much. opts' stdout_fd/stderr_fd are replaced.
+ */
+int udfenv_proc_capture(char *const *argv, const udfenv_proc_opts *opts, int with_stderr, udfenv_buf *out,
+			size_t max, int *status);
 
 #endif

@@ -535,6 +535,34 @@ static void test_timeout(void **state)
 	assert_reaped(pid);
 }
 
+/* Capture: stdout (and stderr when asked) up to the cap; a child that hangs is ended by the timeout. */
+static void test_capture(void **state)
+{
+	char *both[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+	char *hang[] = {"sh", "-c", "echo partial; exec sleep 10", NULL};
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	udfenv_buf out = UDFENV_BUF_INIT;
+	int status = -1;
+	double t0;
+	(void)state;
+
+	assert_int_equal(udfenv_proc_capture(both, NULL, 0, &out, 1024, &status), 0);
+	assert_int_equal(status, 3);
+	assert_string_equal(udfenv_buf_cstr(&out), "out\n");
+	udfenv_buf_clear(&out);
+	assert_int_equal(udfenv_proc_capture(both, NULL, 1, &out, 1024, &status), 0);
+	assert_string_equal(udfenv_buf_cstr(&out), "out\nerr\n");
+	udfenv_buf_clear(&out);
+	assert_int_equal(udfenv_proc_capture(both, NULL, 1, &out, 2, &status), 0);
+	assert_string_equal(udfenv_buf_cstr(&out), "ou");
+	udfenv_buf_clear(&out);
+	opts.timeout = 0.2;
+	t0 = udfenv_now();
+	assert_int_equal(udfenv_proc_capture(hang, &opts, 0, &out, 1024, &status), UDFENV_ELIMIT);
+	assert_true(udfenv_now() - t0 < 1.5);
+	udfenv_buf_dispose(&out);
+}
+
 /* A group that ignores SIGTERM gets SIGKILL after the grace period, grandchildren too. */
 static void test_timeout_escalates_to_sigkill(void **state)
 {
@@ -761,6 +789,7 @@ int main(void)
 		cmocka_unit_test(test_handlers_restored),
 		cmocka_unit_test(test_signals_reset_in_child),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_capture),
 		cmocka_unit_test(test_timeout_escalates_to_sigkill),
 		cmocka_unit_test(test_kill),
 		cmocka_unit_test(test_die_with_us_keeps_status_and_errors),
