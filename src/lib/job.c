@@ -49,7 +49,7 @@ typedef struct {
 	job_plan plan;
 	const udfenv_job_opts *opts;
 	const job_part *part; /* NULL: a whole job */
-	uint64_t skip, take;  /* rows of the input before this run's share, and left of it */
+	uint64_t take;        /* rows left of this run's share of the input (all: UINT64_MAX) */
 	unsigned nworkers;
 	size_t bundle;
 	udfenv_job_phase phase;
@@ -559,14 +559,6 @@ static int dispatch(job *j)
 		job_slot *s = &j->slots[index];
 		unsigned char head[8];
 
-		/* A task's share: the rows before it are read (their line numbers count) and dropped. */
-		while (j->skip > 0) {
-			if ((error = rows_reader_next(j->reader, &s->in, j->skip < j->bundle ? j->skip : j->bundle)) < 0)
-				return error;
-			if (s->in.nrows == 0)
-				break;
-			j->skip -= s->in.nrows;
-		}
 		if (j->take == 0)
 			rows_batch_reset(&s->in, j->plan.input.n);
 		else if ((error = rows_reader_next(j->reader, &s->in, j->take < j->bundle ? j->take : j->bundle)) < 0)
@@ -793,31 +785,26 @@ static int setup(job *j, const udfenv_deps *deps, const udfenv_config *cfg)
 }
 
 /*
- * A task's share of the input: the rows [R*i/n, R*(i+1)/n) of its R rows,
- * counted by reading it once (every task of a job counts the same R, so
- * the shares tile the input in order).
+ * A task's share of the input: the rows [R*i/n, R*(i+1)/n) of the R rows
+ * the client counted, so the shares tile the input in order. The rows
+ * before it are read (their line numbers count) and dropped here.
  */
-static int find_share(job *j)
+static int take_share(job *j)
 {
-	rows_reader *r = NULL;
-	rows_batch b;
-	uint64_t n = 0;
-	int error;
+	rows_batch *b = &j->slots[0].in;
+	uint64_t skip;
+	int error = 0;
 
 	j->take = UINT64_MAX;
-	if (j->part == NULL || j->part->count <= 1)
+	if (j->part == NULL)
 		return 0;
-	memset(&b, 0, sizeof(b));
-	if ((error = rows_reader_open(&r, j->plan.source_format, j->plan.source_path, &j->plan.input)) < 0)
-		return error;
-	while ((error = rows_reader_next(r, &b, j->bundle)) == 0 && b.nrows > 0)
-		n += b.nrows;
-	rows_batch_dispose(&b);
-	rows_reader_free(r);
-	j->skip = n * j->part->index / j->part->count;
-	j->take = n * (j->part->index + 1) / j->part->count - j->skip;
+	skip = j->part->rows * j->part->index / j->part->count;
+	j->take = j->part->rows * (j->part->index + 1) / j->part->count - skip;
 	udfenv_log(UDFENV_LOG_INFO, "task %u of %u: rows %llu to %llu of %llu", j->part->index, j->part->count,
-		   (unsigned long long)j->skip, (unsigned long long)(j->skip + j->take), (unsigned long long)n);
+		   (unsigned long long)skip, (unsigned long long)(skip + j->take), (unsigned long long)j->part->rows);
+	while (skip > 0 && (error = rows_reader_next(j->reader, b, skip < j->bundle ? skip : j->bundle)) == 0 &&
+	       b->nrows > 0)
+		skip -= b->nrows;
 	return error;
 }
 
@@ -836,10 +823,10 @@ static int run(job *j, const char *text, size_t len, const udfenv_deps *deps, co
 		j->plan.sink_path = j->part->output;
 		j->plan.overwrite = 0;
 	}
-	if ((error = udfenv_job__sink_check(&j->plan)) < 0 || (error = find_share(j)) < 0 ||
+	if ((error = udfenv_job__sink_check(&j->plan)) < 0 ||
 	    (error = rows_reader_open(&j->reader, j->plan.source_format, j->plan.source_path,
 				      &j->plan.input)) < 0 ||
-	    (error = make_indexed(j)) < 0 || (error = allocate(j)) < 0 ||
+	    (error = make_indexed(j)) < 0 || (error = allocate(j)) < 0 || (error = take_share(j)) < 0 ||
 	    (error = check_cancel(j)) < 0)
 		return error;
 

@@ -1,8 +1,10 @@
 /*
- * Internals of the local job executor shared by job.c (the run: setup, the
+ * Internals of the job executors shared by job.c (the local run: setup, the
  * event loop, frame semantics, progress, the report), job_plan.c (the plan
- * and the config keys), job_sink.c (atomic output) and job_worker.c (worker
- * processes and frame I/O on their pipes). docs/protocol.md is the contract.
+ * and the config keys), job_sink.c (atomic output), job_worker.c (worker
+ * processes and frame I/O on their pipes), job_task.c (a staged job's
+ * directory and one task of it) and job_slurm.c (the Slurm client).
+ * docs/protocol.md and docs/integration.md are the contracts.
  */
 #ifndef UDFENV_LIB_JOB_INT_H
 #define UDFENV_LIB_JOB_INT_H
@@ -194,13 +196,14 @@ void udfenv_job__sigpipe_restore(const job_sigpipe *s);
 /*
  * What makes a run one task of a staged job (job_task.c) rather than a
  * whole local job: the environment comes from a manifest and its store,
- * the task takes its share of the input's batches, and its rows go to a CSV
+ * the task takes its share of the input's rows, and its rows go to a CSV
  * file of its own instead of the plan's sink.
  */
 typedef struct {
 	const udfenv_manifest *manifest;
 	const char *store;
-	unsigned index, count;  /* batches [B*index/count, B*(index+1)/count) of the input's B */
+	uint64_t rows;          /* the input's rows R, as the client counted them */
+	unsigned index, count;  /* rows [R*index/count, R*(index+1)/count) */
 	const char *output;     /* the task's CSV output (new file) */
 } job_part;
 
@@ -212,13 +215,11 @@ int udfenv_job__run_local(udfenv_job_report *report, const char *plan, size_t le
 
 /* Write <dir>/job.json (and make tasks/ and out/); manifest.json is udfenv_stage's. */
 int udfenv_job__dir_write(const char *dir, const char *plan, size_t len, const udfenv_config *cfg,
-			  const char *store, unsigned tasks);
+			  const char *store, unsigned tasks, uint64_t rows);
 /* "<dir>/<sub>/<index>.<ext>" into `out`. */
 int udfenv_job__task_path(udfenv_buf *out, const char *dir, const char *sub, unsigned index, const char *ext);
 /* Task `index`'s status (a JSON object), or *out = NULL when it has written none yet. */
 int udfenv_job__task_status(json_t **out, const char *dir, unsigned index);
-/* This node's name: $SLURMD_NODENAME, else the host name. */
-const char *udfenv_job__node_name(void);
 
 /* udfenv_job_run on Slurm (job_slurm.c, docs/slurm.md). */
 int udfenv_job__run_slurm(udfenv_job_report *report, const char *plan, size_t len, const udfenv_deps *deps,

@@ -206,31 +206,46 @@ done:
 	return error;
 }
 
-/* scancel the job and wait (bounded) until Slurm says it ended: no task writes into the job dir after. */
-static void cancel_job(sjob *s)
+/*
+ * Wait (at most END_TIMEOUT) until Slurm says the job ended: no task writes
+ * into the job dir after that. The last error stays.
+ */
+static void wait_ended(sjob *s)
 {
-	char *argv[] = {"scancel", s->id, NULL};
-	udfenv_buf out = UDFENV_BUF_INIT;
 	double deadline = udfenv_now() + END_TIMEOUT;
-	int status = 0;
+	udfenv_error_saved saved;
 
-	if (s->id[0] == '\0' || s->ended)
+	if (s->id[0] == '\0')
 		return;
-	if (command(argv, NULL, &out, &status) < 0 || status != 0)
-		udfenv_log(UDFENV_LOG_WARN, "slurm: scancel %s failed: %s", s->id,
-			   out.size ? out.ptr : udfenv_error_last()->message);
-	udfenv_error_clear();
+	udfenv_error_save(&saved);
 	while (!s->ended && udfenv_now() < deadline) {
-		struct timespec ts = {0, 200 * 1000 * 1000};
+		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 		if (poll_state(s) < 0)
 			break;
 	}
-	udfenv_error_clear();
 	if (!s->ended)
-		udfenv_log(UDFENV_LOG_WARN, "slurm: job %s still %s %.0f s after scancel", s->id, s->state,
-			   END_TIMEOUT);
+		udfenv_log(UDFENV_LOG_WARN, "slurm: job %s still %s %.0f s on", s->id, s->state, END_TIMEOUT);
+	udfenv_error_restore(&saved);
+}
+
+/* scancel the job and wait until it ended. The last error stays. */
+static void cancel_job(sjob *s)
+{
+	char *argv[] = {"scancel", s->id, NULL};
+	udfenv_buf out = UDFENV_BUF_INIT;
+	udfenv_error_saved saved;
+	int status = 0;
+
+	if (s->id[0] == '\0' || s->ended)
+		return;
+	udfenv_error_save(&saved);
+	if (command(argv, NULL, &out, &status) < 0 || status != 0)
+		udfenv_log(UDFENV_LOG_WARN, "slurm: scancel %s failed: %s", s->id,
+			   out.size ? out.ptr : udfenv_error_last()->message);
+	udfenv_error_restore(&saved);
 	udfenv_buf_dispose(&out);
+	wait_ended(s);
 }
 
 /* --- following the job --------------------------------------------------- */
@@ -353,7 +368,7 @@ static int task_failed(sjob *s, unsigned i)
 
 	if (detail)
 		udfenv_buf_puts(&s->detail, detail);
-	if (code >= 0 || code < UDFENV_ENOMEM - 20)
+	if (code >= 0 || code < UDFENV_EBUSY)
 		code = UDFENV_ERROR;
 	return udfenv_error_set((int)code, "task %u on %s: %s", i, status_str(st, "node"), status_str(st, "error"));
 }
@@ -482,8 +497,29 @@ static void setup_report(sjob *s, udfenv_job_report *report)
 
 /* --- the run ------------------------------------------------------------- */
 
+/*
+ * The input's rows, read here once: the tasks split them by count, and an
+ * input that cannot be read fails the job before anything is submitted.
+ */
+static int count_rows(const sjob *s, uint64_t *rows)
+{
+	rows_reader *r = NULL;
+	rows_batch b;
+	int error;
+
+	*rows = 0;
+	memset(&b, 0, sizeof(b));
+	if ((error = rows_reader_open(&r, s->plan.source_format, s->plan.source_path, &s->plan.input)) < 0)
+		return error;
+	while ((error = rows_reader_next(r, &b, JOB_DEFAULT_BUNDLE)) == 0 && b.nrows > 0)
+		*rows += b.nrows;
+	rows_batch_dispose(&b);
+	rows_reader_free(r);
+	return error;
+}
+
 /* Stage the dependencies and the job into a new job directory under the staging dir. */
-static int stage(sjob *s, const char *plan, size_t len, const udfenv_deps *deps)
+static int stage(sjob *s, const char *plan, size_t len, const udfenv_deps *deps, uint64_t rows)
 {
 	const char *staging = config(s, "udfenv.slurm.staging-dir");
 	udfenv_buf store = UDFENV_BUF_INIT, jobs = UDFENV_BUF_INIT, manifest = UDFENV_BUF_INIT;
@@ -511,7 +547,7 @@ static int stage(sjob *s, const char *plan, size_t len, const udfenv_deps *deps)
 	if (deps == NULL && (error = udfenv_deps_new(&empty)) < 0)
 		goto done;
 	if ((error = udfenv_stage(&m, deps ? deps : empty, store.ptr, manifest.ptr)) < 0 ||
-	    (error = udfenv_job__dir_write(s->dir.ptr, plan, len, s->cfg, store.ptr, s->ntasks)) < 0)
+	    (error = udfenv_job__dir_write(s->dir.ptr, plan, len, s->cfg, store.ptr, s->ntasks, rows)) < 0)
 		goto done;
 	udfenv_log(UDFENV_LOG_INFO, "slurm: staged the job in %s (store %s)", s->dir.ptr, store.ptr);
 done:
@@ -526,6 +562,7 @@ done:
 static int run(sjob *s, const char *plan, size_t len, const udfenv_deps *deps, udfenv_job_report *report)
 {
 	unsigned long nodes, ntasks;
+	uint64_t rows;
 	unsigned workers;
 	size_t bundle;
 	int error;
@@ -545,7 +582,7 @@ static int run(sjob *s, const char *plan, size_t len, const udfenv_deps *deps, u
 	    (s->task_rows = calloc(s->ntasks, sizeof(*s->task_rows))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	report->workers = s->ntasks;
-	if ((error = stage(s, plan, len, deps)) < 0 ||
+	if ((error = count_rows(s, &rows)) < 0 || (error = stage(s, plan, len, deps, rows)) < 0 ||
 	    (s->opts->cancel && *s->opts->cancel && (error = udfenv_error_set(UDFENV_ECANCELED, "job cancelled")) < 0) ||
 	    (error = submit(s)) < 0 || (error = follow(s, report)) < 0 ||
 	    (error = publish(s, report)) < 0)
@@ -572,18 +609,14 @@ int udfenv_job__run_slurm(udfenv_job_report *report, const char *plan, size_t le
 	s.interval = s.opts->progress_interval > 0 ? s.opts->progress_interval : 0.1;
 	error = run(&s, plan, len, deps, report);
 	if (error < 0) {
-		/* Cancelling runs commands of its own: the run's error is kept aside meanwhile. */
-		char *message = strdup(udfenv_error_last()->message);
-
 		cancel_job(&s);
-		udfenv_error_set(error, "%s", message ? message : "out of memory");
-		free(message);
 		free(report->collected);
 		report->collected = NULL;
 		report->collected_len = 0;
 		if (s.detail.size)
 			report->detail = udfenv_buf_detach(&s.detail);
-	}
+	} else
+		wait_ended(&s); /* before the job dir goes: its tasks' last lines relayed, no file held open */
 	relay_output(&s);
 	if (s.status)
 		setup_report(&s, report);

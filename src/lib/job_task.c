@@ -4,7 +4,7 @@
  * and the client reads. This file is the integration contract of
  * docs/integration.md; the Slurm executor (job_slurm.c) is one client of it.
  *
- *   <job dir>/job.json        {"udfenv_job": 1, "tasks": N, "store": "/abs",
+ *   <job dir>/job.json        {"udfenv_job": 1, "tasks": N, "rows": R, "store": "/abs",
  *                              "plan": {...}, "config": {"key": "value"}}
  *   <job dir>/manifest.json   the dependencies (udfenv_stage)
  *   <job dir>/tasks/<i>.json  task i's status, replaced as it goes
@@ -31,7 +31,7 @@
 #define JOB_FILE_MAX (64u << 20)
 
 int udfenv_job__dir_write(const char *dir, const char *plan, size_t len, const udfenv_config *cfg,
-			  const char *store, unsigned tasks)
+			  const char *store, unsigned tasks, uint64_t rows)
 {
 	json_t *root = NULL, *p = json_loadb(plan, len, 0, NULL), *conf = json_object();
 	udfenv_buf path = UDFENV_BUF_INIT;
@@ -48,8 +48,8 @@ int udfenv_job__dir_write(const char *dir, const char *plan, size_t len, const u
 			error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 			goto done;
 		}
-	if ((root = json_pack("{s:i, s:i, s:s, s:O, s:O}", "udfenv_job", JOB_DIR_VERSION, "tasks", (int)tasks,
-			      "store", store, "plan", p, "config", conf)) == NULL ||
+	if ((root = json_pack("{s:i, s:i, s:I, s:s, s:O, s:O}", "udfenv_job", JOB_DIR_VERSION, "tasks", (int)tasks,
+			      "rows", (json_int_t)rows, "store", store, "plan", p, "config", conf)) == NULL ||
 	    (text = json_dumps(root, JSON_COMPACT)) == NULL) {
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 		goto done;
@@ -69,7 +69,7 @@ done:
 }
 
 /* This node's name: $SLURMD_NODENAME (Slurm's name for it), else the host name. */
-const char *udfenv_job__node_name(void)
+static const char *node_name(void)
 {
 	static struct utsname u;
 	const char *s = getenv("SLURMD_NODENAME");
@@ -120,21 +120,25 @@ typedef struct {
 	const udfenv_job_opts *outer; /* the caller's progress callback */
 } task_ctx;
 
-/* Replace the task's status file with `st` (a task that cannot write it is told by the client). */
+/*
+ * Replace the task's status file with `st`; the last error stays (a task
+ * that cannot write its status is told by the client: it never finishes).
+ */
 static void write_status(const task_ctx *t, json_t *st)
 {
+	static _Thread_local udfenv_error_saved saved;
 	udfenv_buf path = UDFENV_BUF_INIT;
 	char *text;
 
 	json_object_set_new(st, "task", json_integer(t->index));
-	json_object_set_new(st, "node", json_string(udfenv_job__node_name()));
+	json_object_set_new(st, "node", json_string(node_name()));
 	json_object_set_new(st, "pid", json_integer(getpid()));
+	udfenv_error_save(&saved);
 	if ((text = json_dumps(st, JSON_COMPACT)) != NULL &&
 	    udfenv_job__task_path(&path, t->dir, "tasks", t->index, "json") == 0 &&
-	    udfenv_fs_write_replace(path.ptr, text, strlen(text), 0644) < 0) {
+	    udfenv_fs_write_replace(path.ptr, text, strlen(text), 0644) < 0)
 		udfenv_log(UDFENV_LOG_WARN, "task %u: %s", t->index, udfenv_error_last()->message);
-		udfenv_error_clear();
-	}
+	udfenv_error_restore(&saved);
 	free(text);
 	udfenv_buf_dispose(&path);
 }
@@ -148,7 +152,7 @@ static void on_progress(const udfenv_job_progress *p, void *payload)
 
 	if (t->outer->progress)
 		t->outer->progress(p, t->outer->progress_payload);
-	if (now < t->next_write && p->phase != UDFENV_JOB_DONE)
+	if (now < t->next_write)
 		return;
 	t->next_write = now + STATUS_INTERVAL;
 	for (unsigned i = 0; p->worker_rows && i < p->workers; i++)
@@ -186,8 +190,9 @@ static void write_final(const task_ctx *t, int error, const udfenv_job_report *r
 	json_decref(st);
 }
 
-/* Read <dir>/job.json: the plan (as text), the config and the store. */
-static int read_job(const char *dir, unsigned count, char **plan, udfenv_config **cfg, udfenv_buf *store)
+/* Read <dir>/job.json: the plan (as text), the config, the store and the input's row count. */
+static int read_job(const char *dir, unsigned count, char **plan, udfenv_config **cfg, udfenv_buf *store,
+		    uint64_t *rows)
 {
 	udfenv_buf path = UDFENV_BUF_INIT, text = UDFENV_BUF_INIT;
 	json_t *root = NULL, *v;
@@ -209,10 +214,13 @@ static int read_job(const char *dir, unsigned count, char **plan, udfenv_config 
 		goto done;
 	}
 	if (!json_is_string(json_object_get(root, "store")) || !json_is_object(json_object_get(root, "plan")) ||
-	    !json_is_object(json_object_get(root, "config"))) {
-		error = udfenv_error_set(UDFENV_EINVALID, "'%s': needs \"store\", \"plan\" and \"config\"", path.ptr);
+	    !json_is_object(json_object_get(root, "config")) || !json_is_integer(json_object_get(root, "rows")) ||
+	    json_integer_value(json_object_get(root, "rows")) < 0) {
+		error = udfenv_error_set(UDFENV_EINVALID, "'%s': needs \"store\", \"plan\", \"config\" and \"rows\" "
+							  "(a count)", path.ptr);
 		goto done;
 	}
+	*rows = (uint64_t)json_integer_value(json_object_get(root, "rows"));
 	if ((error = udfenv_buf_puts(store, json_string_value(json_object_get(root, "store")))) < 0 ||
 	    (error = udfenv_config_new(cfg)) < 0)
 		goto done;
@@ -243,7 +251,7 @@ static int node_cache_dir(udfenv_config *cfg)
 		return 0;
 	for (const char *s = dir; *s && error == 0; s++) {
 		if (s[0] == '%' && s[1] == 'n')
-			error = udfenv_buf_puts(&out, udfenv_job__node_name()), s++;
+			error = udfenv_buf_puts(&out, node_name()), s++;
 		else if (s[0] == '%' && s[1] == '%')
 			error = udfenv_buf_putc(&out, '%'), s++;
 		else
@@ -274,7 +282,7 @@ int udfenv_job_task(udfenv_job_report *report, const char *job_dir, unsigned ind
 	if (count == 0 || index >= count)
 		return udfenv_error_set(UDFENV_EINVALID, "task index %u of %u tasks: expected 0 to %u", index, count,
 					count ? count - 1 : 0);
-	if ((error = read_job(job_dir, count, &plan, &cfg, &store)) < 0 || (error = node_cache_dir(cfg)) < 0 ||
+	if ((error = read_job(job_dir, count, &plan, &cfg, &store, &part.rows)) < 0 || (error = node_cache_dir(cfg)) < 0 ||
 	    (error = udfenv_path_join(&path, job_dir, "manifest.json")) < 0 ||
 	    (error = udfenv_manifest_load(&m, path.ptr)) < 0 ||
 	    (error = udfenv_job__task_path(&out, job_dir, "out", index, "csv")) < 0)
@@ -293,15 +301,7 @@ int udfenv_job_task(udfenv_job_report *report, const char *job_dir, unsigned ind
 	o.progress_payload = &t;
 	error = udfenv_job__run_local(report, plan, strlen(plan), NULL, cfg, &o, &part);
 done:
-	if (error < 0) {
-		/* Writing the status may fail on its own: the task's error is what the caller gets. */
-		char *message = strdup(udfenv_error_last()->message);
-
-		write_final(&t, error, report);
-		udfenv_error_set(error, "%s", message ? message : "out of memory");
-		free(message);
-	} else
-		write_final(&t, error, report);
+	write_final(&t, error, report);
 	udfenv_manifest_free(m);
 	udfenv_config_free(cfg);
 	free(plan);

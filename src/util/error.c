@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* Big enough for any message we build: paths are capped well below this. */
-#define ERROR_MAX 8192
+#define ERROR_MAX UDFENV_ERROR_MAX
 
 static _Thread_local char error_message[ERROR_MAX];
 static _Thread_local udfenv_error last_error = {0, ""};
@@ -84,6 +84,22 @@ int udfenv_error_set_os_errno(int err)
 {
 	last_os_errno = err;
 	return last_error.code;
+}
+
+void udfenv_error_save(udfenv_error_saved *s)
+{
+	s->code = last_error.code;
+	s->os_errno = last_os_errno;
+	snprintf(s->message, sizeof(s->message), "%s", last_error.message);
+}
+
+int udfenv_error_restore(const udfenv_error_saved *s)
+{
+	snprintf(error_message, sizeof(error_message), "%s", s->message);
+	last_error.code = s->code;
+	last_error.message = error_message;
+	last_os_errno = s->os_errno;
+	return s->code;
 }
 
 int udfenv_error_from_errno(int err)

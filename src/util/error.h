@@ -34,6 +34,21 @@ int udfenv_error_os_errno(void);
  */
 int udfenv_error_set_os_errno(int err);
 
+/* The longest message kept (longer ones are cut). */
+#define UDFENV_ERROR_MAX 8192
+
+/* A last error kept aside while cleanup that may raise errors of its own runs. */
+typedef struct {
+	int code;
+	int os_errno;
+	char message[UDFENV_ERROR_MAX];
+} udfenv_error_saved;
+
+/* Copy the last error (code, message, errno) into `s`. */
+void udfenv_error_save(udfenv_error_saved *s);
+/* Make `s` the last error again; returns its code. */
+int udfenv_error_restore(const udfenv_error_saved *s);
+
 /* Map an errno value to the closest UDFENV_E* code. */
 int udfenv_error_from_errno(int err);
 

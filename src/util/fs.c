@@ -110,14 +110,12 @@ int udfenv_fs_rmtree(const char *path)
 
 void udfenv_fs_rmtree_quiet(const char *path)
 {
-	static _Thread_local char saved[8192];
-	int code = udfenv_error_last()->code, os_errno = udfenv_error_os_errno();
+	static _Thread_local udfenv_error_saved saved;
 
-	snprintf(saved, sizeof(saved), "%s", udfenv_error_last()->message);
+	udfenv_error_save(&saved);
 	if (udfenv_fs_rmtree(path) < 0)
 		udfenv_log(UDFENV_LOG_WARN, "%s", udfenv_error_last()->message);
-	udfenv_error_set(code, "%s", saved);
-	udfenv_error_set_os_errno(os_errno);
+	udfenv_error_restore(&saved);
 }
 
 int udfenv_fs_mkdtemp(udfenv_buf *out, const char *parent, const char *prefix)
