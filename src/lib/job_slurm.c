@@ -335,28 +335,31 @@ static int cancelled(const json_t *st)
 	return json_integer_value(json_object_get(st, "code")) == UDFENV_ECANCELED;
 }
 
-/* Read every task's status: how many are done, and the failed one to report (-1: none). */
-static int read_statuses(sjob *s, unsigned *done, int *failed)
+/* Every task's status, read again while it runs: how many are done, and the failed one to report (-1: none). */
+static void read_statuses(sjob *s, unsigned *done, int *failed)
 {
-	int error;
-
 	*done = 0;
 	*failed = -1;
 	for (unsigned i = 0; i < s->ntasks; i++) {
+		const char *state = s->status[i] ? status_str(s->status[i], "state") : "";
 		json_t *st;
-		if ((error = udfenv_job__task_status(&st, s->dir.ptr, i)) < 0)
-			return error;
-		if (st) {
-			json_decref(s->status[i]);
-			s->status[i] = st;
+
+		/* A task's last status is final; one that cannot be read now (being replaced) is read next time. */
+		if (strcmp(state, "running") == 0 || state[0] == '\0') {
+			if (udfenv_job__task_status(&st, s->dir.ptr, i) < 0) {
+				udfenv_log(UDFENV_LOG_DEBUG, "slurm: %s", udfenv_error_last()->message);
+				udfenv_error_clear();
+			} else if (st) {
+				json_decref(s->status[i]);
+				s->status[i] = st;
+				state = status_str(st, "state");
+			}
 		}
-		if (s->status[i] && strcmp(status_str(s->status[i], "state"), "done") == 0)
+		if (strcmp(state, "done") == 0)
 			(*done)++;
-		if (s->status[i] && strcmp(status_str(s->status[i], "state"), "failed") == 0 &&
-		    (*failed < 0 || cancelled(s->status[*failed])))
+		if (strcmp(state, "failed") == 0 && (*failed < 0 || cancelled(s->status[*failed])))
 			*failed = (int)i;
 	}
-	return 0;
 }
 
 /* Task `i` failed: its error, with its node, and its detail. */
@@ -417,8 +420,7 @@ static int follow(sjob *s, udfenv_job_report *report)
 		if (udfenv_now() >= s->next_state && (error = poll_state(s)) < 0)
 			return error;
 		/* After the state: a task that ended before it was seen ending has written its status. */
-		if ((error = read_statuses(s, &done, &failed)) < 0)
-			return error;
+		read_statuses(s, &done, &failed);
 		relay_output(s);
 		tally(s, report);
 		if (udfenv_now() >= s->next_progress)
