@@ -83,6 +83,8 @@ static int parse(run_args *a, int argc, char **argv)
 		}
 	}
 	a->job_args = argv + i;
+	if (a->target && strcmp(a->target, "local") != 0 && strcmp(a->target, "slurm") != 0)
+		return cli_usage_error("run", "--target '%s': expected local or slurm", a->target);
 	if ((a->script == NULL) == (a->module == NULL))
 		return cli_usage_error("run", "give the job program with exactly one of -py FILE and -pym MODULE");
 	if (a->script) {
@@ -94,15 +96,24 @@ static int parse(run_args *a, int argc, char **argv)
 	return 0;
 }
 
+/* This binary's path into `exe` (PATH_MAX bytes); 0 if it cannot be read whole. */
+static int self_exe(char *exe)
+{
+	ssize_t n = readlink("/proc/self/exe", exe, PATH_MAX);
+
+	if (n <= 0 || n >= PATH_MAX)
+		return 0;
+	exe[n] = '\0';
+	return 1;
+}
+
 /* Slurm tasks run `udfenv task` with this binary unless udfenv.slurm.command says otherwise. */
 static int set_task_command(udfenv_config *cfg)
 {
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
-	if (udfenv_config_get(cfg, "udfenv.slurm.command") != NULL || n <= 0)
+	if (udfenv_config_get(cfg, "udfenv.slurm.command") != NULL || !self_exe(exe))
 		return 0;
-	exe[n] = '\0';
 	return udfenv_config_set(cfg, "udfenv.slurm.command", exe);
 }
 
@@ -110,13 +121,9 @@ static int set_task_command(udfenv_config *cfg)
 static char *package_dir(void)
 {
 	char exe[PATH_MAX], init[PATH_MAX + 32], *slash;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct stat st;
 
-	if (n <= 0)
-		return NULL;
-	exe[n] = '\0';
-	if ((slash = strrchr(exe, '/')) == NULL)
+	if (!self_exe(exe) || (slash = strrchr(exe, '/')) == NULL)
 		return NULL;
 	*slash = '\0';
 	snprintf(init, sizeof(init), "%s/python/udfenv/__init__.py", exe);

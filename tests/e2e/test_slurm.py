@@ -355,3 +355,11 @@ def test_the_time_limit_reaches_the_job(slurm, cluster, tmp_path):
     proc = slurm(job, "-D", "udfenv.slurm.time-limit=7", args=[src, tmp_path / "out.csv"])
     assert proc.returncode == 0, str(proc)
     assert (tmp_path / "out.csv").read_text() == "limit\n" + "00:07:00\n" * 4
+
+
+def test_an_unknown_target_is_a_usage_error(run_udfenv, tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text(FAILING_JOB)
+    proc = run_udfenv("run", "--target", "slrum", "-py", job, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--target 'slrum': expected local or slurm" in proc.stderr, proc.stderr
