@@ -37,7 +37,8 @@ static int add_filters(struct archive *a)
  * loses modes and symlinks) and, unless `zip_only`, tar; never format_all
  * (mtree can read arbitrary local files through contents=).
  */
-static int open_libarchive(xreader *r, const char *archive, int zip_only)
+/* libarchive on r->fd: the file the layout check read, not whatever the name points at by now. */
+static int open_libarchive(xreader *r, int zip_only)
 {
 	struct archive *a = r->in = archive_read_new();
 	int error;
@@ -50,7 +51,7 @@ static int open_libarchive(xreader *r, const char *archive, int zip_only)
 		return udfenv_error_set(UDFENV_ERROR, "libarchive: %s", archive_error_string(a));
 	if (!zip_only && (error = add_filters(a)) < 0)
 		return error;
-	if (archive_read_open_filename(a, archive, XREAD_BLOCK) == ARCHIVE_OK)
+	if (archive_read_open_fd(a, r->fd, XREAD_BLOCK) == ARCHIVE_OK)
 		return 0;
 	if (archive_errno(a) == ARCHIVE_ERRNO_FILE_FORMAT)
 		return udfenv_error_set(UDFENV_EINVALID, "archive '%s' is not a %s archive",
@@ -115,7 +116,7 @@ int udfenv_extract__reader_open(xreader *r, const char *archive, const char *lab
 	if (zip_only && (error = udfenv_extract__zip_layout(&r->pol, r->fd, r->archive_size)) < 0)
 		return error;
 	r->layout_checked = zip_only;
-	return open_libarchive(r, archive, zip_only);
+	return open_libarchive(r, zip_only);
 }
 
 static int read_error(xreader *r, const char *name)

@@ -42,7 +42,7 @@
 	X(archive_read_free) \
 	X(archive_read_new) \
 	X(archive_read_next_header) \
-	X(archive_read_open_filename) \
+	X(archive_read_open_fd) \
 	X(archive_read_support_filter_bzip2) \
 	X(archive_read_support_filter_gzip) \
 	X(archive_read_support_filter_xz) \
@@ -107,7 +107,7 @@ int udfenv_libarchive__load(void);
 #define archive_read_free (*udfenv_la.archive_read_free)
 #define archive_read_new (*udfenv_la.archive_read_new)
 #define archive_read_next_header (*udfenv_la.archive_read_next_header)
-#define archive_read_open_filename (*udfenv_la.archive_read_open_filename)
+#define archive_read_open_fd (*udfenv_la.archive_read_open_fd)
 #define archive_read_support_filter_bzip2 (*udfenv_la.archive_read_support_filter_bzip2)
 #define archive_read_support_filter_gzip (*udfenv_la.archive_read_support_filter_gzip)
 #define archive_read_support_filter_xz (*udfenv_la.archive_read_support_filter_xz)
