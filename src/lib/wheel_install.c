@@ -1109,7 +1109,7 @@ static int write_launcher(winst *w, const wlauncher *l)
 	udfenv_buf text = UDFENV_BUF_INIT;
 	const char *module = l->ep->module, *attr = l->ep->attr;
 	size_t imp = strcspn(attr, ".");
-	int fd = -1, error;
+	int error;
 
 	if ((error = shebang(&text, w->scheme->python)) < 0 ||
 	    (error = udfenv_buf_printf(&text,
@@ -1124,24 +1124,12 @@ static int write_launcher(winst *w, const wlauncher *l)
 	                               module, (int)imp, attr, attr)) < 0 ||
 	    (error = ensure_parent(w, l->dest)) < 0)
 		goto done;
-	if ((unlink(l->dest) < 0 && errno != ENOENT) ||
-	    (fd = open(l->dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 ||
-	    udfenv_fs_write_all(fd, text.ptr, text.size) < 0 ||
-	    fchmod(fd, (0666 & ~w->umask) | 0555) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "'%s': cannot write the launcher '%s'",
-		                            w->shown, l->dest);
+	if ((error = udfenv_fs_write_replace(l->dest, text.ptr, text.size, (0666 & ~w->umask) | 0555)) < 0) {
+		udfenv_error_prefix("'%s': its launcher: ", w->shown);
 		goto done;
 	}
-	if (close(fd) < 0) {
-		fd = -1;
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", l->dest);
-		goto done;
-	}
-	fd = -1;
 	error = add_generated(w, l->dest, text.ptr, text.size);
 done:
-	if (fd >= 0)
-		close(fd);
 	udfenv_buf_dispose(&text);
 	return error;
 }
@@ -1149,39 +1137,19 @@ done:
 /* A dist-info file of ours: a temp file beside it, renamed over (pip's _generate_file). */
 static int write_info_file(winst *w, const char *name, const char *data, size_t len, int record)
 {
-	udfenv_buf dir = UDFENV_BUF_INIT, path = UDFENV_BUF_INIT, tmp = UDFENV_BUF_INIT;
-	int fd = -1, error;
+	udfenv_buf dir = UDFENV_BUF_INIT, path = UDFENV_BUF_INIT;
+	int error;
 
 	if ((error = udfenv_path_join(&dir, w->lib, w->dist_info)) < 0 ||
 	    (error = udfenv_path_join(&path, dir.ptr, name)) < 0 ||
 	    (error = udfenv_fs_mkdir_p(dir.ptr, 0777)) < 0 ||
-	    (error = udfenv_fs_mkstemp(&tmp, dir.ptr, &fd)) < 0)
+	    (error = udfenv_fs_write_replace(path.ptr, data, len, 0666 & ~w->umask)) < 0)
 		goto done;
-	if (udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, 0666 & ~w->umask) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", tmp.ptr);
-		goto done;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", tmp.ptr);
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp.ptr, path.ptr) < 0) {
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write '%s'", path.ptr);
-		goto done;
-	}
-	udfenv_buf_clear(&tmp);
 	if (!record)
 		error = add_generated(w, path.ptr, data, len);
 done:
-	if (fd >= 0)
-		close(fd);
-	if (tmp.size)
-		unlink(tmp.ptr);
 	udfenv_buf_dispose(&dir);
 	udfenv_buf_dispose(&path);
-	udfenv_buf_dispose(&tmp);
 	return error;
 }
 

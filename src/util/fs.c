@@ -360,14 +360,9 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 {
 	udfenv_buf dir = UDFENV_BUF_INIT, tmp = UDFENV_BUF_INIT;
 	int fd = -1, error;
-	char *slash;
 
-	if ((error = udfenv_buf_sets(&dir, path)) < 0)
-		goto done;
-	slash = strrchr(dir.ptr, '/');
-	/* "/name" lives in "/", not in the current dir. */
-	udfenv_buf_truncate(&dir, slash == dir.ptr ? 1 : slash ? (size_t)(slash - dir.ptr) : 0);
-	if ((error = udfenv_fs_mkstemp(&tmp, dir.size ? dir.ptr : ".", &fd)) < 0)
+	if ((error = udfenv_path_dirname(&dir, path)) < 0 ||
+	    (error = udfenv_fs_mkstemp(&tmp, dir.size ? dir.ptr : ".", &fd)) < 0)
 		goto done;
 	error = udfenv_fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0);
 	error |= close(fd) < 0;
