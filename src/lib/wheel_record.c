@@ -43,11 +43,6 @@ int udfenv_wheel__alg_find(const char *name, size_t len)
 	return -1;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
-}
-
 int udfenv_wheel__digest_init(udfenv_wheel_digest *d, unsigned mask)
 {
 	int error;
@@ -77,16 +72,10 @@ int udfenv_wheel__digest_update(udfenv_wheel_digest *d, const void *p, size_t n,
 int udfenv_wheel__digest_final(udfenv_wheel_digest *d, unsigned char out[][UDFENV_WHEEL_DIGEST_MAX],
                                const char *name)
 {
-	char hex[UDFENV_SHA256_HEX];
 	int error;
 
-	if (d->h256) {
-		if ((error = udfenv_sha256_final(d->h256, hex)) < 0)
-			return error;
-		for (int i = 0; i < 32; i++)
-			out[UDFENV_WHEEL_SHA256][i] =
-			    (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
-	}
+	if (d->h256 && (error = udfenv_sha256_final_raw(d->h256, out[UDFENV_WHEEL_SHA256])) < 0)
+		return error;
 	if (((d->mask & (1u << UDFENV_WHEEL_SHA384)) &&
 	     SHA384_Final(out[UDFENV_WHEEL_SHA384], &d->c384) != 1) ||
 	    ((d->mask & (1u << UDFENV_WHEEL_SHA512)) &&
@@ -135,14 +124,11 @@ done:
 
 int udfenv_wheel__record_sha256(udfenv_buf *out, udfenv_sha256 *h)
 {
-	char hex[UDFENV_SHA256_HEX];
-	unsigned char raw[32];
+	unsigned char raw[UDFENV_SHA256_LEN];
 	int error;
 
-	if ((error = udfenv_sha256_final(h, hex)) < 0)
+	if ((error = udfenv_sha256_final_raw(h, raw)) < 0)
 		return error;
-	for (int i = 0; i < 32; i++)
-		raw[i] = (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
 	udfenv_buf_clear(out);
 	if ((error = udfenv_buf_puts(out, "sha256=")) < 0)
 		return error;

@@ -42,13 +42,21 @@ int udfenv_sha256_update(udfenv_sha256 *h, const void *data, size_t len)
 	return 0;
 }
 
+int udfenv_sha256_final_raw(udfenv_sha256 *h, unsigned char md[UDFENV_SHA256_LEN])
+{
+	if (SHA256_Final(md, &h->ctx) != 1)
+		return udfenv_error_set(UDFENV_ERROR, "SHA-256 final failed");
+	return 0;
+}
+
 int udfenv_sha256_final(udfenv_sha256 *h, char hex[UDFENV_SHA256_HEX])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[SHA256_DIGEST_LENGTH];
+	int error;
 
-	if (SHA256_Final(md, &h->ctx) != 1)
-		return udfenv_error_set(UDFENV_ERROR, "SHA-256 final failed");
+	if ((error = udfenv_sha256_final_raw(h, md)) < 0)
+		return error;
 	for (unsigned int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
 		hex[2 * i] = digits[md[i] >> 4];
 		hex[2 * i + 1] = digits[md[i] & 15];

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #define UDFENV_SHA256_HEX 65 /* 64 digits and the NUL */
+#define UDFENV_SHA256_LEN 32 /* the digest's bytes */
 
 typedef struct udfenv_sha256 udfenv_sha256;
 
@@ -13,6 +14,8 @@ int udfenv_sha256_new(udfenv_sha256 **out);
 int udfenv_sha256_update(udfenv_sha256 *h, const void *data, size_t len);
 /* Write the hex digest of everything fed so far; the context can't be fed again. */
 int udfenv_sha256_final(udfenv_sha256 *h, char hex[UDFENV_SHA256_HEX]);
+/* The same as the digest's bytes. */
+int udfenv_sha256_final_raw(udfenv_sha256 *h, unsigned char md[UDFENV_SHA256_LEN]);
 void udfenv_sha256_free(udfenv_sha256 *h);
 
 /*
