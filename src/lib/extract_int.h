@@ -36,14 +36,6 @@ typedef struct {
 } xpolicy;
 
 /*
- * Showing a name in a message: util/text.h's udfenv_text_show, under the
- * names the callers of extract_int.h knew it by first.
- */
-#define XSHOW_MAX UDFENV_TEXT_SHOW_MAX
-#define XSHOW_SIZE UDFENV_TEXT_SHOW_SIZE
-#define udfenv_extract__show udfenv_text_show
-
-/*
  * Set the error "archive 'LABEL': entry 'NAME' <fmt...>" and return `code`.
  * A NULL `name` is shown as "#N" (the entry number).
  */

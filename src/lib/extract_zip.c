@@ -19,6 +19,7 @@
  */
 #include "lib/extract_int.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -293,13 +294,13 @@ static int overlap_error(const xpolicy *p, const zip_span *a, const zip_span *b)
 {
 	char *na = strndup((const char *)a->name, a->name_len);
 	char *nb = strndup((const char *)b->name, b->name_len);
-	char shown[XSHOW_SIZE];
+	char shown[UDFENV_TEXT_SHOW_SIZE];
 	int error;
 
 	if (na == NULL || nb == NULL) {
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	} else {
-		udfenv_extract__show(shown, na);
+		udfenv_text_show(shown, na);
 		error = udfenv_extract__entry_error(
 		    p, UDFENV_EUNSAFE, nb,
 		    "shares its data with entry '%s' (overlapping zip entries)", shown);

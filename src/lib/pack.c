@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/path.h"
+#include "util/text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +29,7 @@ typedef struct {
 	struct archive_entry *e;
 	udfenv_buf rel; /* path of the current entry relative to `dir` */
 	char *block;
-	char shown[XSHOW_SIZE]; /* `rel` made printable for a message */
+	char shown[UDFENV_TEXT_SHOW_SIZE]; /* `rel` made printable for a message */
 } packer;
 
 static int pack_dir(packer *p, int dfd, unsigned depth);
@@ -36,7 +37,7 @@ static int pack_dir(packer *p, int dfd, unsigned depth);
 /* The current path for a one-line message: control characters and bad UTF-8 escaped. */
 static const char *rel_shown(packer *p)
 {
-	udfenv_extract__show(p->shown, udfenv_buf_cstr(&p->rel));
+	udfenv_text_show(p->shown, udfenv_buf_cstr(&p->rel));
 	return p->shown;
 }
 
@@ -105,8 +106,8 @@ static int pack_symlink(packer *p, int dfd, const char *name, unsigned depth)
 	}
 	target.ptr[n] = '\0';
 	if (!target_stays_inside(target.ptr, depth)) {
-		char shown[XSHOW_SIZE];
-		udfenv_extract__show(shown, target.ptr);
+		char shown[UDFENV_TEXT_SHOW_SIZE];
+		udfenv_text_show(shown, target.ptr);
 		error = udfenv_error_set(UDFENV_EUNSAFE,
 		                         "cannot pack '%s/%s': symlink to '%s' leads out of the "
 		                         "directory",

@@ -18,6 +18,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/path.h"
+#include "util/text.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -36,14 +37,14 @@ static int only_chars(const char *s, size_t len, const char *extra)
 
 int udfenv_wheel__invalid(const char *label, const char *fmt, ...)
 {
-	char shown[XSHOW_SIZE], *msg = NULL;
+	char shown[UDFENV_TEXT_SHOW_SIZE], *msg = NULL;
 	va_list ap;
 	int n, error;
 
 	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	udfenv_extract__show(shown, label);
+	udfenv_text_show(shown, label);
 	if (n < 0)
 		return udfenv_error_set(UDFENV_EINVALID, "'%s' is not a valid wheel", shown);
 	error = udfenv_error_set(UDFENV_EINVALID, "'%s' is not a valid wheel: %s", shown, msg);
@@ -55,9 +56,9 @@ int udfenv_wheel__invalid(const char *label, const char *fmt, ...)
 
 static int bad_name(const char *filename, const char *why)
 {
-	char shown[XSHOW_SIZE];
+	char shown[UDFENV_TEXT_SHOW_SIZE];
 
-	udfenv_extract__show(shown, filename);
+	udfenv_text_show(shown, filename);
 	return udfenv_error_set(UDFENV_EINVALID, "'%s' is not a wheel file name: %s", shown, why);
 }
 
@@ -376,10 +377,10 @@ int udfenv_wheel__is_dist_info(const char *name, size_t len)
 
 int udfenv_wheel__two_dist_infos(const char *label, const char *a, const char *b)
 {
-	char sa[XSHOW_SIZE], sb[XSHOW_SIZE];
+	char sa[UDFENV_TEXT_SHOW_SIZE], sb[UDFENV_TEXT_SHOW_SIZE];
 
-	udfenv_extract__show(sa, a);
-	udfenv_extract__show(sb, b);
+	udfenv_text_show(sa, a);
+	udfenv_text_show(sb, b);
 	return udfenv_wheel__invalid(
 	    label, "it has more than one .dist-info directory ('%s', '%s')", sa, sb);
 }
@@ -388,7 +389,7 @@ int udfenv_wheel__check_dist_info(const udfenv_wheelname *wn, const char *dist_i
                                   const char *label)
 {
 	size_t len = strlen(dist_info), stem_len;
-	char shown[XSHOW_SIZE];
+	char shown[UDFENV_TEXT_SHOW_SIZE];
 
 	if (udfenv_wheel__is_dist_info(dist_info, len)) {
 		stem_len = len - DIST_INFO_LEN;
@@ -397,7 +398,7 @@ int udfenv_wheel__check_dist_info(const udfenv_wheelname *wn, const char *dist_i
 				return 0;
 	}
 	udfenv_error_clear();
-	udfenv_extract__show(shown, dist_info);
+	udfenv_text_show(shown, dist_info);
 	return udfenv_wheel__invalid(label, "its metadata directory '%s' is not %s-%s.dist-info",
 	                             shown, wn->name, wn->version);
 }
@@ -445,8 +446,8 @@ int udfenv_wheel__check_wheel_file(const char *text, size_t len, const char *lab
 		goto done;
 	}
 	if (newer) {
-		char shown[XSHOW_SIZE];
-		udfenv_extract__show(shown, label);
+		char shown[UDFENV_TEXT_SHOW_SIZE];
+		udfenv_text_show(shown, label);
 		udfenv_log(UDFENV_LOG_WARN,
 		           "'%s' has a newer Wheel-Version than 1.0; installing "
 		           "it anyway",
@@ -492,8 +493,8 @@ int udfenv_wheel__read_member(xreader *rd, const char *label, udfenv_buf *out, s
 			return udfenv_wheel__invalid(label, "'%s' has a data block at a bad offset",
 			                             rd->name.ptr);
 		if (len > max - out->size) {
-			char shown[XSHOW_SIZE];
-			udfenv_extract__show(shown, label);
+			char shown[UDFENV_TEXT_SHOW_SIZE];
+			udfenv_text_show(shown, label);
 			return udfenv_error_set(UDFENV_ELIMIT, "'%s': '%s' is larger than %zu bytes",
 			                        shown, rd->name.ptr, max);
 		}

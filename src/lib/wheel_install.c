@@ -20,6 +20,7 @@
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/path.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,7 +100,7 @@ typedef struct {
 	const udfenv_wheel_install *req;
 	const udfenv_wheel_scheme *scheme;
 	const char *label;
-	char shown[XSHOW_SIZE]; /* the label, printable */
+	char shown[UDFENV_TEXT_SHOW_SIZE]; /* the label, printable */
 	mode_t umask;
 	udfenv_extract_limits lim;
 	udfenv_buf dirs[DIR_COUNT]; /* as dir_keys: absolute, normalized */
@@ -126,14 +127,14 @@ static int file_error(const winst *w, int code, const char *rel, const char *fmt
     __attribute__((format(printf, 4, 5)));
 static int file_error(const winst *w, int code, const char *rel, const char *fmt, ...)
 {
-	char shown[XSHOW_SIZE], *msg = NULL;
+	char shown[UDFENV_TEXT_SHOW_SIZE], *msg = NULL;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	udfenv_extract__show(shown, rel);
+	udfenv_text_show(shown, rel);
 	code = udfenv_error_set(code, "'%s': '%s' %s", w->shown, shown, n < 0 ? "is refused" : msg);
 	free(msg);
 	return code;
@@ -177,8 +178,8 @@ static int check_hashes(winst *w)
 		size_t want = a < 0 ? 0 : 2 * udfenv_wheel__alg_len(a);
 		if (a < 0 || strlen(colon + 1) != want ||
 		    strspn(colon + 1, "0123456789abcdefABCDEF") != want) {
-			char shown[XSHOW_SIZE];
-			udfenv_extract__show(shown, s);
+			char shown[UDFENV_TEXT_SHOW_SIZE];
+			udfenv_text_show(shown, s);
 			return udfenv_error_set(
 			    UDFENV_EINVALID,
 			    "'%s' is not a valid --hash value for '%s' (expected "
@@ -398,8 +399,8 @@ static int read_record(winst *w)
 		qsort(w->rows, w->nrows, sizeof(*w->rows), row_cmp);
 	for (size_t i = 1; i < w->nrows; i++)
 		if (strcmp(w->rows[i - 1].key, w->rows[i].key) == 0) {
-			char shown[XSHOW_SIZE];
-			udfenv_extract__show(shown, w->rows[i].path);
+			char shown[UDFENV_TEXT_SHOW_SIZE];
+			udfenv_text_show(shown, w->rows[i].path);
 			return udfenv_wheel__invalid(w->label, "RECORD lists '%s' twice", shown);
 		}
 	return 0;
@@ -463,8 +464,8 @@ static int add_launcher(winst *w, const udfenv_wheel_ep *ep, const char *name, i
 
 	for (size_t i = 0; i < w->nlaunchers; i++)
 		if (strcmp(w->launchers[i].name, name) == 0) {
-			char sn[XSHOW_SIZE];
-			udfenv_extract__show(sn, name);
+			char sn[UDFENV_TEXT_SHOW_SIZE];
+			udfenv_text_show(sn, name);
 			return udfenv_error_set(UDFENV_ECONFLICT,
 			                        "'%s': '%s' is both a console and a gui script",
 			                        w->shown, sn);
@@ -763,10 +764,10 @@ static int check_collisions(winst *w)
 	for (size_t i = 1; i < n && error == 0; i++) {
 		if (strcmp(t[i - 1].dest, t[i].dest) != 0)
 			continue;
-		char a[XSHOW_SIZE], b[XSHOW_SIZE], d[XSHOW_SIZE];
-		udfenv_extract__show(a, t[i - 1].from);
-		udfenv_extract__show(b, t[i].from);
-		udfenv_extract__show(d, t[i].dest);
+		char a[UDFENV_TEXT_SHOW_SIZE], b[UDFENV_TEXT_SHOW_SIZE], d[UDFENV_TEXT_SHOW_SIZE];
+		udfenv_text_show(a, t[i - 1].from);
+		udfenv_text_show(b, t[i].from);
+		udfenv_text_show(d, t[i].dest);
 		error = udfenv_error_set(UDFENV_ECONFLICT,
 		                         "'%s': %s'%s' and %s'%s' would both be installed as '%s'",
 		                         w->shown, t[i - 1].launcher ? "the entry point " : "", a,
@@ -1360,7 +1361,7 @@ static void winst_dispose(winst *w)
  */
 static void name_the_wheel(const winst *w)
 {
-	char quoted[XSHOW_SIZE + 2];
+	char quoted[UDFENV_TEXT_SHOW_SIZE + 2];
 
 	snprintf(quoted, sizeof(quoted), "'%s'", w->shown);
 	if (strstr(udfenv_error_last()->message, quoted) == NULL)
@@ -1377,7 +1378,7 @@ int udfenv_wheel__install(const udfenv_wheel_install *req, const udfenv_wheel_sc
 	w.req = req;
 	w.scheme = scheme;
 	w.label = req->label ? req->label : req->path;
-	udfenv_extract__show(w.shown, w.label);
+	udfenv_text_show(w.shown, w.label);
 	w.umask = current_umask();
 	udfenv_extract__defaults(&w.lim);
 	if ((error = prepare(&w)) == 0)

@@ -9,6 +9,7 @@
 #include "util/ascii.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <openssl/sha.h>
@@ -238,12 +239,12 @@ static int check_entry(const char *label, const char *group, const char *name, c
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-";
 	static const char extra_chars[] =
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=, \t";
-	char sl[XSHOW_SIZE], sn[XSHOW_SIZE], sv[XSHOW_SIZE];
+	char sl[UDFENV_TEXT_SHOW_SIZE], sn[UDFENV_TEXT_SHOW_SIZE], sv[UDFENV_TEXT_SHOW_SIZE];
 	size_t m, a, i;
 
-	udfenv_extract__show(sl, label);
-	udfenv_extract__show(sn, name);
-	udfenv_extract__show(sv, value);
+	udfenv_text_show(sl, label);
+	udfenv_text_show(sn, name);
+	udfenv_text_show(sv, value);
 	if (name[0] == '\0' || name[0] == '.' || strspn(name, name_chars) != strlen(name))
 		return udfenv_error_set(UDFENV_EINVALID,
 		                        "'%s': %s entry point '%s' has an invalid name (letters, "
