@@ -13,8 +13,8 @@ int udfenv_pep503_canonicalize(udfenv_buf *out, const char *name, size_t len)
 	udfenv_buf_clear(out);
 	for (size_t i = 0; i < len; i++) {
 		char c = udfenv_ascii_lower(name[i]);
-		if (udfenv_ascii_is_sep(c)) {
-			while (i + 1 < len && udfenv_ascii_is_sep(name[i + 1]))
+		if (udfenv_pep_is_sep(c)) {
+			while (i + 1 < len && udfenv_pep_is_sep(name[i + 1]))
 				i++;
 			c = '-';
 		}
@@ -34,7 +34,7 @@ int udfenv_pep503_normalize(udfenv_buf *out, const char *name, size_t len)
 	if (len == 0 || !udfenv_ascii_is_alnum(name[0]) || !udfenv_ascii_is_alnum(name[len - 1]))
 		goto invalid;
 	for (size_t i = 0; i < len; i++)
-		if (!udfenv_ascii_is_alnum(name[i]) && !udfenv_ascii_is_sep(name[i]))
+		if (!udfenv_ascii_is_alnum(name[i]) && !udfenv_pep_is_sep(name[i]))
 			goto invalid;
 	return udfenv_pep503_canonicalize(out, name, len);
 invalid: {
@@ -112,7 +112,7 @@ static int take_label(cursor *c, const char *const *labels, size_t nlabels, size
  */
 static void take_label_num(cursor *c, unsigned long long *n)
 {
-	if (c->p < c->e && udfenv_ascii_is_sep(*c->p))
+	if (c->p < c->e && udfenv_pep_is_sep(*c->p))
 		c->p++;
 	take_num(c, n);
 }
@@ -128,7 +128,7 @@ static void take_pre(cursor *c, udfenv_pep440_version *v)
 	const char *save = c->p;
 	size_t which;
 
-	if (c->p < c->e && udfenv_ascii_is_sep(*c->p))
+	if (c->p < c->e && udfenv_pep_is_sep(*c->p))
 		c->p++;
 	if (!take_label(c, pre_labels, sizeof(pre_labels) / sizeof(*pre_labels), &which)) {
 		c->p = save;
@@ -150,7 +150,7 @@ static void take_post(cursor *c, udfenv_pep440_version *v)
 		v->has_post = 1;
 		return;
 	}
-	if (c->p < c->e && udfenv_ascii_is_sep(*c->p))
+	if (c->p < c->e && udfenv_pep_is_sep(*c->p))
 		c->p++;
 	if (!take_label(c, post_labels, sizeof(post_labels) / sizeof(*post_labels), &which)) {
 		c->p = save;
@@ -165,7 +165,7 @@ static void take_dev(cursor *c, udfenv_pep440_version *v)
 	const char *save = c->p;
 	size_t which;
 
-	if (c->p < c->e && udfenv_ascii_is_sep(*c->p))
+	if (c->p < c->e && udfenv_pep_is_sep(*c->p))
 		c->p++;
 	if (!take_label(c, dev_labels, 1, &which)) {
 		c->p = save;
@@ -202,7 +202,7 @@ static int take_local(cursor *c, udfenv_buf *out)
 		for (; seg < c->p; seg++)
 			if ((error = udfenv_buf_putc(out, udfenv_ascii_lower(*seg))) < 0)
 				return error;
-		if (c->p < c->e && udfenv_ascii_is_sep(*c->p)) {
+		if (c->p < c->e && udfenv_pep_is_sep(*c->p)) {
 			c->p++;
 			continue;
 		}

@@ -18,6 +18,12 @@
 /* The largest epoch, release, pre, post or dev number accepted (2^63 - 1). */
 #define UDFENV_VERSION_NUM_MAX 9223372036854775807ULL
 
+/* '-', '_' or '.': the separators inside PEP 503 names and PEP 440 labels. */
+static inline int udfenv_pep_is_sep(char c)
+{
+	return c == '-' || c == '_' || c == '.';
+}
+
 /*
  * The PEP 503 normal form of the project name `name` (its first `len`
  * bytes): lowercase, each run of '-', '_' and '.' made one '-'. The name

@@ -534,9 +534,9 @@ static size_t name_len(const parser *ps)
 
 	if (q == ps->e || !udfenv_ascii_is_alnum(*q))
 		return 0;
-	while (q < ps->e && (udfenv_ascii_is_alnum(*q) || udfenv_ascii_is_sep(*q)))
+	while (q < ps->e && (udfenv_ascii_is_alnum(*q) || udfenv_pep_is_sep(*q)))
 		q++;
-	while (udfenv_ascii_is_sep(q[-1]))
+	while (udfenv_pep_is_sep(q[-1]))
 		q--;
 	return (size_t)(q - ps->p);
 }

@@ -980,7 +980,7 @@ static int write_file(winst *w, wfile *f, xreader *rd)
 		goto rehash;
 	if (in != f->size) {
 		error = file_error(w, UDFENV_EUNSAFE, f->rel,
-		                   "does not match its RECORD size (%llu bytes, its zip entry says %llu)",
+		                   "has %llu bytes of data but its zip entry declares %llu",
 		                   (unsigned long long)in, (unsigned long long)f->size);
 		goto done;
 	}
@@ -1269,7 +1269,7 @@ static int prepare(winst *w)
 	    (error = scan(w)) < 0)
 		goto done;
 	if (w->dist_info == NULL) {
-		error = udfenv_wheel__invalid(w->label, "no .dist-info/METADATA");
+		error = udfenv_wheel__invalid(w->label, "it has no .dist-info directory");
 		goto done;
 	}
 	if ((error = udfenv_wheel__check_dist_info(&w->wn, w->dist_info, w->label)) < 0)

@@ -25,12 +25,6 @@ static inline int udfenv_ascii_is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* '-', '_' or '.': the separators inside PEP 503 names and PEP 440 labels. */
-static inline int udfenv_ascii_is_sep(char c)
-{
-	return c == '-' || c == '_' || c == '.';
-}
-
 static inline char udfenv_ascii_lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
