@@ -152,7 +152,8 @@ static mode_t current_umask(void)
 	mode_t m = 022;
 	const char *p;
 
-	if (udfenv_fs_read_file(&st, "/proc/self/status", 1 << 20) == 0 &&
+	/* "Umask:" is the second line; 4 KiB, not more: the buffer is allocated whole, once per wheel. */
+	if (udfenv_fs_read_file(&st, "/proc/self/status", 4096) == 0 &&
 	    (p = strstr(udfenv_buf_cstr(&st), "\nUmask:")) != NULL)
 		m = (mode_t)strtoul(p + 7, NULL, 8) & 0777;
 	udfenv_error_clear();
