@@ -11,11 +11,12 @@ around B (default 30000). Interleaved, K times each (default 3):
   slurm, 1 node  udfenv run --target slurm ...      (1 node, 1 task)
   slurm, 2 nodes udfenv run --target slurm ...      (2 nodes, 2 tasks)
 
-on the cluster scripts/slurm-local runs (started first when it is not up).
-Medians of the wall times; the ratios are to the local run. Each Slurm
-run starts once every node is idle again (see wait_idle). The caches are
-warm after the first round, so the figures are the jobs' own time plus the
-executor's overhead (staging, sbatch, following, merging the output).
+on the cluster scripts/slurm-local runs (started for the bench and
+stopped after when it was not up). An untimed first round fills the
+caches, so the figures are the jobs' own time plus the executor's overhead
+(staging, sbatch, following, merging the output). Medians of the wall
+times; the ratios are to the local run. Each Slurm run starts once every
+node is idle again (see wait_idle).
 
 The two "nodes" of slurm-local are slurmd daemons on this one machine:
 they share its cores. 2 nodes can at best halve the time when the machine
@@ -59,9 +60,11 @@ def main():
     add_udfenv_arg(ap)
     args = ap.parse_args()
     args.udfenv = os.path.abspath(args.udfenv)
+    if not os.access(args.udfenv, os.X_OK):
+        sys.exit("bench: no udfenv at %s (build it, or give --udfenv)" % args.udfenv)
     started = time.perf_counter()
-    if not slurmlocal.is_up():
-        slurmlocal.start()
+    was_up = slurmlocal.is_up()
+    slurmlocal.start()
     work = tempfile.mkdtemp(prefix="udfenv-bench-slurm-")
     b = Bench(args, work, slurmlocal.client_env())
     machine_info("udfenv: %s (built %s)" % (args.udfenv, built_at(args.udfenv)),
@@ -74,28 +77,37 @@ def main():
             f.write("%d,%d\n" % (i, args.bound + i))
     slurm = ["--target", "slurm", "-D", "udfenv.slurm.staging-dir=%s" % os.path.join(work, "staging"),
              "-D", "udfenv.cache.dir=%s" % os.path.join(work, "nodes", "%n", "cache")]
-    configs = [("local", []),
+    configs = [("local", ["-D", "udfenv.cache.dir=%s" % os.path.join(work, "local-cache")]),
                ("slurm, 1 node", slurm + ["-D", "udfenv.slurm.nodes=1"]),
                ("slurm, 2 nodes", slurm + ["-D", "udfenv.slurm.nodes=2"])]
     times = {name: [] for name, _ in configs}
     outputs = {}
+
+    def run(name, flags, out):
+        """The job's wall time with `flags`, or None (a failed check) if it failed."""
+        if "slurm" in flags:
+            wait_idle(b.env)
+        t0 = time.perf_counter()
+        p = subprocess.run([args.udfenv, "run"] + flags + ["-py", JOB, src, out], env=b.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        t = time.perf_counter() - t0
+        if not b.check(p.returncode == 0, "%s: exit %d: %s" % (name, p.returncode, p.stderr[-2000:])):
+            return None
+        with open(out, "rb") as f:
+            outputs.setdefault(name, f.read())
+        return t
+
     try:
+        # Untimed: fills every cache, so the rounds time the jobs, not the first builds.
+        for k, (name, flags) in enumerate(configs):
+            run(name, flags, os.path.join(work, "warm-%d.csv" % k))
         for r in range(args.runs):
             line = []
-            for name, flags in configs:
-                if flags:
-                    wait_idle(b.env)
-                out = os.path.join(work, "out-%d-%d.csv" % (r, len(line)))
-                t0 = time.perf_counter()
-                p = subprocess.run([args.udfenv, "run"] + flags + ["-py", JOB, src, out], env=b.env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-                t = time.perf_counter() - t0
-                if not b.check(p.returncode == 0, "%s: exit %d: %s" % (name, p.returncode, p.stderr[-2000:])):
-                    continue
-                with open(out, "rb") as f:
-                    outputs.setdefault(name, f.read())
-                times[name].append(t)
-                line.append("%s %.2f s" % (name, t))
+            for k, (name, flags) in enumerate(configs):
+                t = run(name, flags, os.path.join(work, "out-%d-%d.csv" % (r, k)))
+                if t is not None:
+                    times[name].append(t)
+                    line.append("%s %.2f s" % (name, t))
             say("round %d: %s" % (r + 1, ", ".join(line)))
         for name, _ in configs[1:]:
             b.check(outputs.get(name) == outputs.get("local"), "%s: the output differs from the local one" % name)
@@ -113,6 +125,8 @@ def main():
         summary_table("summary: CPU-bound UDF, %d rows" % args.rows, rows)
     finally:
         rmtree(work)
+        if not was_up:
+            slurmlocal.stop()
     finish(b, started)
 
 
