@@ -579,7 +579,7 @@ void udfenv_cache__release(udfenv_cache_lease *l)
 	udfenv_buf_dispose(&l->data);
 }
 
-/* records/<h>, h = sha256 of `path`. */
+/* <kind>/<h>, h = sha256 of `path` (its lock: locks/<kind>-<h>.memo). */
 /* A remembered record's cap (an interpreter's details with its ~1000 wheel tags: ~40 KiB). */
 #define REMEMBER_MAX (1u << 20)
 

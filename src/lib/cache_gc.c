@@ -258,15 +258,17 @@ static int reclaim_stale_temp(udfenv_cache *c, const char *sub, const char *name
 	       mtime_of(&st) < udfenv_wall_now() - STALE_RECORD_SECONDS && unlinkat(c->fd, rel, 0) == 0;
 }
 
-static int reclaim_digest_temp(udfenv_cache *c, const char *name, void *payload)
-{
-	*(unsigned *)payload += (unsigned)reclaim_stale_temp(c, "digests", name);
-	return 0;
-}
+/* The records of one kind (its dir's name) and a count of the leftovers reclaimed. */
+typedef struct {
+	const char *kind;
+	unsigned *count;
+} record_walk;
 
-static int reclaim_interp_temp(udfenv_cache *c, const char *name, void *payload)
+static int reclaim_record_temp(udfenv_cache *c, const char *name, void *payload)
 {
-	*(unsigned *)payload += (unsigned)reclaim_stale_temp(c, "interp", name);
+	const record_walk *w = payload;
+
+	*w->count += (unsigned)reclaim_stale_temp(c, w->kind, name);
 	return 0;
 }
 
@@ -327,13 +329,39 @@ done:
 	return 0;
 }
 
+/* A remembered record and its lock file (locks/<kind>-<name>.memo); one being written (its lock held) stays. */
 static int remove_record(udfenv_cache *c, const char *name, void *payload)
 {
-	char rel[NAME_MAX + 16];
+	const record_walk *w = payload;
+	char lock[NAME_MAX + 1], rel[NAME_MAX + 32];
+	int fd = -1;
 
-	snprintf(rel, sizeof(rel), "%s/%s", (const char *)payload, name);
+	snprintf(lock, sizeof(lock), "%s-%s.memo", w->kind, name);
+	if (name[0] != '.' && udfenv_cache__lock(c, lock, LOCK_EX | LOCK_NB, NULL, &fd) != 0) {
+		udfenv_error_clear();
+		return 0;
+	}
+	snprintf(rel, sizeof(rel), "%s/%s", w->kind, name);
 	unlinkat(c->fd, rel, 0);
+	if (fd >= 0) {
+		snprintf(rel, sizeof(rel), "locks/%s", lock);
+		unlinkat(c->fd, rel, 0);
+		close(fd);
+	}
 	return 0;
+}
+
+/* Each record dir's files through `fn` (reclaim_record_temp or remove_record). */
+static int each_record(udfenv_cache *c, int (*fn)(udfenv_cache *, const char *, void *), unsigned *count)
+{
+	static const char *const kinds[] = {"digests", "interp"};
+	int error = 0;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && error == 0; i++) {
+		record_walk w = {kinds[i], count};
+		error = udfenv_cache__each_name(c, kinds[i], fn, &w);
+	}
+	return error;
 }
 
 static int gc(udfenv_cache *c, uint64_t max_size, int wait, int records, udfenv_cache_gc_report *report)
@@ -355,8 +383,7 @@ static int gc(udfenv_cache *c, uint64_t max_size, int wait, int records, udfenv_
 	if ((error = udfenv_cache__each_name(c, "trash", reclaim_trash, &r.reclaimed)) < 0 ||
 	    (error = udfenv_cache__each_name(c, "tmp", reclaim_build, &r.reclaimed)) < 0 ||
 	    (error = udfenv_cache__each_name(c, "work", reclaim_work, &r.reclaimed)) < 0 ||
-	    (error = udfenv_cache__each_name(c, "digests", reclaim_digest_temp, &r.reclaimed)) < 0 ||
-	    (error = udfenv_cache__each_name(c, "interp", reclaim_interp_temp, &r.reclaimed)) < 0 ||
+	    (error = each_record(c, reclaim_record_temp, &r.reclaimed)) < 0 ||
 	    (error = udfenv_cache_list(c, &entries, &n)) < 0)
 		goto done;
 	for (size_t i = 0; i < n; i++)
@@ -379,8 +406,8 @@ static int gc(udfenv_cache *c, uint64_t max_size, int wait, int records, udfenv_
 		}
 	}
 	r.entries_left = (unsigned)(n - r.removed);
-	if (records && ((error = udfenv_cache__each_name(c, "digests", remove_record, "digests")) < 0 ||
-			(error = udfenv_cache__each_name(c, "interp", remove_record, "interp")) < 0))
+	/* Clearing: the remembered records go too, temp files and lock files with them. */
+	if (records && (error = each_record(c, remove_record, NULL)) < 0)
 		goto done;
 done:
 	udfenv_cache_list_free(entries, n);

@@ -266,6 +266,35 @@ static void test_remembered_values(void **state)
 	udfenv_cache_close(c);
 }
 
+/* Clearing removes the remembered records and their lock files; a record being written stays. */
+static void test_clear_removes_records_and_their_locks(void **state)
+{
+	udfenv_cache *c = fresh_cache();
+	udfenv_cache_gc_report rep;
+	udfenv_buf v = UDFENV_BUF_INIT, locks = UDFENV_BUF_INIT;
+	int held;
+
+	(void)state;
+	assert_int_equal(udfenv_buf_printf(&locks, "%s/locks", c->root.ptr), 0);
+	assert_int_equal(udfenv_cache__lock_record(c, "digests", "/a/b", NULL, &held), 0);
+	udfenv_cache__remember(c, "digests", "/a/b", "sig1", "abc 3");
+	close(held);
+	assert_int_equal(udfenv_cache__lock_record(c, "digests", "/a/c", NULL, &held), 0);
+	udfenv_cache__remember(c, "digests", "/a/c", "sig1", "def 4");
+	assert_int_equal(tu_count_entries(locks.ptr), 2);
+	assert_int_equal(udfenv_cache_clear(c, &rep), 0);
+	assert_int_equal(udfenv_cache__recall(c, "digests", "/a/b", "sig1", &v), 0);
+	assert_int_equal(udfenv_cache__recall(c, "digests", "/a/c", "sig1", &v), 1);
+	assert_int_equal(tu_count_entries(locks.ptr), 1);
+	close(held);
+	assert_int_equal(udfenv_cache_clear(c, &rep), 0);
+	assert_int_equal(udfenv_cache__recall(c, "digests", "/a/c", "sig1", &v), 0);
+	assert_int_equal(tu_count_entries(locks.ptr), 0);
+	udfenv_buf_dispose(&v);
+	udfenv_buf_dispose(&locks);
+	udfenv_cache_close(c);
+}
+
 static void test_a_cache_others_can_write_is_refused(void **state)
 {
 	udfenv_buf dir = UDFENV_BUF_INIT;
@@ -550,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_one_build_per_key_among_processes),
 		cmocka_unit_test(test_entry_without_marker_is_rebuilt),
 		cmocka_unit_test(test_remembered_values),
+		cmocka_unit_test(test_clear_removes_records_and_their_locks),
 		cmocka_unit_test(test_a_cache_others_can_write_is_refused),
 		cmocka_unit_test(test_remember_leaves_no_temp_file_and_no_fd),
 		cmocka_unit_test(test_gc_reclaims_stale_record_temp_files),
