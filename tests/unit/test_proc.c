@@ -412,7 +412,8 @@ static void forward_case(double timeout)
 	 */
 	assert_int_equal(udfenv_buf_printf(&script,
 					   "trap 'exit 42' TERM; sleep 5 & "
-					   "while [ \"$(cat /proc/$!/comm 2>/dev/null)\" != sleep ]; do :; done; "
+					   "n=0; while [ \"$(cat /proc/$!/comm 2>/dev/null)\" != sleep ] && "
+					   "[ $n -lt 20000 ]; do n=$((n + 1)); done; "
 					   "echo $! > '%s.tmp'; mv '%s.tmp' '%s'; wait",
 					   ready.ptr, ready.ptr, ready.ptr),
 			 0);
