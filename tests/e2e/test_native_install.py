@@ -682,12 +682,13 @@ def test_an_include_outside_the_files_dir_is_refused(run_udfenv, tmp_path, worke
 def test_a_dependency_without_a_version(run_udfenv, tmp_path, worker, hand_wheels):
     """Requires-Dist: plainpkg (no specifier) takes the dir's newest plainpkg."""
     wheels = wheel_dir(tmp_path, hand_wheels["plainpkg"])
+    pa.make_wheel(wheels, "plainpkg", "9.0", {"plainpkg/__init__.py": "NEWEST = True\n"})
     pa.make_wheel(wheels, "loose", "1.0", {"loose/__init__.py": "import plainpkg\n"},
                   requires=["plainpkg"])
     req = write_req(tmp_path, ["loose==1.0"])
     proc, cache, report = udfenv_install(run_udfenv, tmp_path, worker, wheels, req,
-                                         ["python", "-c", "import loose; print(%r)" % OK])
-    assert proc.returncode == 0 and proc.stdout.strip() == OK, str(proc)
+                                         ["python", "-c", "import loose, plainpkg; print(plainpkg.NEWEST)"])
+    assert proc.returncode == 0 and proc.stdout.strip() == "True", str(proc)
     entry, data = load_entry(proc, cache, report)
     assert entry.get("installer") == "native", entry
     wh.assert_same_install(pip_tree(tmp_path, worker, wheels, req), data)
