@@ -268,9 +268,15 @@ static void send_report(int fd, int error, const udfenv_extract_stats *stats)
 {
 	const char *msg = error < 0 ? udfenv_error_last()->message : "";
 	size_t len = strlen(msg) < XREPORT_MSG_MAX ? strlen(msg) : XREPORT_MSG_MAX;
-	xreport_head h = {error, error < 0 ? udfenv_error_os_errno() : 0, (uint32_t)len, stats->entries,
-	                  stats->bytes};
+	xreport_head h;
 
+	/* Zeroed whole: the padding goes down the pipe too (valgrind checks it). */
+	memset(&h, 0, sizeof(h));
+	h.code = error;
+	h.os_errno = error < 0 ? udfenv_error_os_errno() : 0;
+	h.msg_len = (uint32_t)len;
+	h.entries = stats->entries;
+	h.bytes = stats->bytes;
 	if (udfenv_fs_write_all(fd, &h, sizeof(h)) == 0)
 		udfenv_fs_write_all(fd, msg, len);
 }
