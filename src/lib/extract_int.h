@@ -112,6 +112,14 @@ int udfenv_extract__reader_open(xreader *r, const char *archive, const char *lab
                                 const udfenv_extract_limits *lim, int zip_only);
 
 /*
+ * The same on the file open on `fd`, read from its start: what was checked
+ * on that fd is what is read. `fd` stays the caller's (the reader reads a
+ * dup, which shares its offset).
+ */
+int udfenv_extract__reader_open_fd(xreader *r, int fd, const char *label,
+                                   const udfenv_extract_limits *lim, int zip_only);
+
+/*
  * The next entry (the root's "./" skipped): 1 with `*e`, its normalized
  * name in r->name; 0 at the end. Checked first: a zip's layout (at the
  * first entry), the entry cap, the name (udfenv_extract__normalize), a name

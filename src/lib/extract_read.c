@@ -60,12 +60,13 @@ static int open_libarchive(xreader *r, int zip_only)
 	                        archive_error_string(a));
 }
 
-static int open_fd(xreader *r, const char *archive)
+/* r->fd is open (or -1, errno set): it must be a regular file; its size sets the ratio cap. */
+static int take_fd(xreader *r)
 {
 	const udfenv_extract_limits *lim = r->pol.lim;
 	struct stat st;
 
-	if ((r->fd = open(archive, O_RDONLY | O_CLOEXEC)) < 0 || fstat(r->fd, &st) < 0)
+	if (r->fd < 0 || fstat(r->fd, &st) < 0)
 		return udfenv_error_set_os(udfenv_error_from_errno(errno),
 		                           "cannot open archive '%s'", r->pol.label);
 	if (!S_ISREG(st.st_mode))
@@ -100,23 +101,52 @@ static void use_utf8_names(xreader *r)
 	}
 }
 
-int udfenv_extract__reader_open(xreader *r, const char *archive, const char *label,
-                                const udfenv_extract_limits *lim, int zip_only)
+static void reader_init(xreader *r, const char *label, const udfenv_extract_limits *lim)
 {
-	int error;
-
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	r->pol.label = label;
 	r->pol.lim = lim;
 	use_utf8_names(r);
-	if ((error = open_fd(r, archive)) < 0)
-		return error;
+}
+
+/* The rest of opening, on r->fd as take_fd accepted it. */
+static int reader_start(xreader *r, int zip_only)
+{
+	int error;
+
 	/* A zip by contract: its layout first, whose errors say more than libarchive's. */
 	if (zip_only && (error = udfenv_extract__zip_layout(&r->pol, r->fd, r->archive_size)) < 0)
 		return error;
 	r->layout_checked = zip_only;
 	return open_libarchive(r, zip_only);
+}
+
+int udfenv_extract__reader_open(xreader *r, const char *archive, const char *label,
+                                const udfenv_extract_limits *lim, int zip_only)
+{
+	int error;
+
+	reader_init(r, label, lim);
+	r->fd = open(archive, O_RDONLY | O_CLOEXEC);
+	if ((error = take_fd(r)) < 0)
+		return error;
+	return reader_start(r, zip_only);
+}
+
+int udfenv_extract__reader_open_fd(xreader *r, int fd, const char *label,
+                                   const udfenv_extract_limits *lim, int zip_only)
+{
+	int error;
+
+	reader_init(r, label, lim);
+	r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if ((error = take_fd(r)) < 0)
+		return error;
+	/* The dup shares the offset: libarchive reads on from where it is. */
+	if (lseek(r->fd, 0, SEEK_SET) < 0)
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot read archive '%s'", r->pol.label);
+	return reader_start(r, zip_only);
 }
 
 static int read_error(xreader *r, const char *name)

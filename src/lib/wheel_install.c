@@ -37,19 +37,6 @@
 
 /* ---- digests ---- */
 
-static int digest_file(const char *path, unsigned mask,
-                       unsigned char out[][UDFENV_WHEEL_DIGEST_MAX], uint64_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), error;
-
-	if (fd < 0)
-		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'",
-		                           path);
-	error = udfenv_wheel__digest_fd(fd, path, mask, out, size);
-	close(fd);
-	return error;
-}
-
 /* ---- the state of one install ---- */
 
 enum { DIR_PURELIB, DIR_PLATLIB, DIR_SCRIPTS, DIR_HEADERS, DIR_DATA, DIR_COUNT };
@@ -101,6 +88,7 @@ typedef struct {
 	const udfenv_wheel_scheme *scheme;
 	const char *label;
 	char shown[UDFENV_TEXT_SHOW_SIZE]; /* the label, printable */
+	int fd; /* the wheel, opened once: its hash and both passes read this file */
 	mode_t umask;
 	udfenv_extract_limits lim;
 	udfenv_buf dirs[DIR_COUNT]; /* as dir_keys: absolute, normalized */
@@ -190,7 +178,7 @@ static int check_hashes(winst *w)
 		mask |= 1u << a;
 		first = first < 0 ? a : first;
 	}
-	if ((error = digest_file(w->req->path, mask, got, NULL)) < 0)
+	if ((error = udfenv_wheel__digest_fd(w->fd, w->label, mask, got, NULL)) < 0)
 		return error;
 	for (int a = 0; a < UDFENV_WHEEL_ALGS; a++)
 		for (size_t k = 0; (mask & (1u << a)) && k < udfenv_wheel__alg_len(a); k++)
@@ -308,7 +296,7 @@ static int scan(winst *w)
 	xreader rd;
 	int r, error = 0;
 
-	if ((r = udfenv_extract__reader_open(&rd, w->req->path, w->label, &w->lim, 1)) == 0)
+	if ((r = udfenv_extract__reader_open_fd(&rd, w->fd, w->label, &w->lim, 1)) == 0)
 		while ((r = udfenv_extract__reader_next(&rd, &e)) > 0 &&
 		       (error = scan_entry(w, &rd, e)) == 0)
 			;
@@ -1016,7 +1004,7 @@ static int write_files(winst *w)
 	size_t i = 0;
 	int r, error = 0;
 
-	if ((r = udfenv_extract__reader_open(&rd, w->req->path, w->label, &w->lim, 1)) == 0)
+	if ((r = udfenv_extract__reader_open_fd(&rd, w->fd, w->label, &w->lim, 1)) == 0)
 		while (error == 0 && (r = udfenv_extract__reader_next(&rd, &e)) > 0) {
 			if (archive_entry_filetype(e) == AE_IFDIR)
 				continue;
@@ -1258,6 +1246,14 @@ static int setup_dirs(winst *w)
 	return 0;
 }
 
+static int open_wheel(winst *w)
+{
+	if ((w->fd = open(w->req->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'",
+		                           w->shown);
+	return 0;
+}
+
 static int prepare(winst *w)
 {
 	udfenv_buf rel = UDFENV_BUF_INIT;
@@ -1266,6 +1262,7 @@ static int prepare(winst *w)
 
 	if ((error = setup_dirs(w)) < 0 ||
 	    (error = udfenv_wheel__name_of(&w->wn, w->req->path, w->req->label)) < 0 ||
+	    (error = open_wheel(w)) < 0 ||
 	    (error = check_hashes(w)) < 0 || (error = udfenv_libarchive__load()) < 0 ||
 	    (error = scan(w)) < 0)
 		goto done;
@@ -1320,6 +1317,8 @@ static int install_files(winst *w)
 
 static void winst_dispose(winst *w)
 {
+	if (w->fd >= 0)
+		close(w->fd);
 	for (int k = 0; k < DIR_COUNT; k++)
 		udfenv_buf_dispose(&w->dirs[k]);
 	for (int k = 0; k < META_COUNT; k++)
@@ -1376,6 +1375,7 @@ int udfenv_wheel__install(const udfenv_wheel_install *req, const udfenv_wheel_sc
 	int error;
 
 	memset(&w, 0, sizeof(w));
+	w.fd = -1;
 	w.req = req;
 	w.scheme = scheme;
 	w.label = req->label ? req->label : req->path;

@@ -17,8 +17,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1091,6 +1094,32 @@ static void test_record_path_escapes(void **state)
 	}
 }
 
+/*
+ * open(2) as the library calls it, counting the opens of one path: this
+ * executable's definition comes before libc's.
+ */
+static const char *watched_path;
+static int watched_opens;
+
+int open(const char *path, int flags, ...);
+int open(const char *path, int flags, ...)
+{
+	static int (*real_open)(const char *, int, ...);
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	if (real_open == NULL)
+		*(void **)&real_open = dlsym(RTLD_NEXT, "open");
+	if (watched_path && strcmp(path, watched_path) == 0)
+		watched_opens++;
+	return real_open(path, flags, mode);
+}
+
 static void test_hash_option(void **state)
 {
 	fx *f = *state;
@@ -1100,6 +1129,7 @@ static void test_hash_option(void **state)
 	unsigned int mdlen = 0;
 	char hex[2 * EVP_MAX_MD_SIZE + 8];
 	udfenv_buf data = UDFENV_BUF_INIT;
+	int error;
 
 	make_wheel(f, whl, DEMO_WHL, DI, pure_files, N(pure_files));
 	assert_int_equal(udfenv_fs_read_file(&data, whl, 1 << 24), 0);
@@ -1117,10 +1147,18 @@ static void test_hash_option(void **state)
 	assert_error(install(f, whl, &hashes, 0), UDFENV_EUNSAFE,
 	             "'" DEMO_WHL "' does not match any of its --hash values", "its sha256 is ");
 	assert_int_equal(tu_count_entries(f->prefix), 0);
-	/* One of several does. */
+	/*
+	 * One of several does. The wheel is opened once: the file hashed is
+	 * the file both passes read, whatever is renamed over its path.
+	 */
 	assert_int_equal(udfenv_strvec_push(&hashes, hex), 0);
-	if (install(f, whl, &hashes, 0) < 0)
+	watched_path = whl;
+	watched_opens = 0;
+	error = install(f, whl, &hashes, 0);
+	watched_path = NULL;
+	if (error < 0)
 		fail_msg("%s", udfenv_error_last()->message);
+	assert_int_equal(watched_opens, 1);
 	assert_file(f->purelib, "demo/cli.py", NULL, 0);
 	/* A malformed value. */
 	assert_int_equal(udfenv_fs_rmtree(f->prefix), 0);
