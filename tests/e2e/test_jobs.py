@@ -408,10 +408,12 @@ def test_live_progress_on_a_terminal(udfenv_bin, udfenv_env, tmp_path, numbers_c
 
 
 def test_ctrl_c_cancels_the_job_and_leaves_no_output(udfenv_bin, udfenv_env, tmp_path, numbers_csv):
+    started = tmp_path / "started"
     body = '''
-    import time
+    import os, time
     @udf(result_type=DataTypes.BIGINT())
     def slow(x):
+        open(%r, "a").close()  # a worker is in the middle of the job
         time.sleep(0.05)
         return x
 
@@ -419,13 +421,16 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_output(udfenv_bin, udfenv_env, tmp
         t_env = TableEnvironment.create()
         t = t_env.from_csv(sys.argv[1])
         t.select(slow(t.value)).write_csv(sys.argv[2])
-    '''
+    ''' % str(started)
     job = write_job(tmp_path, body)
     out = tmp_path / "out.csv"
     p = subprocess.Popen([str(udfenv_bin), "run", "-py", str(job), str(numbers_csv), str(out)],
                          cwd=str(tmp_path), env=udfenv_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, start_new_session=True)
-    time.sleep(3)
+    deadline = time.monotonic() + 120
+    while not started.exists() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), "no worker started a row (exit status %s)" % p.poll()
     os.killpg(p.pid, signal.SIGINT)
     try:
         _, err = p.communicate(timeout=30)
