@@ -125,7 +125,7 @@ def main():
             results.append(result("CPU-bound UDF job, %d rows, %s (median of %d)" % (
                 args.rows, name, args.runs), med[name], "s", "udfenv local executor",
                 med["local"]))
-        results.append(result("CPU-bound UDF job, %d rows, 2 nodes (median of %d)" % (
+        results.append(result("CPU-bound UDF job, %d rows, 2 slurm nodes vs 1 (median of %d)" % (
             args.rows, args.runs), med["slurm, 2 nodes"], "s", "slurm, 1 node (udfenv)",
             med["slurm, 1 node"], note="both nodes share this machine's cores"))
         rows.append(("2 nodes vs 1", "%.2f s" % med["slurm, 2 nodes"], "%.2f s on 1 node" % med["slurm, 1 node"],
