@@ -1,5 +1,6 @@
 """What the Python benchmarks share: output, clean-up, argument checks, the
-machine description and the record of correctness checks.
+machine description, the record of correctness checks and the
+machine-readable result that bench/run collects (--json PATH).
 
 Benchmarks run as `python3 bench/<name>.py`, so this directory is first on
 sys.path and `import _common` finds this file. Importing it also puts
@@ -7,6 +8,8 @@ tests/fixtures on sys.path, for the input generators there (pyartifacts,
 wheelhouse).
 """
 
+import json
+import math
 import os
 import platform
 import shlex
@@ -75,6 +78,14 @@ def built_at(path):
 def machine_info(*lines):
     """Print the machine (cores, CPU model, kernel), then `lines` (what the
     bench runs: interpreters, the binary), then the bench's command line."""
+    say("machine: %s" % machine_description())
+    for line in lines:
+        say(line)
+    say("command: %s" % " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
+
+
+def machine_description():
+    """'<n> cores (<m> usable), <CPU model>; <OS> <kernel>': this machine."""
     model = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -88,11 +99,8 @@ def machine_info(*lines):
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
-    say("machine: %s cores (%s usable), %s; %s %s" % (os.cpu_count(), usable, model,
-                                                       platform.system(), platform.release()))
-    for line in lines:
-        say(line)
-    say("command: %s" % " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
+    return "%s cores (%s usable), %s; %s %s" % (os.cpu_count(), usable, model,
+                                                platform.system(), platform.release())
 
 
 def summary_table(title, rows):
@@ -104,6 +112,69 @@ def summary_table(title, rows):
     say("== %s ==" % title)
     for r in [head] + rows:
         say("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+# --------------------------------------------------------------------------
+# the machine-readable result, for bench/run
+#
+# With --json PATH a bench also writes its figures to PATH, besides its
+# usual output; bench/run passes it to every bench and builds its one table
+# from these files. A bench in another language writes the same JSON
+# (extract_vs_unzip.sh, bench_rows.c):
+#
+#   {"version": 1, "bench": NAME, "params": {...sizes and rounds...},
+#    "failures": [...failed checks...],
+#    "results": [{"measure": "what is measured, with its rounds",
+#                 "figure": udfenv's figure, "unit": UNIT,
+#                 "baseline": "what it is compared with" or null,
+#                 "baseline_figure": the baseline's figure or null,
+#                 "better": "lower" or "higher", "note": "..."}, ...]}
+#
+# UNIT is one of RESULT_UNITS; bench/run formats the figures and states the
+# ratio in the words of the unit ("3.10x faster", "1.25x slower", "2.00x
+# less memory"). A figure that could not be measured is null.
+
+RESULT_VERSION = 1
+RESULT_UNITS = {  # unit: (words when udfenv is better, when it is worse)
+    "s": ("faster", "slower"),
+    "rows/s": ("faster", "slower"),
+    "ns/row": ("faster", "slower"),
+    "B": ("less memory", "more memory"),
+}
+
+
+def add_json_arg(ap):
+    """Add --json PATH to the argparse parser ap."""
+    ap.add_argument("--json", metavar="PATH",
+                    help="also write the figures to PATH as JSON (for bench/run; "
+                         "see docs/BENCHMARKS.md)")
+
+
+def result(measure, figure, unit, baseline=None, baseline_figure=None, better="lower", note=""):
+    """One figure of a bench for write_result (the fields are described above)."""
+    if unit not in RESULT_UNITS or better not in ("lower", "higher"):
+        raise ValueError("result %r: unit %r, better %r" % (measure, unit, better))
+
+    def number(x):
+        return float(x) if x is not None and math.isfinite(x) else None
+    return {"measure": measure, "figure": number(figure), "unit": unit, "baseline": baseline,
+            "baseline_figure": number(baseline_figure), "better": better, "note": note}
+
+
+def write_result(path, bench, results, failures=(), params=None):
+    """Write the result of bench (its name) to path, unless path is None:
+    results made by result(), the failed correctness checks, the params
+    (sizes, rounds, interpreters) it ran with. Written to a temp file and
+    renamed, so a reader never sees half of it."""
+    if not path:
+        return
+    doc = {"version": RESULT_VERSION, "bench": bench, "params": params or {},
+           "failures": list(failures), "results": list(results)}
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.rename(tmp, path)
 
 
 class Bench:

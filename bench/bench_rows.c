@@ -1,5 +1,6 @@
 /*
- * bench_rows [ROWS] [--random-doubles]: the C side of a job's row path.
+ * bench_rows [ROWS] [--random-doubles] [--json PATH]: the C side of a job's
+ * row path.
  *
  * Generates a CSV of ROWS rows (default 2,000,000; id BIGINT, name STRING,
  * value DOUBLE, flag BOOLEAN) in a temp dir, then pushes it through what
@@ -12,6 +13,11 @@
  * Values: prices with two decimals by default (the common case); with
  * --random-doubles, doubles of 17 significant digits (the slow path of
  * number printing).
+ *
+ * With --json PATH the figures are also written to PATH in the format of
+ * bench/_common.py's write_result, for bench/run. There is no baseline:
+ * this is a component's cost, which job_throughput.py puts against a plain
+ * Python script.
  */
 #include "lib/rows.h"
 #include "lib/rows_int.h"
@@ -40,6 +46,44 @@ static int fail(const char *what)
 {
 	fprintf(stderr, "bench_rows: %s: %s\n", what, udfenv_error_last()->message);
 	return 1;
+}
+
+/* The figures as JSON (bench/_common.py's format) to path, through a
+ * temp file renamed into place; 0 or -1 (errno set). */
+static int write_json(const char *path, size_t nrows, int random_doubles, int same,
+                      const double ns[4], double wall_ns)
+{
+	char tmp[4096];
+	FILE *f;
+	int fd, ok;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		return -1;
+	}
+	fprintf(f,
+	        "{\"version\": 1, \"bench\": \"bench_rows\",\n"
+	        " \"params\": {\"rows\": %zu, \"doubles\": \"%s\"},\n"
+	        " \"failures\": [%s],\n"
+	        " \"results\": [{\"measure\": \"C row path: read CSV, encode, decode, write CSV, "
+	        "%zu rows (CPU time)\",\n"
+	        "   \"figure\": %.3f, \"unit\": \"ns/row\", \"baseline\": null, "
+	        "\"baseline_figure\": null,\n"
+	        "   \"better\": \"lower\", \"note\": \"read %.1f, encode %.1f, decode %.1f, "
+	        "write %.1f; wall %.1f ns/row\"}]}\n",
+	        nrows, random_doubles ? "random 17-digit" : "2-decimal",
+	        same ? "" : "\"the output differs from the input\"", nrows,
+	        ns[0] + ns[1] + ns[2] + ns[3], ns[0], ns[1], ns[2], ns[3], wall_ns);
+	ok = fflush(f) == 0 && !ferror(f);
+	if (fclose(f) != 0 || !ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
 }
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
@@ -108,14 +152,21 @@ int main(int argc, char **argv)
 	udfenv_buf json = UDFENV_BUF_INIT, a = UDFENV_BUF_INIT, b = UDFENV_BUF_INIT;
 	double t_read = 0, t_enc = 0, t_dec = 0, t_write = 0, t0, t1, wall;
 	size_t nrows = 2000000, total = 0, json_bytes = 0;
-	int random_doubles = 0, status = 1, fd = -1;
-	const char *parent = getenv("TMPDIR");
+	int random_doubles = 0, status = 1, fd = -1, same;
+	const char *parent = getenv("TMPDIR"), *json_path = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--random-doubles") == 0)
 			random_doubles = 1;
-		else
+		else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+			json_path = argv[++i];
+		else if (argv[i][0] >= '1' && argv[i][0] <= '9')
 			nrows = (size_t)strtoull(argv[i], NULL, 10);
+		else {
+			fprintf(stderr, "usage: %s [ROWS] [--random-doubles] [--json PATH]\n",
+			        argv[0]);
+			return 2;
+		}
 	}
 	if (rows_schema_add(&s, "id", ROWS_BIGINT) < 0 ||
 	    rows_schema_add(&s, "name", ROWS_STRING) < 0 ||
@@ -193,9 +244,9 @@ int main(int argc, char **argv)
 		fail("comparing");
 		goto done;
 	}
+	same = a.size == b.size && memcmp(a.ptr, b.ptr, a.size) == 0;
 	printf("input %.1f MB, protocol JSON %.1f MB, output %s the input\n", a.size / 1e6,
-	       json_bytes / 1e6,
-	       a.size == b.size && memcmp(a.ptr, b.ptr, a.size) == 0 ? "equals" : "DIFFERS FROM");
+	       json_bytes / 1e6, same ? "equals" : "DIFFERS FROM");
 	printf("%-28s %8.1f ns/row  (%.3f s)\n", "read CSV (4096-row batches)",
 	       t_read * 1e9 / total, t_read);
 	printf("%-28s %8.1f ns/row  (%.3f s)\n", "encode protocol columns", t_enc * 1e9 / total,
@@ -205,7 +256,15 @@ int main(int argc, char **argv)
 	printf("%-28s %8.1f ns/row  (%.3f s)\n", "write CSV", t_write * 1e9 / total, t_write);
 	printf("%-28s %8.1f ns/row  (wall: %.1f ns/row)\n", "total",
 	       (t_read + t_enc + t_dec + t_write) * 1e9 / total, wall * 1e9 / total);
-	status = a.size == b.size && memcmp(a.ptr, b.ptr, a.size) == 0 ? 0 : 1;
+	status = same ? 0 : 1;
+	if (json_path) {
+		double ns[4] = {t_read * 1e9 / total, t_enc * 1e9 / total, t_dec * 1e9 / total,
+		                t_write * 1e9 / total};
+		if (write_json(json_path, total, random_doubles, same, ns, wall * 1e9 / total)) {
+			perror(json_path);
+			status = 1;
+		}
+	}
 done:
 	rows_reader_free(r);
 	rows_writer_free(w);

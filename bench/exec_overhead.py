@@ -8,7 +8,7 @@ private one) is warmed first, so what is measured is a warm start from a
 manifest and its store, through the `python` shim. bench/node_cache.py
 measures the same from dependency flags, with requirements, and cold.
 
-    python3 bench/exec_overhead.py [--runs N] [--python /path/to/python3.X]
+    python3 bench/exec_overhead.py [--runs N] [--python /path/to/python3.X] [--json PATH]
 """
 import argparse
 import os
@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from _common import add_udfenv_arg, check_executables, rmtree
+from _common import add_json_arg, add_udfenv_arg, check_executables, result, rmtree, write_result
 import pyartifacts  # on sys.path through _common
 
 
@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--python", default="/root/.pyenv/versions/3.8.18/bin/python3.8",
                     help="interpreter to zip as a venv (default: pyenv 3.8)")
     add_udfenv_arg(ap)
+    add_json_arg(ap)
     args = ap.parse_args()
     check_executables(args)
 
@@ -69,6 +70,10 @@ def main():
         print("  bare   %-40s %8.2f ms" % (os.path.basename(args.python) + " -c pass", b * 1e3))
         print("  udfenv %-40s %8.2f ms" % ("exec --manifest ... -- python -c pass", w * 1e3))
         print("  overhead %.2f ms, ratio %.2fx" % ((w - b) * 1e3, w / b))
+        write_result(args.json, "exec_overhead", [result(
+            "warm exec --manifest, python -c pass (median of %d)" % args.runs, w, "s", "bare %s -c pass" % os.path.basename(args.python), b,
+            note="overhead %+.2f ms" % ((w - b) * 1e3))],
+            params={"runs": args.runs, "python": args.python, "venv_zip_bytes": venv_size})
     finally:
         rmtree(work)  # the private cache's entries are read-only
 

@@ -3,12 +3,20 @@
 # policy check on, default limits) against `unzip -q` on the same realistic
 # zipped venv, in the same run, into fresh directories.
 #
-# usage: bench/extract_vs_unzip.sh [RUNS]       (default 7; medians are reported)
+# usage: bench/extract_vs_unzip.sh [--json PATH] [RUNS]
+#        RUNS: default 7; medians are reported. --json PATH: also write the
+#        figures to PATH as JSON (for bench/run; the format is _common.py's).
 # env:   PYTHON  interpreter to build the venv with (default: a pyenv 3.11,
 #                whose venv gets pip and setuptools, else the newest pyenv 3.x)
 #        BUILD   build directory holding bench_extract (default: build)
 set -euo pipefail
 
+json=
+if [ "${1:-}" = --json ]; then
+    [ $# -ge 2 ] || { echo "--json needs a PATH" >&2; exit 2; }
+    json=$2
+    shift 2
+fi
 runs=${1:-7}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$repo/build}
@@ -81,3 +89,15 @@ echo "unzip -q        runs: $(tr '\n' ' ' <"$work/t.unzip")"
 echo "bench_extract   runs: $(tr '\n' ' ' <"$work/t.udfenv")"
 awk -v u="$mu" -v x="$mx" -v n="$runs" 'BEGIN {
     printf "median of %d: unzip -q %.4f s, udfenv %.4f s, ratio udfenv/unzip %.2f\n", n, u, x, x / u }'
+
+if [ -n "$json" ]; then
+    cat >"$json.tmp" <<EOF
+{"version": 1, "bench": "extract_vs_unzip",
+ "params": {"runs": $runs, "python": "$python", "entries": $entries, "bytes": $size},
+ "failures": [],
+ "results": [{"measure": "extract a zipped venv, $entries entries (median of $runs)",
+              "figure": $mx, "unit": "s", "baseline": "unzip -q", "baseline_figure": $mu,
+              "better": "lower", "note": "every policy check on, helper process"}]}
+EOF
+    mv "$json.tmp" "$json"
+fi

@@ -7,7 +7,7 @@ The baseline: a single-process Python script doing the same with the csv
 module (read, convert, call the same function, write). Both use the same
 interpreter. Each configuration runs --repeat times; the median counts.
 
-    bench/job_throughput.py [--rows 2000000] [--repeat 3] [--python PATH]
+    bench/job_throughput.py [--rows 2000000] [--repeat 3] [--python PATH] [--json PATH]
 
 Prints rows/s for the baseline and for udfenv at parallelism 1 and 2, and
 each ratio to the baseline (goals: >= 1.0x at p1, >= 1.7x at p2).
@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from _common import add_udfenv_arg, check_executables, rmtree
+from _common import add_json_arg, add_udfenv_arg, check_executables, result, rmtree, write_result
 
 UDFS = '''\
 def add_one(x):
@@ -57,6 +57,9 @@ if __name__ == "__main__":
 '''
 
 
+GOALS = {"p1": 1.0, "p2": 1.7}  # udfenv's rows/s over the plain script's
+
+
 def make_input(path, rows):
     with open(path, "w") as f:
         f.write("id,name,value\n")
@@ -85,6 +88,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--python", default="/usr/bin/python3", help="client, worker and baseline interpreter")
     add_udfenv_arg(ap)
+    add_json_arg(ap)
     a = ap.parse_args()
     check_executables(a)
 
@@ -123,6 +127,16 @@ def main():
                          ("p2", "udfenv parallelism 2")):
             t = statistics.median(runs[k])
             print("%-28s %10.2f %14.0f %7.2fx" % (label, t, a.rows / t, base / t))
+        results = []
+        for k, goal in (("p1", GOALS["p1"]), ("p2", GOALS["p2"])):
+            r = base / statistics.median(runs[k])
+            results.append(result(
+                "UDF job, %d rows, parallelism %s (median of %d)" % (a.rows, k[1:], a.repeat),
+                a.rows / statistics.median(runs[k]), "rows/s", "plain Python csv script",
+                a.rows / base, better="higher",
+                note="goal >= %.1fx: %s" % (goal, "met" if r >= goal else "MISSED")))
+        write_result(a.json, "job_throughput", results,
+                     params={"rows": a.rows, "repeat": a.repeat, "python": a.python})
     finally:
         rmtree(work)
 

@@ -2,7 +2,7 @@
 """Installing a wheelhouse: udfenv (cold and warm) against pip, in one run.
 
     python3 bench/native_install.py [--wheels N] [--files-per-wheel M] [--runs K]
-                                    [--python PATH] [--udfenv PATH]
+                                    [--python PATH] [--udfenv PATH] [--json PATH]
 
 1. Inputs. N generated pure wheels (default 60) with M installed files each
    (default 100: modules in subpackages; every 5th wheel also a console
@@ -46,8 +46,9 @@ import tempfile
 import time
 import zipfile
 
-from _common import (DIGEST_SETTLE_S, Bench, add_udfenv_arg, built_at, check_executables,
-                     finish, machine_info, rmtree, say, summary_table)
+from _common import (DIGEST_SETTLE_S, Bench, add_json_arg, add_udfenv_arg, built_at,
+                     check_executables, finish, machine_info, result, rmtree, say, summary_table,
+                     write_result)
 import wheelhouse  # on sys.path through _common
 
 COLD_GOAL = 5.0
@@ -176,6 +177,7 @@ def measure(b, wheels, req):
 
 
 def summary(b, stats, times, phases):
+    """Print the medians and the summary table; return the results for --json."""
     med = {k: statistics.median(v) for k, v in times.items() if v}
     ph = {k: statistics.median(v) for k, v in phases.items() if v}
     small = stats["wheels"] < MIN_WHEELS or stats["files"] < MIN_FILES
@@ -190,12 +192,18 @@ def summary(b, stats, times, phases):
             if k in ph:
                 extra = "  install phase %.4f s" % ph[k]
             say("  %-64s %9.4f s%s" % (label, med[k], extra))
-    rows = []
+    rows, results = [], []
     for k, name, fmt, goal in (("cold", "udfenv cold install", "%.3f s", COLD_GOAL),
                                ("warm", "udfenv warm (cached)", "%.4f s", WARM_GOAL)):
         if "pip" not in med or k not in med:
             continue
         r = med["pip"] / med[k]
+        results.append(result(
+            "install %d wheels, %d files: %s (median of %d)" % (
+                stats["wheels"], stats["files"], "empty cache" if k == "cold" else "warm cache",
+                b.args.runs),
+            med[k], "s", "pip install --no-compile, cold", med["pip"],
+            note="goal >= %gx: %s%s" % (goal, "met" if r >= goal else "MISSED", tag)))
         rows.append((name, fmt % med[k], "%.3f s pip" % med["pip"],
                      ("%.2fx faster" if r < 100 else "%.0fx faster") % r, ">= %gx faster" % goal,
                      ("met" if r >= goal else "MISSED") + tag))
@@ -204,9 +212,9 @@ def summary(b, stats, times, phases):
             rows.append(("  its install phase", fmt % ph[k],
                          "%.3f s pip" % med["pip"] if k == "cold" else "-",
                          "%.2fx faster" % rp if k == "cold" else "-", "-", "(info)"))
-    if not rows:
-        return
-    summary_table("summary: %d wheels, %d files" % (stats["wheels"], stats["files"]), rows)
+    if rows:
+        summary_table("summary: %d wheels, %d files" % (stats["wheels"], stats["files"]), rows)
+    return results
 
 
 def main():
@@ -224,6 +232,7 @@ def main():
                     help="worker interpreter, also the one whose pip is the baseline "
                          "(default: pyenv 3.11.7)")
     add_udfenv_arg(ap)
+    add_json_arg(ap)
     args = ap.parse_args()
     if args.runs < 1 or args.wheels < 1 or args.files_per_wheel < 5:
         ap.error("--runs and --wheels must be >= 1, --files-per-wheel >= 5")
@@ -246,8 +255,10 @@ def main():
         b.check(False, "%s: %s" % (type(e).__name__, e))
     finally:
         rmtree(work)
-    if times:
-        summary(b, stats, times, phases)
+    results = summary(b, stats, times, phases) if times else []
+    write_result(args.json, "native_install", results, b.failures, params={
+        "wheels": args.wheels, "files_per_wheel": args.files_per_wheel, "runs": args.runs,
+        "python": args.python})
     finish(b, started)
 
 

@@ -2,7 +2,7 @@
 """The node cache in one run: warm start, a cold herd, and a second job.
 
     python3 bench/node_cache.py [--runs N] [--trials T] [--herd K]
-                                [--python PATH] [--udfenv PATH] [--client PATH]
+                                [--python PATH] [--udfenv PATH] [--client PATH] [--json PATH]
 
 1. Warm start. `udfenv exec --cache-dir C -pyfs udfs.py -pyfs lib
    -pyreq requirements.txt#wheelhouse -pyarch data.zip#data
@@ -50,8 +50,9 @@ import subprocess
 import tempfile
 import time
 
-from _common import (DIGEST_SETTLE_S, Bench, add_udfenv_arg, built_at, check_executables,
-                     finish, machine_info, rmtree, say, summary_table)
+from _common import (DIGEST_SETTLE_S, Bench, add_json_arg, add_udfenv_arg, built_at,
+                     check_executables, finish, machine_info, result, rmtree, say, summary_table,
+                     write_result)
 import pyartifacts  # on sys.path through _common
 
 WARM_GOAL_MS = 5.0
@@ -467,9 +468,15 @@ def second_job(b, p, venv_name):
 
 
 def summary(b, warm, herd, jobs):
-    rows = []
+    """Print the summary table; return the results for --json."""
+    rows, results = [], []
     if warm:
         met = warm["overhead"] * 1e3 <= WARM_GOAL_MS
+        results.append(result(
+            "warm exec from dependency flags, python -c pass (median of %d)" % b.args.runs,
+            warm["udfenv"], "s", "bare venv interpreter -c pass", warm["bare"],
+            note="overhead %+.2f ms; goal <= %g ms: %s" % (
+                warm["overhead"] * 1e3, WARM_GOAL_MS, "met" if met else "MISSED")))
         rows.append(("warm start, median of %d" % b.args.runs, ms(warm["udfenv"]),
                      ms(warm["bare"]) + " bare", "%.2fx" % (warm["udfenv"] / warm["bare"]),
                      "overhead <= %g ms" % WARM_GOAL_MS,
@@ -479,6 +486,10 @@ def summary(b, warm, herd, jobs):
         rows.append(("cold herd of %d, median of %d" % (b.args.herd, b.args.trials),
                      "%.2f s" % herd["herd"], "%.2f s single" % herd["single"], "%.2fx" % ratio,
                      "<= %.1fx single" % HERD_GOAL, "met" if ratio <= HERD_GOAL else "MISSED"))
+        results.append(result(
+            "cold herd: %d execs at once, empty cache (median of %d)" % (b.args.herd, b.args.trials),
+            herd["herd"], "s", "1 udfenv exec alone, empty cache", herd["single"],
+            note="goal <= %.1fx single: %s" % (HERD_GOAL, "met" if ratio <= HERD_GOAL else "MISSED")))
     if jobs:
         i1, i2 = jobs[0]["install"], jobs[1]["install"]
         met = i2["built"] == 0 and i2["hit"] >= 1 and i2["seconds"] <= INSTALL_GOAL_S
@@ -486,10 +497,17 @@ def summary(b, warm, herd, jobs):
                      "%.4f s, %d built (job 1)" % (i1["seconds"], i1["built"]),
                      "%.1ex" % (i2["seconds"] / i1["seconds"]) if i1["seconds"] else "-",
                      "0 built, <= %g s" % INSTALL_GOAL_S, "met" if met else "MISSED"))
+        results.append(result(
+            "second job's install phase (%d built)" % i2["built"], i2["seconds"], "s",
+            "first job's install phase (udfenv, %d built)" % i1["built"], i1["seconds"],
+            note="goal 0 built, <= %g s: %s" % (INSTALL_GOAL_S, "met" if met else "MISSED")))
         rows.append(("second job: wall time", "%.3f s" % jobs[1]["wall"],
                      "%.3f s (job 1)" % jobs[0]["wall"], "%.2fx" % (jobs[1]["wall"] / jobs[0]["wall"]),
                      "-", "(info)"))
+        results.append(result("second job's wall time", jobs[1]["wall"], "s",
+                              "first job's wall time (udfenv)", jobs[0]["wall"]))
     summary_table("summary", rows)
+    return results
 
 
 def main():
@@ -502,6 +520,7 @@ def main():
     add_udfenv_arg(ap)
     ap.add_argument("--client", default="/usr/bin/python3",
                     help="client interpreter of the job; must import udfenv (scripts/bootstrap)")
+    add_json_arg(ap)
     args = ap.parse_args()
     if args.runs < 1 or args.trials < 1 or args.herd < 2:
         ap.error("--runs and --trials must be >= 1, --herd >= 2")
@@ -530,7 +549,10 @@ def main():
         b.check(False, "%s: %s" % (type(e).__name__, e))
     finally:
         rmtree(work)
-    summary(b, warm, herd, jobs)
+    results = summary(b, warm, herd, jobs)
+    write_result(args.json, "node_cache", results, b.failures, params={
+        "runs": args.runs, "trials": args.trials, "herd": args.herd, "python": args.python,
+        "client": args.client})
     finish(b, started)
 
 

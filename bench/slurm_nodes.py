@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A CPU-bound UDF job on 1 and 2 Slurm nodes against the local executor, in one run.
 
-    python3 bench/slurm_nodes.py [--rows N] [--bound B] [--runs K] [--udfenv PATH]
+    python3 bench/slurm_nodes.py [--rows N] [--bound B] [--runs K] [--udfenv PATH] [--json PATH]
 
 The job is examples/slurm/job.py (each row counts the primes below its bound
 by trial division: pure Python work) over N rows (default 400) with bounds
@@ -32,8 +32,8 @@ import sys
 import tempfile
 import time
 
-from _common import (REPO, Bench, add_udfenv_arg, built_at, finish, machine_info, rmtree, say,
-                     summary_table)
+from _common import (REPO, Bench, add_json_arg, add_udfenv_arg, built_at, finish, machine_info,
+                     result, rmtree, say, summary_table, write_result)
 import slurmlocal  # on sys.path through _common
 
 JOB = os.path.join(REPO, "examples", "slurm", "job.py")
@@ -58,6 +58,7 @@ def main():
     ap.add_argument("--bound", type=int, default=30000)
     ap.add_argument("--runs", type=int, default=3)
     add_udfenv_arg(ap)
+    add_json_arg(ap)
     args = ap.parse_args()
     args.udfenv = os.path.abspath(args.udfenv)
     if not os.access(args.udfenv, os.X_OK):
@@ -82,6 +83,7 @@ def main():
                ("slurm, 2 nodes", slurm + ["-D", "udfenv.slurm.nodes=2"])]
     times = {name: [] for name, _ in configs}
     outputs = {}
+    results = []
 
     def run(name, flags, out):
         """The job's wall time with `flags`, or None (a failed check) if it failed."""
@@ -120,6 +122,12 @@ def main():
         for name, _ in configs[1:]:
             rows.append((name, "%.2f s" % med[name], "%.2f s local" % med["local"],
                          "%.2fx faster" % (med["local"] / med[name]), "-", "(info)"))
+            results.append(result("CPU-bound UDF job, %d rows, %s (median of %d)" % (
+                args.rows, name, args.runs), med[name], "s", "udfenv local executor",
+                med["local"]))
+        results.append(result("CPU-bound UDF job, %d rows, 2 slurm nodes vs 1 (median of %d)" % (
+            args.rows, args.runs), med["slurm, 2 nodes"], "s", "slurm, 1 node (udfenv)",
+            med["slurm, 1 node"], note="both nodes share this machine's cores"))
         rows.append(("2 nodes vs 1", "%.2f s" % med["slurm, 2 nodes"], "%.2f s on 1 node" % med["slurm, 1 node"],
                      "%.2fx faster" % (med["slurm, 1 node"] / med["slurm, 2 nodes"]), "-", "(info)"))
         summary_table("summary: CPU-bound UDF, %d rows" % args.rows, rows)
@@ -127,6 +135,8 @@ def main():
         rmtree(work)
         if not was_up:
             slurmlocal.stop()
+    write_result(args.json, "slurm_nodes", results, b.failures, params={
+        "rows": args.rows, "bound": args.bound, "runs": args.runs})
     finish(b, started)
 
 
