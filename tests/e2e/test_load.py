@@ -13,8 +13,8 @@ What must hold:
   not make any of them grow by more than a small margin.
 
 The streaming test's input: $UDFENV_LOAD_INPUT_BYTES bytes (default 1 GiB;
-also run at 1/8 of that). Its peak RSS figures are printed (`pytest -s`)
-and kept in the test's report (user_properties, e.g. in --junitxml).
+also run at 1/8 of that). Its peak RSS figures are printed (captured or
+not) and kept in the test's report (user_properties, e.g. in --junitxml).
 bench/stream_rss.py measures the same job against a plain Python script.
 """
 
@@ -43,6 +43,11 @@ INPUT_BYTES = int(os.environ.get("UDFENV_LOAD_INPUT_BYTES") or 1 << 30)
 # much more any of them may use with 8 times the input.
 RSS_BOUND_KIB = 96 << 10
 RSS_GROWTH_KIB = 8 << 10
+if os.environ.get("UDFENV_ASAN_PRELOAD"):
+    # Every process has ASan's allocator (conftest preloads it): its
+    # quarantine of freed memory (256 MiB by default) and its shadow come
+    # on top (measured: 13, 60 and 344 MiB). It is as flat in the input.
+    RSS_BOUND_KIB += 384 << 10
 
 
 # --------------------------------------------------------------------------
@@ -282,7 +287,7 @@ def mib(kib):
     return "%.1f MiB" % (kib / 1024.0)
 
 
-def test_memory_stays_bounded_while_streaming(run_udfenv, tmp_path, record_property):
+def test_memory_stays_bounded_while_streaming(run_udfenv, tmp_path, record_property, capsys):
     (tmp_path / "job.py").write_text(streamload.JOB)
     names = ("eighth", "full")
     peaks = {}
@@ -296,7 +301,8 @@ def test_memory_stays_bounded_while_streaming(run_udfenv, tmp_path, record_prope
             line = "peak RSS, %s input (%d bytes, %d rows, job %.1f s): %s" % (
                 name, inputs[name]["bytes"], inputs[name]["rows"], p["client"]["seconds"],
                 ", ".join("%s %s" % (k, mib(v)) for k, v in peaks[name].items()))
-            print("\n" + line)
+            with capsys.disabled():  # in the CI log, without -s
+                print("\n" + line)
             record_property("peak_rss_" + name, line)
     finally:
         shutil.rmtree(str(tmp_path / "inputs"), ignore_errors=True)  # 1 GiB and more: not kept for pytest
