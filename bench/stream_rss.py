@@ -64,7 +64,8 @@ def run_one(b, name, argv, out, inp):
     else:
         c = peaks["client"]
         ok = b.check(c is not None and c["rows_out"] == inp["rows"] and len(peaks["workers"]) == c["workers"],
-                     "%s: the job program's record %s, %d worker records" % (name, c, len(peaks["workers"]))) and ok
+                     "%s: the job program's record %s, %d worker records" % (
+                         name, c, len(peaks["workers"]))) and ok
     return (seconds, peaks) if ok else None
 
 
@@ -95,7 +96,8 @@ def main():
     try:
         t0 = time.perf_counter()
         inp = streamload.write_inputs(os.path.join(work, "inputs"), [args.bytes])[0]
-        say("input: %d bytes, %d rows (written in %.1f s)" % (inp["bytes"], inp["rows"], time.perf_counter() - t0))
+        say("input: %d bytes, %d rows (written in %.1f s)" % (
+            inp["bytes"], inp["rows"], time.perf_counter() - t0))
         for name, text in (("job.py", streamload.JOB), ("plain.py", streamload.PLAIN)):
             with open(os.path.join(work, name), "w") as f:
                 f.write(text)
@@ -126,7 +128,8 @@ def main():
         base_kib = base_peak["script"]
         say()
         say("%-11s %9s %12s %9s %12s %12s %12s %12s %7s %7s" % (
-            "run", "seconds", "rows/s", "MB/s", "udfenv run", "job program", "worker", "all", "speed", "memory"))
+            "run", "seconds", "rows/s", "MB/s", "udfenv run", "job program", "worker", "all", "speed",
+            "memory"))
         rows = []
         for name, _ in configs:
             if name not in med:
@@ -135,7 +138,8 @@ def main():
             total = peak.get("all", peak.get("script"))
             say("%-11s %9.2f %12.0f %9.1f %12s %12s %12s %10.1f M %6.2fx %6.2fx" % (
                 name, s, inp["rows"] / s, inp["bytes"] / s / 1e6,
-                *["%.1f M" % (peak[k] / MIB) if k in peak else "-" for k in ("udfenv run", "job program", "worker")],
+                *["%.1f M" % (peak[k] / MIB) if k in peak else "-"
+                  for k in ("udfenv run", "job program", "worker")],
                 total / MIB, base_s / s, total / base_kib))
             if name != "plain":
                 rows.append(("%s throughput" % name, "%.0f rows/s" % (inp["rows"] / s),
@@ -146,7 +150,8 @@ def main():
                 rows.append(("%s peak RSS, largest process" % name, "%.1f MiB" % (most / MIB),
                              "%.1f MiB" % (base_kib / MIB), "%.2fx" % (most / base_kib),
                              "< %d MiB" % GOAL_MIB, "met" if most < GOAL_MIB * MIB else "MISSED"))
-        summary_table("summary: %d bytes, %d rows, median of %d" % (inp["bytes"], inp["rows"], args.repeat), rows)
+        summary_table("summary: %d bytes, %d rows, median of %d" % (inp["bytes"], inp["rows"], args.repeat),
+                      rows)
     finally:
         rmtree(work)
     finish(b, started)

@@ -12,9 +12,10 @@ What must hold:
   and of each worker stays under a fixed bound, and 8 times the input does
   not make any of them grow by more than a small margin.
 
-The streaming test's input: $UDFENV_LOAD_INPUT_BYTES bytes (default 1 GiB;
-also run at 1/8 of that). Its peak RSS figures are printed (captured or
-not) and kept in the test's report (user_properties, e.g. in --junitxml).
+The streaming test's input: $UDFENV_LOAD_INPUT_BYTES bytes (default 1 GiB,
+256 MiB on an ASan build; also run at 1/8 of that). Its peak RSS figures
+are printed (captured or not) and kept in the test's report
+(user_properties, e.g. in --junitxml).
 bench/stream_rss.py measures the same job against a plain Python script.
 """
 
@@ -23,6 +24,7 @@ import json
 import os
 import shutil
 import textwrap
+import time
 
 import pytest
 
@@ -37,17 +39,26 @@ assert spawn  # a fixture: used by name as an argument below
 
 N_EXECS = 32
 TIMEOUT = 600  # for each run to end: 32 at once on a busy 2-core machine take their time
-INPUT_BYTES = int(os.environ.get("UDFENV_LOAD_INPUT_BYTES") or 1 << 30)
+INPUT_BYTES_DEFAULT = 1 << 30
 # Peak RSS bound of each process of a streaming job (today: about 3 MiB for
-# `udfenv run`, 26 MiB for the job program, 21 MiB for each worker), and how
-# much more any of them may use with 8 times the input.
+# `udfenv run`, 25 MiB for the job program, 21 MiB for each worker), and how
+# much more any of them may use with 8 times the input: a leak of 1 byte a
+# row in the job program, or of 3 KB a batch, shows.
 RSS_BOUND_KIB = 96 << 10
 RSS_GROWTH_KIB = 8 << 10
-if os.environ.get("UDFENV_ASAN_PRELOAD"):
-    # Every process has ASan's allocator (conftest preloads it): its
-    # quarantine of freed memory (256 MiB by default) and its shadow come
-    # on top (measured: 13, 60 and 344 MiB). It is as flat in the input.
-    RSS_BOUND_KIB += 384 << 10
+# Under ASan (scripts/test preloads its runtime into every process) a quarter
+# of the input: it streams about 4 times slower (1 GiB: 70 to 100 s here,
+# against 33 s). Its allocator comes on top of the peaks: its shadow memory
+# and its quarantine of freed memory, which is 256 MiB by default and fills
+# over the first few hundred MiB of the input (a worker went from 330 to
+# 344 MiB); 16 MiB, full from the start, keeps the peaks about udfenv
+# (measured: 13, 59 and 57 MiB).
+ASAN = bool(os.environ.get("UDFENV_ASAN_PRELOAD"))
+INPUT_BYTES = int(os.environ.get("UDFENV_LOAD_INPUT_BYTES") or
+                  (INPUT_BYTES_DEFAULT // 4 if ASAN else INPUT_BYTES_DEFAULT))
+STREAM_ENV = {"ASAN_OPTIONS": "detect_leaks=0:quarantine_size_mb=16"} if ASAN else {}
+if ASAN:
+    RSS_BOUND_KIB += 32 << 10
 
 
 # --------------------------------------------------------------------------
@@ -74,6 +85,10 @@ def deps(tmp_path_factory):
         d["arch", v] = pa.make_data_zip(root / ("data-%s.zip" % v), {"x.txt": "archive %s\n" % v})
         d["file", v] = pa.write_tree(root / ("files-%s" % v), {"loadmod.py": "VALUE = 'file %s'\n" % v}) \
             / "loadmod.py"
+    # Older than 2 s, as inputs usually are: their digests are remembered,
+    # so the runs that start together also share that (one hashes each
+    # input, the others wait and use its digest).
+    time.sleep(2.5)
     d["values"] = {"a": {m: int(m[5:]) * 1000 for m in PROBED},
                    "b": {m: int(m[5:]) * 1000 if m in ("bench0000", "bench0001", "bench0005") else None
                          for m in PROBED}}
@@ -265,7 +280,7 @@ def stream(run_udfenv, tmp_path, inp, name):
     peaks_dir.mkdir()
     out = tmp_path / ("out-%s.csv" % name)
     proc = run_udfenv("run", "-py", tmp_path / "job.py", inp["path"], out, 2,
-                      env={"STREAMLOAD_PEAKS": peaks_dir}, cwd=tmp_path, timeout=TIMEOUT)
+                      env=dict(STREAM_ENV, STREAMLOAD_PEAKS=peaks_dir), cwd=tmp_path, timeout=TIMEOUT)
     assert proc.returncode == 0, str(proc)
     try:
         assert os.path.getsize(str(out)) == inp["bytes"], "%s: output of %d bytes, input %d" % (
@@ -292,7 +307,8 @@ def test_memory_stays_bounded_while_streaming(run_udfenv, tmp_path, record_prope
     names = ("eighth", "full")
     peaks = {}
     try:
-        inputs = dict(zip(names, streamload.write_inputs(tmp_path / "inputs", [INPUT_BYTES // 8, INPUT_BYTES])))
+        made = streamload.write_inputs(tmp_path / "inputs", [INPUT_BYTES // 8, INPUT_BYTES])
+        inputs = dict(zip(names, made))
         for name in names:
             p = stream(run_udfenv, tmp_path, inputs[name], name)
             peaks[name] = {"udfenv run": p["client"]["parent_vm_hwm_kib"],
