@@ -2,7 +2,7 @@
 """Peak RSS and throughput of a job streaming a large CSV, vs a plain Python script, in one run.
 
     python3 bench/stream_rss.py [--bytes N] [--parallelism 1,2] [--repeat R]
-                                [--python PATH] [--udfenv PATH]
+                                [--python PATH] [--udfenv PATH] [--json PATH]
 
 The input: a generated CSV of about N bytes (default 1 GiB; id BIGINT,
 name STRING, value BIGINT, ~74 bytes a row). The transform: the name in
@@ -32,8 +32,8 @@ import sys
 import tempfile
 import time
 
-from _common import (Bench, add_udfenv_arg, built_at, check_executables, finish, machine_info, rmtree,
-                     say, summary_table)
+from _common import (Bench, add_json_arg, add_udfenv_arg, built_at, check_executables, finish, machine_info,
+                     result, rmtree, say, summary_table, write_result)
 import streamload  # on sys.path through _common
 
 MIB = 1024.0
@@ -85,6 +85,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--python", default="/usr/bin/python3", help="client, worker and baseline interpreter")
     add_udfenv_arg(ap)
+    add_json_arg(ap)
     args = ap.parse_args()
     check_executables(args)
     levels = [int(x) for x in args.parallelism.split(",")]
@@ -130,7 +131,7 @@ def main():
         say("%-11s %9s %12s %9s %12s %12s %12s %12s %7s %7s" % (
             "run", "seconds", "rows/s", "MB/s", "udfenv run", "job program", "worker", "all", "speed",
             "memory"))
-        rows = []
+        rows, results = [], []
         for name, _ in configs:
             if name not in med:
                 continue
@@ -150,8 +151,20 @@ def main():
                 rows.append(("%s peak RSS, largest process" % name, "%.1f MiB" % (most / MIB),
                              "%.1f MiB" % (base_kib / MIB), "%.2fx" % (most / base_kib),
                              "< %d MiB" % GOAL_MIB, "met" if most < GOAL_MIB * MIB else "MISSED"))
+                results += [
+                    result("%s, %d rows: throughput" % (name, inp["rows"]), inp["rows"] / s, "rows/s",
+                           "plain Python csv script", inp["rows"] / base_s, better="higher"),
+                    result("%s: peak RSS, all processes" % name, total * 1024, "B",
+                           "plain Python csv script", base_kib * 1024),
+                    result("%s: peak RSS, largest process" % name, most * 1024, "B",
+                           "plain Python csv script", base_kib * 1024,
+                           note="goal < %d MiB: %s" % (GOAL_MIB, "met" if most < GOAL_MIB * MIB else "MISSED")),
+                ]
         summary_table("summary: %d bytes, %d rows, median of %d" % (inp["bytes"], inp["rows"], args.repeat),
                       rows)
+        write_result(args.json, "stream_rss", results, b.failures,
+                     params={"bytes": inp["bytes"], "rows": inp["rows"], "repeat": args.repeat,
+                             "parallelism": args.parallelism, "python": args.python})
     finally:
         rmtree(work)
     finish(b, started)
