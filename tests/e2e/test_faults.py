@@ -227,6 +227,11 @@ def test_fault_while_copying_archives_for_a_worker(run_udfenv, udfenv_bin, tmp_r
     def failed(proc, call, ctx):
         line = error_line(proc, ctx, 125)
         assert_names(line, ctx, REASONS[err], tmp_root)
+        # What it copied from is in the cache still: a path it names there must be a real one.
+        for named in re.findall(r"'([^']*)'", line):
+            if named.startswith(str(cache) + "/"):
+                assert os.path.lexists(named), ctx + "the error names '%s', which is not there: %s" % (
+                    named, line)
         assert listdir(tmp_root) == [], ctx + "a private dir was left: %s" % listdir(tmp_root)
         assert check_entries(cache, reference, ctx) == sorted(reference), ctx + "the copy changed the cache"
 
@@ -239,7 +244,8 @@ def test_fault_while_copying_archives_for_a_worker(run_udfenv, udfenv_bin, tmp_r
 
 
 # A shared store exists: the run makes no directory.
-STAGE_OPS = [("new", op) for op in OPS] + [("shared", op) for op in OPS if op != "mkdir"]
+STAGE_OPS = [(store, op) for store in ("new", "requirements") for op in OPS] + \
+            [("shared", op) for op in OPS if op != "mkdir"]
 
 
 @pytest.mark.parametrize("err", ERRNOS)
@@ -247,10 +253,14 @@ STAGE_OPS = [("new", op) for op in OPS] + [("shared", op) for op in OPS if op !=
 def test_fault_while_staging(run_udfenv, tmp_path, shim, art, store, op, err):
     """`udfenv stage` into a new dir (a failure removes it), or into one whose
     store already holds blobs of an earlier staging (a failure removes only
-    the blobs it added, docs/cli.md)."""
+    the blobs it added, docs/cli.md); "requirements": only a requirements
+    file with an include (staged as a bundle dir of ours), so that every
+    one of its few calls is tried."""
     out = tmp_path / "staged"
     deps = ["-pyfs", art / "mod.py", "-pyfs", art / "pkgdir", "-pyarch", "%s#data" % (art / "data.zip"),
             "-pyreq", reqs(art)]
+    if store == "requirements":
+        deps = ["-pyreq", art / "requirements.txt"]
 
     def run(env):
         return run_udfenv("stage", *deps, "--out", out, env=env)
@@ -271,7 +281,10 @@ def test_fault_while_staging(run_udfenv, tmp_path, shim, art, store, op, err):
     def failed(proc, call, ctx):
         line = error_line(proc, ctx, 1)
         assert_names(line, ctx, REASONS[err], out, art / "pkgdir", art / "wheels", art / "requirements.txt")
-        if store == "new":
+        # The bundle of a requirements file and its includes is a temp dir of ours: not a name to give.
+        assert "udfenv-requirements-" not in line or str(art / "requirements.txt") in line, \
+            ctx + "the error names only a temp dir of udfenv's: %s" % line
+        if store != "shared":
             assert not out.exists(), ctx + "the dir this run created was left: %s" % list(out.rglob("*"))
         else:
             assert listdir(out) == ["store"] and listdir(out / "store") == before, \
