@@ -150,9 +150,12 @@ def reqs(art):
 # 1. building cache entries: an archive extracted, wheels installed natively
 
 
-def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, expected):
+def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, expected, labels=()):
     """run(env), reset, failed, succeeded and the filter of a cache build:
-    `udfenv exec` of `deps` running `command`, whose output is `expected`."""
+    `udfenv exec` of `deps` running `command`, whose output is `expected`.
+    An error names the cache, the entry built, or one of `labels` (how the
+    messages call an input: the requirements' cache dir is "archive '<its
+    name>'")."""
     cache = tmp_path / "cache"
 
     def run(env):
@@ -173,7 +176,7 @@ def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, ex
             assert "full filesystem" in line and built and "'%s'" % built in line, \
                 ctx + "a full disk is not explained with the entry being built (%s): %s" % (built, line)
         else:
-            assert_names(line, ctx, REASONS["EIO"], cache, *(n for n in [built] if n))
+            assert_names(line, ctx, REASONS["EIO"], cache, *([built] if built else []) + list(labels))
         check_entries(cache, reference, ctx)
         assert tmp_builds(cache) == [], ctx + "the failed build was left: %s" % tmp_builds(cache)
         assert listdir(cache / "v1" / "trash") == [], ctx + "trash left"
@@ -205,7 +208,7 @@ def test_fault_while_installing_wheels(run_udfenv, udfenv_bin, tmp_root, tmp_pat
     # The real interpreter, not a pyenv shim: probed once, then remembered.
     run, reset, failed, succeeded, path = cache_scenario(
         run_udfenv, udfenv_bin, tmp_root, tmp_path, ["-pyexec", default_python.path, "-pyreq", reqs(art)],
-        ["python", "-c", INSTALL_PROBE], "alpha-1.0 beta-2.0 True True\n")
+        ["python", "-c", INSTALL_PROBE], "alpha-1.0 beta-2.0 True True\n", labels=["archive 'wheels'"])
     inject(shim, run, op, err, reset, failed, succeeded, path, exe=udfenv_bin)
 
 
