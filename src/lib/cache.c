@@ -446,8 +446,10 @@ static int build(udfenv_cache *c, const udfenv_cache_request *r)
 	}
 	if ((error = udfenv_buf_printf(&parent, "%s/tmp", c->root.ptr)) < 0 ||
 	    (error = udfenv_buf_printf(&prefix, "%s.", r->key)) < 0 ||
-	    (error = udfenv_fs_mkdtemp(&tmp, parent.ptr, prefix.ptr)) < 0)
+	    (error = udfenv_fs_mkdtemp(&tmp, parent.ptr, prefix.ptr)) < 0) {
+		error = explain_build_failure(c, r, error, -1);
 		goto done;
+	}
 	if ((tmpfd = open(tmp.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot open '%s'", tmp.ptr);
 		goto fail;

@@ -4,6 +4,12 @@
  * place only once the whole job succeeded. A reader of the destination sees
  * the old output or the complete new one, never a part; a failed job
  * leaves nothing behind. A collect sink writes JSON Lines into memory.
+ *
+ * A job killed outright (SIGKILL, a crash) cannot remove its temporary
+ * output: the next job writing the same destination does. Each job holds
+ * an flock on its temporary output for as long as it lives, so one that
+ * nobody holds was left by a dead job; the output's directory is locked
+ * while a job reclaims those and creates and locks its own.
  */
 #include "lib/job_int.h"
 #include "util/error.h"
@@ -11,11 +17,13 @@
 #include "util/log.h"
 #include "util/path.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -29,6 +37,7 @@ struct job_sink {
 	udfenv_buf dir;      /* its directory */
 	udfenv_buf tmp;      /* the temporary output; empty once published or removed */
 	int tmp_fd;          /* the temporary directory of a directory sink */
+	int lock_fd;         /* holds the flock on the temporary output while we live */
 	unsigned nwriters;
 	int *fds;
 	rows_writer **writers;
@@ -132,26 +141,89 @@ static int temp_name(job_sink *s)
 				 strcmp(s->dir.ptr, "/") == 0 ? "" : "/", base, suffix);
 }
 
+/* Whether `name` is a temporary output for the destination named `base`: .BASE.udfenv-XXXXXX */
+static int is_temp_of(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+
+	return name[0] == '.' && strncmp(name + 1, base, n) == 0 && strncmp(name + 1 + n, ".udfenv-", 8) == 0 &&
+	       strlen(name + 1 + n + 8) == 6;
+}
+
 /*
- * Create the temporary file (dir = 0) or directory. Made with mode 0666 /
- * 0777 so the umask applies as it would to any new file of the caller's.
+ * Remove the temporary outputs for our destination that no live job holds
+ * (the caller holds the directory's lock: none is being made meanwhile).
+ * Best effort: what cannot be checked or removed is left, and logged.
+ */
+static void reclaim_dead(job_sink *s, int dfd)
+{
+	const char *base = strrchr(s->path.ptr, '/') + 1;
+	udfenv_buf path = UDFENV_BUF_INIT;
+	int list = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = list >= 0 ? fdopendir(list) : NULL;
+	struct dirent *de;
+	struct stat st;
+
+	if (d == NULL) {
+		if (list >= 0)
+			close(list);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int fd;
+		if (!is_temp_of(de->d_name, base) ||
+		    (fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+			continue;
+		/* Only a lock we get says its job is gone (one we cannot take, as on NFS, says nothing). */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0) {
+			udfenv_buf_clear(&path);
+			if (udfenv_path_join(&path, s->dir.ptr, de->d_name) == 0) {
+				udfenv_log(UDFENV_LOG_INFO, "removing the temporary output of a job that died: '%s'",
+					   path.ptr);
+				if (S_ISDIR(st.st_mode))
+					udfenv_fs_rmtree_quiet(path.ptr);
+				else if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT)
+					udfenv_log(UDFENV_LOG_WARN, "cannot remove '%s': %s", path.ptr, strerror(errno));
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
+	udfenv_buf_dispose(&path);
+}
+
+/*
+ * Create the temporary file (dir = 0) or directory and lock it. Made with
+ * mode 0666 / 0777 so the umask applies as it would to any new file of the
+ * caller's.
  */
 static int make_temp(job_sink *s, int dir, int *fd_out)
 {
-	int error, tries;
+	int error = 0, made = 0, dfd = open(s->dir.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	for (tries = 0; tries < 100; tries++) {
+	/* Without the directory's lock (a signal, a file system without flock) nothing is reclaimed. */
+	if (dfd >= 0 && flock(dfd, LOCK_EX) == 0)
+		reclaim_dead(s, dfd);
+	for (int tries = 0; tries < 100 && !made; tries++) {
 		if ((error = temp_name(s)) < 0)
-			return error;
-		if (dir ? mkdir(s->tmp.ptr, 0777) == 0
-			: (*fd_out = open(s->tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) >= 0)
-			return 0;
-		if (errno != EEXIST)
+			goto done;
+		made = dir ? mkdir(s->tmp.ptr, 0777) == 0
+			   : (*fd_out = open(s->tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) >= 0;
+		if (!made && errno != EEXIST)
 			break;
 	}
-	error = udfenv_error_set_os(udfenv_error_from_errno(errno),
-				    "cannot create a temporary output in '%s'", s->dir.ptr);
-	udfenv_buf_clear(&s->tmp);
+	if (!made) {
+		error = udfenv_error_set_os(udfenv_error_from_errno(errno),
+					    "cannot create a temporary output in '%s'", s->dir.ptr);
+		udfenv_buf_clear(&s->tmp);
+		goto done;
+	}
+	/* A lock nobody else's reclaim can take while we live; best effort, as above. */
+	if ((s->lock_fd = open(s->tmp.ptr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) >= 0)
+		flock(s->lock_fd, LOCK_EX | LOCK_NB);
+done:
+	if (dfd >= 0)
+		close(dfd);
 	return error;
 }
 
@@ -204,7 +276,7 @@ int udfenv_job__sink_open(job_sink **out, const job_plan *p, unsigned parts)
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
-	s->tmp_fd = -1;
+	s->tmp_fd = s->lock_fd = -1;
 	if ((s->fds = calloc(n, sizeof(int))) == NULL ||
 	    (s->writers = calloc(n, sizeof(rows_writer *))) == NULL) {
 		error = udfenv_error_set(UDFENV_ENOMEM, "out of memory");
@@ -379,6 +451,9 @@ void udfenv_job__sink_free(job_sink *s)
 		else
 			udfenv_fs_rmtree_quiet(s->tmp.ptr);
 	}
+	/* Last: until the temporary output is gone or published, no reclaim may take it. */
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s->fds);
 	free(s->writers);
 	udfenv_strvec_dispose(&s->names);

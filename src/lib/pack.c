@@ -41,10 +41,31 @@ static const char *rel_shown(packer *p)
 	return p->shown;
 }
 
+/*
+ * libarchive's message about `what` ("dir" or "dir/rel"). Its "Write error"
+ * alone hides a full disk: the system's reason is added, and kept.
+ */
+static int lib_error(packer *p, const char *what)
+{
+	int err = archive_errno(p->a);
+
+	if (err <= 0)
+		return udfenv_error_set(UDFENV_ERROR, "cannot pack '%s': %s", what,
+		                        archive_error_string(p->a));
+	udfenv_error_set(UDFENV_ERROR, "cannot pack '%s': %s (%s)", what, archive_error_string(p->a),
+	                 strerror(err));
+	return udfenv_error_set_os_errno(err);
+}
+
 static int archive_error(packer *p)
 {
-	return udfenv_error_set(UDFENV_ERROR, "cannot pack '%s/%s': %s", p->dir, rel_shown(p),
-	                        archive_error_string(p->a));
+	udfenv_buf what = UDFENV_BUF_INIT;
+	int error = udfenv_buf_printf(&what, "%s/%s", p->dir, rel_shown(p));
+
+	if (error == 0)
+		error = lib_error(p, what.ptr);
+	udfenv_buf_dispose(&what);
+	return error;
 }
 
 static int os_error(packer *p, const char *what)
@@ -272,8 +293,7 @@ static int open_archive(packer *p, int fd)
 	if (archive_write_set_format_pax_restricted(p->a) != ARCHIVE_OK ||
 	    archive_write_set_options(p->a, "hdrcharset=BINARY") != ARCHIVE_OK ||
 	    archive_write_open_fd(p->a, fd) != ARCHIVE_OK)
-		return udfenv_error_set(UDFENV_ERROR, "cannot pack '%s': %s", p->dir,
-		                        archive_error_string(p->a));
+		return lib_error(p, p->dir);
 	return 0;
 }
 
@@ -292,8 +312,7 @@ int udfenv_pack__dir(const char *dir, int fd)
 	if ((error = pack_dir(&p, dfd, 0)) < 0)
 		goto done;
 	if (archive_write_close(p.a) != ARCHIVE_OK)
-		error = udfenv_error_set(UDFENV_ERROR, "cannot pack '%s': %s", dir,
-		                         archive_error_string(p.a));
+		error = lib_error(&p, dir);
 done:
 	if (p.a)
 		archive_write_free(p.a);

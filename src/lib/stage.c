@@ -215,7 +215,10 @@ static int stage_requirements(stager *s, const char *req, udfenv_artifact *a)
 		    (error = udfenv_fs_mkdir_p(top.ptr, 0755)) == 0)
 			error = udfenv_fs_copy_file(from, dst.ptr, 0644);
 	}
-	if (error == 0 && (error = stage_one(s, bundle.ptr, UDFENV_KIND_DIR, NULL, a)) == 0) {
+	/* The bundle is a temp dir of ours: a failure names the file it was made for. */
+	if (error == 0 && (error = stage_one(s, bundle.ptr, UDFENV_KIND_DIR, NULL, a)) < 0)
+		udfenv_error_prefix("requirements file '%s' and its includes: ", req);
+	if (error == 0) {
 		free(a->name);
 		a->name = udfenv_buf_detach(&name);
 		udfenv_log(UDFENV_LOG_DEBUG, "requirements file '%s' travels with %zu include(s)", req,

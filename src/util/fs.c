@@ -209,6 +209,26 @@ done:
 	return error;
 }
 
+static int copy_tree_at(int sfd, int dfd, const char *src, const char *dst);
+
+/* copy_tree_at on the subdir `n` of `src` and `dst` (the names are for messages). */
+static int copy_subtree_at(int sfd, int dfd, const char *src, const char *dst, const char *n)
+{
+	udfenv_buf sub_src = UDFENV_BUF_INIT, sub_dst = UDFENV_BUF_INIT;
+	int error;
+
+	if ((error = udfenv_path_join(&sub_src, src, n)) < 0 || (error = udfenv_path_join(&sub_dst, dst, n)) < 0) {
+		close(sfd);
+		close(dfd);
+	} else {
+		error = copy_tree_at(sfd, dfd, sub_src.ptr, sub_dst.ptr);
+	}
+	udfenv_buf_dispose(&sub_src);
+	udfenv_buf_dispose(&sub_dst);
+	return error;
+}
+
+/* Copy what the directory open at `sfd` holds into the one open at `dfd` (closes both). */
 static int copy_tree_at(int sfd, int dfd, const char *src, const char *dst)
 {
 	DIR *d = fdopendir(sfd);
@@ -238,7 +258,7 @@ static int copy_tree_at(int sfd, int dfd, const char *src, const char *dst)
 			else if ((out = openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 				close(in);
 				error = udfenv_error_set_os(UDFENV_ERROR, "cannot copy '%s/%s' to '%s'", src, n, dst);
-			} else if ((error = copy_tree_at(in, out, src, dst)) == 0 &&
+			} else if ((error = copy_subtree_at(in, out, src, dst, n)) == 0 &&
 				   fchmodat(dfd, n, st.st_mode & 07777, 0) < 0)
 				error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s/%s'", dst, n);
 		} else if (S_ISLNK(st.st_mode)) {

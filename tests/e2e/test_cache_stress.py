@@ -19,14 +19,11 @@ The checks that need `udfenv cache` (ls, gc, clear) are skipped, with the
 reason shown, when the binary under test has no such command.
 """
 
-import hashlib
 import json
 import os
 import random
-import re
 import shutil
 import signal
-import stat
 import subprocess
 import textwrap
 import time
@@ -34,160 +31,19 @@ from pathlib import Path
 
 import pytest
 
+import procs
 import pyartifacts as pa
-from procs import alive
+from cachetree import (check_entries, drop_entries, entries_dir, listdir, published, read_json,
+                       reference_entries, tmp_builds)
+from procs import alive, kill_group, processes_naming, wait_gone, wait_until
 
 ROUNDS = int(os.environ.get("UDFENV_STRESS_ROUNDS", "15"))
 PIP_TIMEOUT = 300
-KEY_RE = re.compile(r"[0-9a-f]{64}")
 BIG_FILES = 4000  # extraction takes ~0.2 s: long enough to be killed in the middle
 
 
 # --------------------------------------------------------------------------
-# helpers
-
-
-def read_json(path):
-    with open(str(path)) as f:
-        return json.load(f)
-
-
-def listdir(path):
-    try:
-        return sorted(os.listdir(str(path)))
-    except FileNotFoundError:
-        return []
-
-
-def entries_dir(cache):
-    return Path(cache) / "v1" / "entries"
-
-
-def published(cache):
-    return listdir(entries_dir(cache))
-
-
-def tmp_builds(cache):
-    return listdir(Path(cache) / "v1" / "tmp")
-
-
-def tree_snapshot(root):
-    """{relative path: what it is} for everything under `root`: a dir and
-    its mode, a link and its target, a file, its mode and sha256. Compiled
-    .pyc files count by name only: they embed the absolute path they were
-    compiled at, the build's own temp dir."""
-    snap = {}
-    root = str(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, root)
-            st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
-                snap[rel] = ("link", os.readlink(full))
-            elif stat.S_ISDIR(st.st_mode):
-                snap[rel] = ("dir", stat.S_IMODE(st.st_mode))
-            elif name.endswith(".pyc"):
-                snap[rel] = ("pyc",)
-            elif stat.S_ISREG(st.st_mode):
-                with open(full, "rb") as f:
-                    snap[rel] = ("file", stat.S_IMODE(st.st_mode), hashlib.sha256(f.read()).hexdigest())
-            else:
-                snap[rel] = ("other", stat.S_IFMT(st.st_mode))
-    return snap
-
-
-def snapshot_diff(want, got, limit=10):
-    missing = sorted(set(want) - set(got))
-    extra = sorted(set(got) - set(want))
-    changed = sorted(k for k in set(want) & set(got) if want[k] != got[k])
-    return "missing %s; extra %s; changed %s" % (
-        missing[:limit], extra[:limit], [(k, want[k], got[k]) for k in changed[:limit]])
-
-
-def reference_entries(cache):
-    """{key: data snapshot} of every entry of a cache built by a clean run."""
-    ref = {}
-    for key in published(cache):
-        marker = entries_dir(cache) / key / "udfenv-entry.json"
-        assert marker.is_file(), "the reference cache has an entry without its marker: %s" % key
-        ref[key] = tree_snapshot(entries_dir(cache) / key / "data")
-    return ref
-
-
-def check_entries(cache, reference, context=""):
-    """Every published entry is complete (its marker names it) and its data
-    is exactly the reference build's. Returns the keys present."""
-    keys = published(cache)
-    for key in keys:
-        where = entries_dir(cache) / key
-        assert KEY_RE.fullmatch(key), "%sa stray name in the entries dir: %s" % (context, key)
-        marker = where / "udfenv-entry.json"
-        assert marker.is_file(), "%sentry %s is visible without its completion marker: %s" % (
-            context, key, listdir(where))
-        m = read_json(marker)
-        assert m.get("key") == key, "%sthe marker of %s names %r" % (context, key, m.get("key"))
-        assert key in reference, "%sentry %s (%s '%s') is not one a clean run builds: %s" % (
-            context, key, m.get("kind"), m.get("name"), sorted(reference))
-        got = tree_snapshot(where / "data")
-        assert got == reference[key], "%sentry %s (%s '%s') differs from a clean build: %s" % (
-            context, key, m.get("kind"), m.get("name"), snapshot_diff(reference[key], got))
-    return keys
-
-
-def drop_entries(cache):
-    """Remove every entry (nothing runs: nobody leases them)."""
-    for key in published(cache):
-        shutil.rmtree(str(entries_dir(cache) / key))
-
-
-def processes_naming(text):
-    """{pid: command line} of the live processes whose command line holds
-    `text` (a test's private path): what is still working on its cache."""
-    found = {}
-    needle = str(text).encode()
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if needle in cmd and alive(int(d)):
-            found[int(d)] = cmd.replace(b"\0", b" ").decode("utf-8", "replace")[:300]
-    return found
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.time() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.time() > deadline:
-            pytest.fail("%s: not within %s s" % (what, timeout))
-        time.sleep(0.005)
-
-
-def wait_gone(text, timeout):
-    """Wait for the processes naming `text` to end; returns those seen at first."""
-    first = processes_naming(text)
-    deadline = time.time() + timeout
-    left = first
-    while left and time.time() < deadline:
-        time.sleep(0.05)
-        left = processes_naming(text)
-    assert not left, "still running after %s s: %s" % (timeout, left)
-    return first
-
-
-def kill_group(p):
-    try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    p.wait()
+# helpers (the cache checks: tests/fixtures/cachetree.py; processes: procs.py)
 
 
 def extracting(cache):
@@ -257,47 +113,14 @@ def spawn(udfenv_bin, udfenv_env, tmp_root):
     """spawn(*args, env=None, quiet=False) -> Popen of udfenv in a new
     session (its pid is its process group), `exec` with --tmp-root. Any
     still running at the end is SIGKILLed with its group."""
-    started = []
-
-    def start(*args, env=None, quiet=False):
-        argv = [str(udfenv_bin)] + [str(a) for a in args]
-        if argv[1] == "exec":
-            argv[2:2] = ["--tmp-root", str(tmp_root)]
-        full = dict(udfenv_env)
-        full.update({k: str(v) for k, v in (env or {}).items()})
-        out = subprocess.DEVNULL if quiet else subprocess.PIPE
-        p = subprocess.Popen(argv, env=full, stdout=out, stderr=out, universal_newlines=True,
-                             start_new_session=True)
-        p.argv = argv
-        started.append(p)
-        return p
-
-    yield start
-    for p in started:
-        if p.poll() is None:
-            kill_group(p)
-        for f in (p.stdout, p.stderr):
-            if f:
-                f.close()
-
-
-class Result(subprocess.CompletedProcess):
-    """str() is the whole story, as conftest's UdfenvResult."""
-
-    def __str__(self):
-        return "$ %s\nexit status %s\n--- stdout ---\n%s--- stderr ---\n%s--- end ---" % (
-            " ".join(self.args), self.returncode, self.stdout, self.stderr)
+    spawner = procs.Spawner(udfenv_bin, udfenv_env, tmp_root)
+    yield spawner
+    spawner.close()
 
 
 def finish(p, timeout=PIP_TIMEOUT):
     """Wait for a spawned udfenv: a result whose str() tells everything."""
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(p)
-        out, err = p.communicate()
-        pytest.fail("timed out after %s s: %s\nstdout: %s\nstderr: %s" % (timeout, p.argv, out, err))
-    return Result(p.argv, p.returncode, out, err)
+    return procs.finish(p, timeout)
 
 
 # --------------------------------------------------------------------------
