@@ -74,7 +74,7 @@ def test_unsatisfiable_requirement_offline(run_udfenv, art, expect_error, marker
     proc = run_udfenv("exec", "-pyreq", "%s#%s" % (art / "req-unsat.txt", art / "cache"), *cmd,
                       timeout=PIP_TIMEOUT)
     # The native installer names the requirement, its line and the cache dir.
-    line = expect_error(proc, 125, line_has=["no wheel in the cache dir 'cache' satisfies "
+    expect_error(proc, 125, line_has=["no wheel in the cache dir 'cache' satisfies "
                                              "'gamma-nonexistent ==9.9'", "req-unsat.txt line 2"])
     assert not mark.exists()
 

@@ -13,7 +13,6 @@ import pty
 import select
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 

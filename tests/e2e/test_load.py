@@ -31,9 +31,9 @@ import pytest
 import pyartifacts as pa
 import streamload
 import wheelhouse
-from procs import alive
-from test_cache_stress import (entries_dir, finish, listdir, processes_naming, published, read_json,
-                               spawn, tmp_builds)
+from cachetree import entries_dir, listdir, published, read_json, tmp_builds
+from procs import alive, processes_naming
+from test_cache_stress import finish, spawn
 
 assert spawn  # a fixture: used by name as an argument below
 
