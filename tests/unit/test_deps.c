@@ -212,6 +212,11 @@ static void test_config_file(void **state)
 	assert_string_equal(udfenv_config_get(cfg, "python.archives"), "/v.zip#venv");
 	assert_string_equal(udfenv_config_get(cfg, "python.executable"), "venv/bin/python");
 
+	/* An empty file sets nothing (it once crashed: fuzz/corpus/config/crash-empty-config-file). */
+	tu_write_file(path, "", 0644);
+	assert_int_equal(udfenv_config_load(cfg, path), 0);
+	assert_string_equal(udfenv_config_get(cfg, "python.files"), "/c.py");
+
 	tu_write_file(path, "python.files: /a.py\njust words\n", 0644);
 	tu_assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID,
 	                "conf.yaml:2: expected 'key: value'");
