@@ -346,10 +346,15 @@ int udfenv_deps_set_client_executable(udfenv_deps *d, const char *exec)
 
 int udfenv_deps_set_pythonpath(udfenv_deps *d, const char *pythonpath)
 {
-	if (pythonpath && strlen(pythonpath) >= UDFENV_MANIFEST_MAX_STRING)
-		return udfenv_error_set(UDFENV_ELIMIT, "python path '%.40s...' is too long", pythonpath);
+	int error;
+
 	/* An empty one adds nothing: the same as none. */
-	return set_string(&d->pythonpath, pythonpath && pythonpath[0] ? pythonpath : NULL);
+	if (pythonpath == NULL || pythonpath[0] == '\0')
+		return set_string(&d->pythonpath, NULL);
+	/* As a path: a control character could not go into the config (udfenv_deps_to_config). */
+	if ((error = check_path("python path", pythonpath)) < 0)
+		return error;
+	return set_string(&d->pythonpath, pythonpath);
 }
 
 int udfenv_deps_from_config(udfenv_deps *d, const udfenv_config *cfg)

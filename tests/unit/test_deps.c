@@ -259,6 +259,10 @@ static void test_to_config_round_trip(void **state)
 	assert_string_equal(udfenv_deps_requirements(back, &cache), "/r/req.txt");
 	assert_string_equal(cache, "/r/cache#1");
 	assert_string_equal(udfenv_deps_executable(back), "venv.zip/bin/python");
+	/* What the config cannot hold is refused when set (fuzz/corpus/config/crash-pythonpath-newline). */
+	tu_assert_error(udfenv_deps_set_pythonpath(d, "/a\n/b"), UDFENV_EINVALID,
+			"python path '/a\n/b': the path contains a control character");
+	assert_null(udfenv_deps_pythonpath(d));
 	udfenv_config_free(cfg);
 	udfenv_deps_free(d);
 	udfenv_deps_free(back);
