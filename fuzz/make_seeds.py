@@ -9,6 +9,8 @@ format is described at the top of its fuzz/fuzz_<target>.c.
 
     python3 fuzz/make_seeds.py [CORPUS_DIR]     (default: fuzz/corpus)
 """
+import base64
+import hashlib
 import io
 import json
 import os
@@ -262,12 +264,51 @@ def wheel_seeds():
     }
 
 
+def record_row(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}\n"
+
+
+def installable(files, di="demo-1.0.dist-info", tamper=None):
+    """A wheel whose RECORD lists every file with its hash and size (`tamper`: a file whose row lies)."""
+    files = [(n, d.encode() if isinstance(d, str) else d) for n, d in files]
+    rows = "".join(record_row(n, d if n != tamper else b"other") for n, d in files)
+    return wheel_zip(files + [(f"{di}/RECORD", rows + f"{di}/RECORD,,\n")])
+
+
+def wheel_install_seeds():
+    di = "demo-1.0.dist-info"
+    wheel = "Wheel-Version: 1.0\nGenerator: make_seeds\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    meta = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+    base = [("demo/__init__.py", "x = 1\n"), (f"{di}/METADATA", meta), (f"{di}/WHEEL", wheel)]
+    eps = "[console_scripts]\ndemo = demo:main\npip = demo:pip\n[gui_scripts]\ndemo-gui = demo.gui:run [x]\n"
+    data = [("demo-1.0.data/scripts/tool", "#!python -u\nprint(1)\n"),
+            ("demo-1.0.data/scripts/demo-script.py", "wrapper\n"),
+            ("demo-1.0.data/headers/demo.h", "int x;\n"),
+            ("demo-1.0.data/data/share/demo/x.txt", "x\n"),
+            ("demo-1.0.data/platlib/demo_ext.py", "y = 2\n"),
+            ("demo-1.0.data/purelib/demo_pure.py", "z = 3\n")]
+    return {
+        "plain.whl": installable(base),
+        "scripts.whl": installable(base + [(f"{di}/entry_points.txt", eps)] + data),
+        "platlib.whl": installable([("demo/__init__.py", "x = 1\n"), (f"{di}/METADATA", meta),
+                                    (f"{di}/WHEEL", wheel.replace("true", "false"))]),
+        "bad-hash.whl": installable(base, tamper="demo/__init__.py"),
+        "unlisted.whl": wheel_zip(base + [(f"{di}/RECORD", record_row(*[(n, d.encode()) for n, d in base][0]))]),
+        "pycache.whl": installable(base + [("demo/__pycache__/x.pyc", b"\0")]),
+        "bad-data-key.whl": installable(base + [("demo-1.0.data/lib/x", "x")]),
+        "conflict.whl": installable(base + [("demo-1.0.data/purelib/demo/__init__.py", "x = 2\n")]),
+        "bad-entry-point.whl": installable(base + [(f"{di}/entry_points.txt", "[console_scripts]\n.x = a:b\n")]),
+        "record-dotdot.whl": wheel_zip(base + [(f"{di}/RECORD", "../../evil,sha256=AAAA,1\n")]),
+    }
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     targets = {
         "reqfile": REQFILE, "pep508": PEP508, "pep440": PEP440, "wheelname": WHEELNAME,
         "manifest": manifest_seeds(), "config": CONFIG, "job": job_seeds(),
-        "extract": extract_seeds(), "wheel": wheel_seeds(),
+        "extract": extract_seeds(), "wheel": wheel_seeds(), "wheel_install": wheel_install_seeds(),
     }
     for target, seeds in targets.items():
         d = os.path.join(root, target)
