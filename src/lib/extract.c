@@ -141,7 +141,8 @@ static int extract_hardlink(xjob *j, struct archive_entry *e, const char *raw)
 
 	if (error == UDFENV_ENOMEM)
 		return error;
-	if (error < 0 || !udfenv_extract__is_file(&j->rd.pol, j->link.ptr)) {
+	/* A link to "./" normalizes to "", whose buffer may be unset (NULL). */
+	if (error < 0 || !udfenv_extract__is_file(&j->rd.pol, udfenv_buf_cstr(&j->link))) {
 		udfenv_text_show(shown, raw);
 		return udfenv_extract__entry_error(
 		    &j->rd.pol, UDFENV_EUNSAFE, j->rd.name.ptr,
