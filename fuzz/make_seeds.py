@@ -192,6 +192,51 @@ def zip_bytes(entries, compression=zipfile.ZIP_DEFLATED):
     return buf.getvalue()
 
 
+def zip64_bytes(entries):
+    """A small zip with zip64 extra fields and end records (zipfile's limits lowered at the end)."""
+    buf = io.BytesIO()
+    limits = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    z = zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED)
+    try:
+        for name, data, mode in entries:
+            zi = zipfile.ZipInfo(name, (2023, 11, 14, 22, 13, 20))
+            zi.create_system = 3
+            zi.external_attr = (mode & 0xFFFF) << 16
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(zi, "w", force_zip64=True) as f:
+                f.write(data)
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = 0, 0
+        z.close()
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = limits
+    return buf.getvalue()
+
+
+class _Unseekable(io.RawIOBase):
+    def __init__(self):
+        self.buf = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self.buf += b
+        return len(b)
+
+
+def zip_streamed(entries):
+    """A zip written to a pipe-like stream: sizes and CRCs in data descriptors after the data."""
+    out = _Unseekable()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data, mode in entries:
+            zi = zipfile.ZipInfo(name, (2023, 11, 14, 22, 13, 20))
+            zi.external_attr = (mode & 0xFFFF) << 16
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(zi, "w") as f:
+                f.write(data)
+    return bytes(out.buf)
+
+
 def zip_overlapping():
     """Two central directory entries sharing one local header (a zip bomb's trick)."""
     data = bytearray(zip_bytes([("a.txt", b"aaaa", 0o100644), ("b.txt", b"bbbb", 0o100644)],
@@ -219,6 +264,12 @@ def extract_seeds():
         "zip-stored.zip": zip_bytes([("a.txt", b"hello", 0o100644), ("b/c.txt", b"c" * 64, 0o100600)],
                                     zipfile.ZIP_STORED),
         "zip-overlap.zip": zip_overlapping(),
+        "zip64.zip": zip64_bytes([("a/", b"", 0o40755), ("a/b.txt", b"zip64\n", 0o100644)]),
+        "zip-streamed.zip": zip_streamed([("s.txt", b"streamed\n", 0o100644), ("t.txt", b"", 0o100600)]),
+        "long-names.tar": tar_bytes([ti("d" * 60 + "/" + "e" * 60 + "/" + "f" * 60, data=b"long"),
+                                     ti("l" * 120, L, link="d" * 60 + "/" + "e" * 60 + "/" + "f" * 60)]),
+        "long-names-gnu.tar": tar_bytes([ti("g" * 120, data=b"gnu"), ti("h" * 110, H, link="g" * 120)],
+                                        tarfile.GNU_FORMAT),
         # What the policy refuses: each is a seed for the refusal's neighbourhood.
         "dotdot.tar": tar_bytes([ti("../evil", data=b"x")]),
         "absolute.tar": tar_bytes([ti("/etc/evil", data=b"x")]),
@@ -261,6 +312,8 @@ def wheel_seeds():
                                    ("other-1.0.dist-info/WHEEL", wheel)]),
         "no-version.whl": wheel_zip([(f"{di}/METADATA", "Name: demo\n"), (f"{di}/WHEEL", wheel)]),
         "overlap.whl": zip_overlapping(),
+        "zip64.whl": zip64_bytes([(n, d.encode(), 0o100644) for n, d in good]),
+        "streamed.whl": zip_streamed([(n, d.encode(), 0o100644) for n, d in good]),
     }
 
 
