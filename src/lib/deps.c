@@ -65,6 +65,21 @@ static int check_path(const char *what, const char *path)
 	return 0;
 }
 
+/*
+ * A list item's ends are trimmed (split_list): a path or name starting or
+ * ending with a blank could not be written back as one (udfenv_deps_to_config).
+ */
+static int check_ends(const char *what, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		return udfenv_error_set(UDFENV_EINVALID,
+					"%s '%s' starts or ends with a space or tab, which a list item "
+					"cannot hold", what, s);
+	return 0;
+}
+
 int udfenv_deps_check_name(const char *what, const char *name)
 {
 	size_t len = strlen(name);
@@ -112,7 +127,8 @@ static int add_files_block(udfenv_deps *d, const udfenv_strvec *paths)
 
 	for (size_t i = 0; i < paths->count; i++) {
 		if ((error = check_path("python file", paths->items[i])) < 0 ||
-		    (error = udfenv_path_absolute(&abs, paths->items[i])) < 0)
+		    (error = udfenv_path_absolute(&abs, paths->items[i])) < 0 ||
+		    (error = check_ends("python file", abs.ptr)) < 0)
 			goto done;
 		if (udfenv_strvec_find(&block, abs.ptr) < 0 &&
 		    (error = udfenv_strvec_push(&block, abs.ptr)) < 0)
@@ -235,7 +251,9 @@ int udfenv_deps_set_requirements(udfenv_deps *d, const char *file, const char *c
 	if ((error = check_path("requirements file", file)) < 0 ||
 	    (cache_dir && (error = check_path("requirements cache dir", cache_dir)) < 0) ||
 	    (error = udfenv_path_absolute(&abs_file, file)) < 0 ||
+	    (error = check_ends("requirements file", abs_file.ptr)) < 0 ||
 	    (cache_dir && (error = udfenv_path_absolute(&abs_cache, cache_dir)) < 0) ||
+	    (cache_dir && (error = check_ends("requirements cache dir", abs_cache.ptr)) < 0) ||
 	    (error = set_string(&d->requirements, abs_file.ptr)) < 0)
 		goto done;
 	error = set_string(&d->cache_dir, cache_dir ? abs_cache.ptr : NULL);
@@ -276,13 +294,15 @@ int udfenv_deps_add_archive(udfenv_deps *d, const char *path, const char *target
 	udfenv_buf abs = UDFENV_BUF_INIT, name = UDFENV_BUF_INIT;
 	int error;
 
-	if ((error = check_path("archive", path)) < 0 || (error = udfenv_path_absolute(&abs, path)) < 0)
+	if ((error = check_path("archive", path)) < 0 || (error = udfenv_path_absolute(&abs, path)) < 0 ||
+	    (error = check_ends("archive", abs.ptr)) < 0)
 		goto done;
 	if (target == NULL && (error = udfenv_path_basename(&name, abs.ptr)) < 0)
 		goto done;
 	if (target == NULL)
 		target = name.ptr;
-	if ((error = udfenv_deps_check_name("archive target", target)) < 0) {
+	if ((error = udfenv_deps_check_name("archive target", target)) < 0 ||
+	    (error = check_ends("archive target", target)) < 0) {
 		udfenv_error_prefix("archive '%s': ", path);
 		goto done;
 	}
@@ -346,10 +366,15 @@ int udfenv_deps_set_client_executable(udfenv_deps *d, const char *exec)
 
 int udfenv_deps_set_pythonpath(udfenv_deps *d, const char *pythonpath)
 {
-	if (pythonpath && strlen(pythonpath) >= UDFENV_MANIFEST_MAX_STRING)
-		return udfenv_error_set(UDFENV_ELIMIT, "python path '%.40s...' is too long", pythonpath);
+	int error;
+
 	/* An empty one adds nothing: the same as none. */
-	return set_string(&d->pythonpath, pythonpath && pythonpath[0] ? pythonpath : NULL);
+	if (pythonpath == NULL || pythonpath[0] == '\0')
+		return set_string(&d->pythonpath, NULL);
+	/* As a path: a control character could not go into the config (udfenv_deps_to_config). */
+	if ((error = check_path("python path", pythonpath)) < 0)
+		return error;
+	return set_string(&d->pythonpath, pythonpath);
 }
 
 int udfenv_deps_from_config(udfenv_deps *d, const udfenv_config *cfg)

@@ -141,7 +141,8 @@ static int extract_hardlink(xjob *j, struct archive_entry *e, const char *raw)
 
 	if (error == UDFENV_ENOMEM)
 		return error;
-	if (error < 0 || !udfenv_extract__is_file(&j->rd.pol, j->link.ptr)) {
+	/* A link to "./" normalizes to "", whose buffer may be unset (NULL). */
+	if (error < 0 || !udfenv_extract__is_file(&j->rd.pol, udfenv_buf_cstr(&j->link))) {
 		udfenv_text_show(shown, raw);
 		return udfenv_extract__entry_error(
 		    &j->rd.pol, UDFENV_EUNSAFE, j->rd.name.ptr,
@@ -381,6 +382,38 @@ static int run_helper(xjob *j, udfenv_extract_stats *stats)
 	return report_result(j->label, have, &rep, error < 0 ? 0 : status, stats);
 }
 
+/* Set by udfenv_extract__set_inprocess: the helper's work runs in this process. */
+static int inprocess;
+
+void udfenv_extract__set_inprocess(int on)
+{
+	inprocess = on;
+}
+
+/*
+ * The helper's work done here instead (udfenv_extract__set_inprocess), so a
+ * fuzzer's coverage and sanitizers see it; the cwd and umask it changes are
+ * restored after.
+ */
+static int run_here(xjob *j, udfenv_extract_stats *stats)
+{
+	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), error;
+	mode_t mask = umask(022);
+
+	if (cwd < 0) {
+		umask(mask);
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot open the current directory");
+	}
+	if ((error = run_job(j)) == 0)
+		*stats = j->rd.stats;
+	job_dispose(j);
+	if (fchdir(cwd) < 0 && error == 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot return to the current directory");
+	close(cwd);
+	umask(mask);
+	return error;
+}
+
 /* Split `dest` into the directory that will hold it and the temp dir prefix. */
 static int temp_names(udfenv_buf *parent, udfenv_buf *prefix, const char *dest)
 {
@@ -477,7 +510,7 @@ int udfenv_extract__archive(const char *archive, const char *dest, const char *l
 	j.lim = lim;
 	j.archive = archive;
 	j.tmpdir = tmp.ptr;
-	if ((error = run_helper(&j, &st)) < 0)
+	if ((error = inprocess ? run_here(&j, &st) : run_helper(&j, &st)) < 0)
 		goto done;
 	if (chmod(tmp.ptr, 0755) < 0) {
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot set the mode of '%s'", tmp.ptr);

@@ -216,6 +216,13 @@ int udfenv_job__run_local(udfenv_job_report *report, const char *plan, size_t le
 /* Write <dir>/job.json (and make tasks/ and out/); manifest.json is udfenv_stage's. */
 int udfenv_job__dir_write(const char *dir, const char *plan, size_t len, const udfenv_config *cfg,
 			  const char *store, unsigned tasks, uint64_t rows);
+/*
+ * Read <dir>/job.json of a job of `count` tasks: the plan as text (`*plan`,
+ * malloc'd), the config (`*cfg`, new), the store (appended to `store`) and
+ * the input's row count. On failure the caller still frees what was set.
+ */
+int udfenv_job__dir_read(const char *dir, unsigned count, char **plan, udfenv_config **cfg, udfenv_buf *store,
+			 uint64_t *rows);
 /* "<dir>/<sub>/<index>.<ext>" into `out`. */
 int udfenv_job__task_path(udfenv_buf *out, const char *dir, const char *sub, unsigned index, const char *ext);
 /* Task `index`'s status (a JSON object), or *out = NULL when it has written none yet. */

@@ -190,9 +190,8 @@ static void write_final(const task_ctx *t, int error, const udfenv_job_report *r
 	json_decref(st);
 }
 
-/* Read <dir>/job.json: the plan (as text), the config, the store and the input's row count. */
-static int read_job(const char *dir, unsigned count, char **plan, udfenv_config **cfg, udfenv_buf *store,
-		    uint64_t *rows)
+int udfenv_job__dir_read(const char *dir, unsigned count, char **plan, udfenv_config **cfg, udfenv_buf *store,
+			 uint64_t *rows)
 {
 	udfenv_buf path = UDFENV_BUF_INIT, text = UDFENV_BUF_INIT;
 	json_t *root = NULL, *v;
@@ -282,7 +281,7 @@ int udfenv_job_task(udfenv_job_report *report, const char *job_dir, unsigned ind
 	if (count == 0 || index >= count)
 		return udfenv_error_set(UDFENV_EINVALID, "task index %u of %u tasks: expected 0 to %u", index, count,
 					count ? count - 1 : 0);
-	if ((error = read_job(job_dir, count, &plan, &cfg, &store, &part.rows)) < 0 || (error = node_cache_dir(cfg)) < 0 ||
+	if ((error = udfenv_job__dir_read(job_dir, count, &plan, &cfg, &store, &part.rows)) < 0 || (error = node_cache_dir(cfg)) < 0 ||
 	    (error = udfenv_path_join(&path, job_dir, "manifest.json")) < 0 ||
 	    (error = udfenv_manifest_load(&m, path.ptr)) < 0 ||
 	    (error = udfenv_job__task_path(&out, job_dir, "out", index, "csv")) < 0)

@@ -212,6 +212,11 @@ static void test_config_file(void **state)
 	assert_string_equal(udfenv_config_get(cfg, "python.archives"), "/v.zip#venv");
 	assert_string_equal(udfenv_config_get(cfg, "python.executable"), "venv/bin/python");
 
+	/* An empty file sets nothing (it once crashed: fuzz/corpus/config/crash-empty-config-file). */
+	tu_write_file(path, "", 0644);
+	assert_int_equal(udfenv_config_load(cfg, path), 0);
+	assert_string_equal(udfenv_config_get(cfg, "python.files"), "/c.py");
+
 	tu_write_file(path, "python.files: /a.py\njust words\n", 0644);
 	tu_assert_error(udfenv_config_load(cfg, path), UDFENV_EINVALID,
 	                "conf.yaml:2: expected 'key: value'");
@@ -254,6 +259,21 @@ static void test_to_config_round_trip(void **state)
 	assert_string_equal(udfenv_deps_requirements(back, &cache), "/r/req.txt");
 	assert_string_equal(cache, "/r/cache#1");
 	assert_string_equal(udfenv_deps_executable(back), "venv.zip/bin/python");
+	/* What the config cannot hold is refused when set (fuzz/corpus/config/crash-pythonpath-newline). */
+	tu_assert_error(udfenv_deps_set_pythonpath(d, "/a\n/b"), UDFENV_EINVALID,
+			"python path '/a\n/b': the path contains a control character");
+	assert_null(udfenv_deps_pythonpath(d));
+	/* A list trims its items' ends: what starts or ends with a blank is refused when declared. */
+	tu_assert_error(udfenv_deps_add_python_file(d, "/x/1 /"), UDFENV_EINVALID,
+			"python file '/x/1 ' starts or ends with a space or tab");
+	tu_assert_error(udfenv_deps_add_archive(d, "/y/v.zip", "t "), UDFENV_EINVALID,
+			"archive target 't ' starts or ends");
+	tu_assert_error(udfenv_deps_add_archive(d, "/y/ v.zip", NULL), UDFENV_EINVALID,
+			"archive target ' v.zip' starts or ends");
+	tu_assert_error(udfenv_deps_set_requirements(d, "/r/req.txt", "/r/c /"), UDFENV_EINVALID,
+			"requirements cache dir '/r/c ' starts or ends");
+	assert_int_equal(udfenv_deps_file_count(d), 3);
+	assert_int_equal(udfenv_deps_archive_count(d), 2);
 	udfenv_config_free(cfg);
 	udfenv_deps_free(d);
 	udfenv_deps_free(back);

@@ -658,6 +658,17 @@ static void test_hardlink_forward(void **state)
 	assert_refused(f, arch, UDFENV_EUNSAFE, "early", "not a file extracted before it");
 }
 
+/* A hard link to the root itself: its name normalizes to "" (the helper once crashed on it). */
+static void test_hardlink_to_root(void **state)
+{
+	fx *f = *state;
+	static const spec s[] = {F("f", 0644, "x"), H("h", "./")};
+	char arch[P];
+
+	make_archive(f, arch, "evil.tar", FMT_GNU, ARCHIVE_FILTER_NONE, s, N(s));
+	assert_refused(f, arch, UDFENV_EUNSAFE, "h", "hard link to './'");
+}
+
 /* ---- symlinks ---- */
 
 static void test_symlink_then_file_through(void **state)
@@ -1356,6 +1367,7 @@ int main(void)
 	    T(test_fifo),
 	    T(test_hardlink_outside),
 	    T(test_hardlink_forward),
+	    T(test_hardlink_to_root),
 	    T(test_symlink_then_file_through),
 	    T(test_abs_symlink_then_file_through),
 	    T(test_symlink_escape),

@@ -1,0 +1,160 @@
+#include "fuzz_common.h"
+
+#include "udfenv/common.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static udfenv_buf scratch = UDFENV_BUF_INIT;
+static pid_t scratch_owner;
+static int verbose = -1; /* $UDFENV_FUZZ_VERBOSE: print what each checked call returned */
+
+void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fuzz check failed at %s:%d: %s: ", file, line, cond);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	abort();
+}
+
+static void drop_log(udfenv_log_level level, const char *line, void *payload)
+{
+	(void)level;
+	(void)payload;
+	FUZZ_CHECK(line != NULL, "%s", "a NULL log line");
+}
+
+static void remove_scratch(void)
+{
+	/* Only the process that made it (libFuzzer's -fork children exit too). */
+	if (scratch.size && getpid() == scratch_owner)
+		udfenv_fs_rmtree(scratch.ptr);
+	udfenv_buf_dispose(&scratch);
+}
+
+const char *fuzz_init(const char *target)
+{
+	const char *base = getenv("UDFENV_FUZZ_TMPDIR");
+	udfenv_buf prefix = UDFENV_BUF_INIT;
+
+	if (scratch.size)
+		return scratch.ptr;
+	if (base == NULL || base[0] == '\0')
+		base = getenv("TMPDIR");
+	if (base == NULL || base[0] == '\0')
+		base = "/tmp";
+	setenv("TZ", "UTC", 1);
+	udfenv_log_set(drop_log, UDFENV_LOG_DEBUG, NULL);
+	FUZZ_CHECK(udfenv_buf_printf(&prefix, "udfenv-fuzz-%s-", target) == 0, "%s", "out of memory");
+	FUZZ_CHECK(udfenv_fs_mkdtemp(&scratch, base, prefix.ptr) == 0, "cannot make a scratch dir in '%s': %s",
+		   base, udfenv_error_last()->message);
+	udfenv_buf_dispose(&prefix);
+	scratch_owner = getpid();
+	atexit(remove_scratch);
+	return scratch.ptr;
+}
+
+const char *fuzz_path(unsigned slot, const char *name)
+{
+	static char paths[8][PATH_MAX];
+	int n;
+
+	FUZZ_CHECK(slot < 8 && scratch.size, "slot %u", slot);
+	n = snprintf(paths[slot], PATH_MAX, "%s/%s", scratch.ptr, name);
+	FUZZ_CHECK(n > 0 && n < PATH_MAX, "path of '%s'", name);
+	return paths[slot];
+}
+
+void fuzz_write_file(const char *path, const void *data, size_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	FUZZ_CHECK(fd >= 0, "cannot write '%s': %s", path, strerror(errno));
+	FUZZ_CHECK(udfenv_fs_write_all(fd, data, size) == 0, "cannot write '%s': %s", path,
+		   udfenv_error_last()->message);
+	close(fd);
+}
+
+char *fuzz_strndup(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+
+	FUZZ_CHECK(s != NULL, "%s", "out of memory");
+	if (size)
+		memcpy(s, data, size);
+	s[size] = '\0';
+	return s;
+}
+
+void fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max)
+{
+	size_t n = 0, at = 0;
+
+	while (n < max) {
+		const uint8_t *end = n + 1 < max && at < size ? memchr(data + at, sep, size - at) : NULL;
+		size_t len = end ? (size_t)(end - (data + at)) : size - at;
+
+		if (lens)
+			lens[n] = len;
+		parts[n++] = fuzz_strndup(data + at, len);
+		at += len + (end != NULL);
+		if (end == NULL)
+			break;
+	}
+	while (n < max) {
+		if (lens)
+			lens[n] = 0;
+		parts[n++] = fuzz_strndup(NULL, 0);
+	}
+}
+
+void fuzz_parts_free(char **parts, size_t max)
+{
+	for (size_t i = 0; i < max; i++) {
+		free(parts[i]);
+		parts[i] = NULL;
+	}
+}
+
+void fuzz_check_error(int error, const char *call)
+{
+	const udfenv_error *e = udfenv_error_last();
+
+	if (verbose < 0)
+		verbose = getenv("UDFENV_FUZZ_VERBOSE") != NULL;
+	if (verbose)
+		fprintf(stderr, "%s: %d%s%s\n", call, error, error < 0 ? " " : "", error < 0 ? e->message : "");
+	if (error >= 0)
+		return;
+	FUZZ_CHECK(error >= UDFENV_EBUSY, "%s returned %d, not a UDFENV_E* code", call, error);
+	FUZZ_CHECK(e->code == error, "%s returned %d but the last error is %d ('%s')", call, error,
+		   e->code, e->message);
+	FUZZ_CHECK(e->message[0] != '\0', "%s returned %d without a message", call, error);
+}
+
+int fuzz_dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int empty = 1;
+
+	FUZZ_CHECK(d != NULL, "cannot open '%s': %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			empty = 0;
+	closedir(d);
+	return empty;
+}

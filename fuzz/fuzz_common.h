@@ -1,0 +1,67 @@
+/*
+ * What the fuzz targets share: the libFuzzer entry points, a private
+ * scratch dir per process, input split into parts, and checks that abort.
+ *
+ * Each fuzz_<target>.c defines LLVMFuzzerTestOneInput (and may define
+ * LLVMFuzzerInitialize); it is linked either with libFuzzer (clang,
+ * UDFENV_FUZZ=ON) or with replay.c, which runs a corpus once (CTest).
+ * Targets never print but when a check fails, and leave nothing behind.
+ */
+#ifndef UDFENV_FUZZ_COMMON_H
+#define UDFENV_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/*
+ * Set up once per process (every target calls it first): TZ=UTC, a log
+ * callback that formats every line and drops it (so log formatting runs on
+ * the fuzzed text), and a private scratch dir named after `target`
+ * (under $UDFENV_FUZZ_TMPDIR, else $TMPDIR, else /tmp), removed at exit.
+ * Returns the scratch dir's path.
+ */
+const char *fuzz_init(const char *target);
+
+/* The path `name` inside the scratch dir, in a static buffer per slot (0..7). */
+const char *fuzz_path(unsigned slot, const char *name);
+
+/* Replace the file `path` with `size` bytes of `data`; aborts on failure. */
+void fuzz_write_file(const char *path, const void *data, size_t size);
+
+/* A NUL-terminated malloc'd copy of `size` bytes (NULs inside stay). */
+char *fuzz_strndup(const uint8_t *data, size_t size);
+
+/*
+ * Split the input at each `sep` into at most `max` parts, each a
+ * NUL-terminated malloc'd copy, its length in `lens` (when not NULL); the
+ * last part takes the rest, separators included. Parts not present are "".
+ * Free with fuzz_parts_free.
+ */
+void fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max);
+void fuzz_parts_free(char **parts, size_t max);
+
+/* Abort with a message naming the check when `cond` is false. */
+#define FUZZ_CHECK(cond, ...)                                                                      \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                          \
+	} while (0)
+
+__attribute__((noreturn, format(printf, 4, 5))) void fuzz_fail(const char *file, int line,
+							       const char *cond, const char *fmt,
+							       ...);
+
+/*
+ * The library's error contract (STYLE.md): a failing call returned a
+ * negative code and set the last error to that code with a message. With
+ * $UDFENV_FUZZ_VERBOSE set, prints each result (to write seeds).
+ */
+void fuzz_check_error(int error, const char *call);
+
+/* Whether the tree `dir` holds no entry at all. */
+int fuzz_dir_empty(const char *dir);
+
+#endif

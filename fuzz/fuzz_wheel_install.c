@@ -1,0 +1,119 @@
+/*
+ * Installing a wheel (src/lib/wheel.h, udfenv_wheel__install): RECORD's
+ * CSV and hashes, entry_points.txt and launchers, .data dirs, scripts'
+ * shebangs, through the archive policy's reader, in this process.
+ *
+ * Input: the wheel's bytes, named "demo-1.0-py3-none-any.whl"; a first line
+ * ending in ".whl" (without '/') names it instead, as in fuzz_wheel.c. It
+ * is installed into a fresh prefix/ of the scratch dir (lib/python3.11/
+ * site-packages and the rest, as a venv has them), removed after. Checked:
+ * the error contract; nothing new beside prefix/, the sentinel dir
+ * outside/ and its file untouched; a refused wheel left prefix/ empty;
+ * an installed one holds only directories and regular files (a wheel's
+ * symlink is refused), without setuid, setgid or sticky bits.
+ */
+#include "fuzz_common.h"
+
+#include "lib/wheel.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *input, *prefix, *outside, *sentinel;
+static char purelib[4096], platlib[4096], scripts[4096], headers[4096];
+static ino_t sentinel_ino;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct stat st;
+
+	(void)argc;
+	(void)argv;
+	fuzz_init("wheel_install");
+	umask(022);
+	input = fuzz_path(0, "input.bin");
+	prefix = fuzz_path(1, "prefix");
+	outside = fuzz_path(2, "outside");
+	sentinel = fuzz_path(3, "outside/sentinel");
+	snprintf(purelib, sizeof(purelib), "%s/lib/python3.11/site-packages", prefix);
+	snprintf(platlib, sizeof(platlib), "%s/lib64/python3.11/site-packages", prefix);
+	snprintf(scripts, sizeof(scripts), "%s/bin", prefix);
+	snprintf(headers, sizeof(headers), "%s/include/python3.11/demo", prefix);
+	FUZZ_CHECK(mkdir(outside, 0755) == 0, "%s", "scratch dirs");
+	fuzz_write_file(sentinel, "s", 1);
+	FUZZ_CHECK(stat(sentinel, &st) == 0, "%s", "sentinel");
+	sentinel_ino = st.st_ino;
+	return 0;
+}
+
+/* Whether every entry of `dir` is one of `allowed` (NULL-terminated); a missing dir has none. */
+static void only_these(const char *dir, const char *const *allowed)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL && errno == ENOENT)
+		return;
+	FUZZ_CHECK(d != NULL, "cannot open '%s'", dir);
+	while ((de = readdir(d)) != NULL) {
+		size_t i;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		for (i = 0; allowed[i] && strcmp(allowed[i], de->d_name) != 0; i++)
+			;
+		FUZZ_CHECK(allowed[i] != NULL, "'%s' appeared in '%s'", de->d_name, dir);
+	}
+	closedir(d);
+}
+
+static int check_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)type;
+	(void)ftw;
+	FUZZ_CHECK(S_ISDIR(st->st_mode) || S_ISREG(st->st_mode), "'%s' has mode %o", path,
+		   (unsigned)st->st_mode);
+	FUZZ_CHECK((st->st_mode & 07000) == 0, "'%s' has mode %o", path, (unsigned)st->st_mode);
+	FUZZ_CHECK(st->st_ino != sentinel_ino, "'%s' is the sentinel", path);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const top[] = {"input.bin", "prefix", "outside", NULL};
+	static const char *const sent[] = {"sentinel", NULL};
+	static const char *const nothing[] = {NULL};
+	const udfenv_wheel_scheme scheme = {purelib, platlib, scripts, prefix, headers, "/opt/py/bin/python3.11"};
+	const uint8_t *nl = memchr(data, '\n', size < 256 ? size : 256);
+	udfenv_wheel_install req = {input, "demo-1.0-py3-none-any.whl", NULL, 1};
+	char *label = NULL;
+	struct stat st;
+	int error;
+
+	if (nl && nl - data > 4 && memcmp(nl - 4, ".whl", 4) == 0 && !memchr(data, '/', (size_t)(nl - data)) &&
+	    !memchr(data, '\0', (size_t)(nl - data))) {
+		req.label = label = fuzz_strndup(data, (size_t)(nl - data));
+		size -= (size_t)(nl + 1 - data);
+		data = nl + 1;
+	}
+	fuzz_write_file(input, data, size);
+	error = udfenv_wheel__install(&req, &scheme);
+	fuzz_check_error(error, "udfenv_wheel__install");
+	only_these(fuzz_path(4, ""), top);
+	only_these(outside, sent);
+	FUZZ_CHECK(lstat(sentinel, &st) == 0 && st.st_ino == sentinel_ino && st.st_nlink == 1 && st.st_size == 1,
+		   "%s", "the sentinel file changed or got a hard link");
+	if (error < 0)
+		only_these(prefix, nothing);
+	else
+		FUZZ_CHECK(nftw(prefix, check_entry, 16, FTW_PHYS) == 0, "cannot walk '%s'", prefix);
+	FUZZ_CHECK(udfenv_fs_rmtree(prefix) == 0, "cannot remove '%s': %s", prefix, udfenv_error_last()->message);
+	free(label);
+	return 0;
+}
