@@ -1076,6 +1076,10 @@ static void test_csv_errors(void **state)
 	p = write_text("in.csv", "id,name,age\n1,a,3\n2,b,4\n3,c,5\n4,d,6\n5,e,7\n6,f\n7,g,8\n");
 	expect_read_error(ROWS_CSV, p, "id:BIGINT,name:STRING,age:BIGINT", UDFENV_EINVALID,
 	                  "in.csv line 7: expected 3 fields, found 2");
+	/* An empty header name is named as '' (its snippet was a NULL buffer, printed "(null)"). */
+	p = write_text("in.csv", ",id\n");
+	expect_read_error(ROWS_CSV, p, "id:BIGINT", UDFENV_EINVALID,
+	                  "in.csv: header column '' is not in the schema");
 	p = write_text("in.csv", "id,age\n1,2\n2,3\n\"3\",\"abc\"\n");
 	expect_read_error(ROWS_CSV, p, "id:BIGINT,age:BIGINT", UDFENV_EINVALID,
 	                  "in.csv line 4: column 'age' (BIGINT): 'abc' is not an integer");
