@@ -1623,6 +1623,11 @@ static void test_write_csv_exact(void **state)
 	rows_batch_reset(&b, 2);
 	write_to_mem(ROWS_CSV, "a b :STRING,x\"y:BIGINT", &b, &out);
 	assert_string_equal(out.ptr, "\"a b \",\"x\"\"y\"\n");
+	/* A name starting with U+FEFF is quoted: bare, first in the file, it would read as a BOM. */
+	udfenv_buf_clear(&out);
+	rows_batch_reset(&b, 1);
+	write_to_mem(ROWS_CSV, "\xef\xbb\xbfid:BIGINT", &b, &out);
+	assert_string_equal(out.ptr, "\"\xef\xbb\xbfid\"\n");
 	udfenv_buf_dispose(&out);
 	rows_batch_dispose(&b);
 }
@@ -1739,6 +1744,20 @@ static void test_file_roundtrip(void **state)
 	udfenv_buf out = UDFENV_BUF_INIT;
 	rows_schema s;
 	(void)state;
+
+	/* A first column named with a leading U+FEFF reads back (it was taken for a BOM). */
+	mk_schema(&s, "\xef\xbb\xbfid:BIGINT");
+	rows_batch_reset(&b, 1);
+	write_to_mem(ROWS_CSV, "\xef\xbb\xbfid:BIGINT", &b, &out);
+	write_bytes("bom", out.ptr, out.size);
+	{
+		rows_reader *r;
+		assert_int_equal(rows_reader_open(&r, ROWS_CSV, at("bom"), &s), 0);
+		assert_int_equal(rows_reader_next(r, &back, 100), 0);
+		assert_int_equal(back.nrows, 0);
+		rows_reader_free(r);
+	}
+	rows_schema_dispose(&s);
 
 	mk_schema(&s, ALL);
 	tricky_batch(&b);
