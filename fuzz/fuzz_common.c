@@ -145,16 +145,21 @@ void fuzz_check_error(int error, const char *call)
 	FUZZ_CHECK(e->message[0] != '\0', "%s returned %d without a message", call, error);
 }
 
-int fuzz_dir_empty(const char *dir)
+void fuzz_only_these(const char *dir, const char *const *allowed)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	int empty = 1;
 
+	if (d == NULL && errno == ENOENT)
+		return;
 	FUZZ_CHECK(d != NULL, "cannot open '%s': %s", dir, strerror(errno));
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			empty = 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t i;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		for (i = 0; allowed[i] && strcmp(allowed[i], de->d_name) != 0; i++)
+			;
+		FUZZ_CHECK(allowed[i] != NULL, "'%s' appeared in '%s'", de->d_name, dir);
+	}
 	closedir(d);
-	return empty;
 }

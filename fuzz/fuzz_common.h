@@ -61,7 +61,7 @@ __attribute__((noreturn, format(printf, 4, 5))) void fuzz_fail(const char *file,
  */
 void fuzz_check_error(int error, const char *call);
 
-/* Whether the tree `dir` holds no entry at all. */
-int fuzz_dir_empty(const char *dir);
+/* Abort unless every entry of `dir` is named in `allowed` (NULL-terminated); a missing dir has none. */
+void fuzz_only_these(const char *dir, const char *const *allowed);
 
 #endif

@@ -22,7 +22,6 @@
 #include "util/error.h"
 #include "util/fs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -62,32 +61,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Whether `name` inside `dir` is one of `allowed` (a NULL-terminated list). */
-static void only_these(const char *dir, const char *const *allowed)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	FUZZ_CHECK(d != NULL, "cannot open '%s'", dir);
-	while ((de = readdir(d)) != NULL) {
-		size_t i;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		for (i = 0; allowed[i] && strcmp(allowed[i], de->d_name) != 0; i++)
-			;
-		FUZZ_CHECK(allowed[i] != NULL, "'%s' appeared in '%s'", de->d_name, dir);
-	}
-	closedir(d);
-}
-
 static void check_outside(void)
 {
 	static const char *const top[] = {"archive", "out", "outside", NULL};
 	static const char *const sent[] = {"sentinel", NULL};
 	struct stat st;
 
-	only_these(fuzz_path(5, ""), top);
-	only_these(outside, sent);
+	fuzz_only_these(fuzz_path(5, ""), top);
+	fuzz_only_these(outside, sent);
 	FUZZ_CHECK(lstat(sentinel, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == sentinel_ino &&
 			   st.st_nlink == 1 && st.st_size == 1,
 		   "%s", "the sentinel file changed or got a hard link");
@@ -139,11 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_error(error, "udfenv_extract__archive");
 	check_outside();
 	if (error < 0) {
-		only_these(out, nothing);
+		fuzz_only_these(out, nothing);
 		FUZZ_CHECK(stats.entries == 0 && stats.bytes == 0, "%s", "stats after a failure");
 		return 0;
 	}
-	only_these(out, just_dest);
+	fuzz_only_these(out, just_dest);
 	FUZZ_CHECK(stats.bytes <= MAX_BYTES && stats.entries <= lim.max_entries, "stats %llu entries, %llu bytes",
 		   (unsigned long long)stats.entries, (unsigned long long)stats.bytes);
 	dest_fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -155,6 +136,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(dest_fd);
 	dest_fd = -1;
 	FUZZ_CHECK(udfenv_fs_rmtree(dest) == 0, "cannot remove '%s': %s", dest, udfenv_error_last()->message);
-	only_these(out, nothing);
+	fuzz_only_these(out, nothing);
 	return 0;
 }

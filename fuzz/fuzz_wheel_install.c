@@ -18,8 +18,6 @@
 #include "util/error.h"
 #include "util/fs.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,26 +49,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(stat(sentinel, &st) == 0, "%s", "sentinel");
 	sentinel_ino = st.st_ino;
 	return 0;
-}
-
-/* Whether every entry of `dir` is one of `allowed` (NULL-terminated); a missing dir has none. */
-static void only_these(const char *dir, const char *const *allowed)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (d == NULL && errno == ENOENT)
-		return;
-	FUZZ_CHECK(d != NULL, "cannot open '%s'", dir);
-	while ((de = readdir(d)) != NULL) {
-		size_t i;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		for (i = 0; allowed[i] && strcmp(allowed[i], de->d_name) != 0; i++)
-			;
-		FUZZ_CHECK(allowed[i] != NULL, "'%s' appeared in '%s'", de->d_name, dir);
-	}
-	closedir(d);
 }
 
 static int check_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -105,12 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_write_file(input, data, size);
 	error = udfenv_wheel__install(&req, &scheme);
 	fuzz_check_error(error, "udfenv_wheel__install");
-	only_these(fuzz_path(4, ""), top);
-	only_these(outside, sent);
+	fuzz_only_these(fuzz_path(4, ""), top);
+	fuzz_only_these(outside, sent);
 	FUZZ_CHECK(lstat(sentinel, &st) == 0 && st.st_ino == sentinel_ino && st.st_nlink == 1 && st.st_size == 1,
 		   "%s", "the sentinel file changed or got a hard link");
 	if (error < 0)
-		only_these(prefix, nothing);
+		fuzz_only_these(prefix, nothing);
 	else
 		FUZZ_CHECK(nftw(prefix, check_entry, 16, FTW_PHYS) == 0, "cannot walk '%s'", prefix);
 	FUZZ_CHECK(udfenv_fs_rmtree(prefix) == 0, "cannot remove '%s': %s", prefix, udfenv_error_last()->message);

@@ -356,12 +356,29 @@ def wheel_install_seeds():
     }
 
 
+ROWS = {
+    "csv": nul("cid,x,name,ok\n1,2.5,hello,true\n-3,nan,\"a,b\",FALSE\n,,\"\",\n"
+               "9223372036854775807,1e308,\"q\"\"uote\",true\r\n",
+               "[[1,2],[1.5,NaN],[\"a\",\"b\"],[true,null]]"),
+    "csv-multiline": nul("c\ufeff\"x y\",z\r\n\"line\nbreak\",-0.0\n\" lead\",inf\n\"\",-inf",
+                         "[[\"\\u00e9\"],[-0.0]]"),
+    "csv-one-column": nul("cv\n\n1\n\n", "[[null,1,null]]"),
+    "csv-bad": "ca,b\n1\n\xff,2\n",
+    "jsonl": nul("j{\"a\":1,\"b\":2.5,\"c\":\"x\",\"d\":true}\n\n"
+                 "{\"a\":null,\"b\":NaN,\"c\":\"\\u00e9\\ud83d\\ude00\",\"d\":false}\n",
+                 "[[1,2],[Infinity,-Infinity],[\"\u00e9\",null],[false,true]]"),
+    "jsonl-mixed": "j{\"a\":1}\n{\"a\":\"s\"}\n{\"b\":[1]}\n",
+    "columns-bad": nul("cn\n1\n", "[[1,\"x\"]] trailing"),
+}
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     targets = {
         "reqfile": REQFILE, "pep508": PEP508, "pep440": PEP440, "wheelname": WHEELNAME,
         "manifest": manifest_seeds(), "config": CONFIG, "job": job_seeds(),
         "extract": extract_seeds(), "wheel": wheel_seeds(), "wheel_install": wheel_install_seeds(),
+        "rows": ROWS,
     }
     for target, seeds in targets.items():
         d = os.path.join(root, target)

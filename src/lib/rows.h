@@ -180,7 +180,8 @@ int rows_infer_schema(rows_schema *out, rows_format fmt, const char *path, size_
  * A sink writer, to an fd (buffered; flushed by rows_writer_finish) or,
  * with fd < 0, appending to `mem`. CSV: a header line of the schema's
  * names, then one line per row, LF ends, a field quoted when it holds ','
- * '"' CR LF or starts/ends with a space, NULL as an empty field, "" for an
+ * '"' CR LF, starts/ends with a space or starts with U+FEFF (which, first in
+ * a file, would read as a byte order mark), NULL as an empty field, "" for an
  * empty string, DOUBLE in the shortest form that reads back the same with
  * a '.0' when it would look like an integer ("nan", "inf", "-inf"),
  * BOOLEAN as true/false. JSON Lines: one compact object per row

@@ -105,7 +105,7 @@ static inline int rows__dec_to_double(uint64_t m, int e10, int neg, double *out)
 /* Write s as a CSV field at d (room for 2 * len + 2), quoted if need be; returns the length. */
 static inline size_t rows__csv_string(char *d, const char *s, size_t len)
 {
-	/* Bytes that make a field need quotes (besides a space at either end). */
+	/* Bytes that make a field need quotes (besides a space at either end, a U+FEFF first). */
 	static const unsigned char special[256] = {[','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1};
 	char *p = d;
 	size_t i;
@@ -113,7 +113,9 @@ static inline size_t rows__csv_string(char *d, const char *s, size_t len)
 	/* Copy while checking: most fields need no quotes. */
 	for (i = 0; i < len && !special[(unsigned char)s[i]]; i++)
 		d[i] = s[i];
-	if (i == len && len > 0 && s[0] != ' ' && s[len - 1] != ' ')
+	/* Nor may a leading U+FEFF go bare: first in a file (a header name), a reader skips it as a BOM. */
+	if (i == len && len > 0 && s[0] != ' ' && s[len - 1] != ' ' &&
+	    !(len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0))
 		return len;
 	*p++ = '"';
 	for (i = 0; i < len;) {

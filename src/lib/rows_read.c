@@ -407,11 +407,11 @@ static int csv_map(rows_reader *r)
 				error = udfenv_error_set(
 					UDFENV_EINVALID,
 					"%s: header column '%s' is not in the schema", cur_path(r),
-					shown.ptr);
+					udfenv_buf_cstr(&shown));
 			else
 				error = udfenv_error_set(UDFENV_EINVALID,
 				                         "%s: duplicate column '%s'", cur_path(r),
-				                         shown.ptr);
+				                         udfenv_buf_cstr(&shown));
 			goto done;
 		}
 		seen[c] = 1;
