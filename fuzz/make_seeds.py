@@ -247,7 +247,7 @@ def zip_overlapping():
 
 
 def extract_seeds():
-    D, F, L, H = tarfile.DIRTYPE, tarfile.REGTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
+    D, L, H = tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
     tree = [ti("pkg", D, mode=0o755), ti("pkg/__init__.py", data=b"x = 1\n"),
             ti("pkg/run.sh", data=b"#!/bin/sh\n", mode=0o755), ti("pkg/link", L, link="__init__.py"),
             ti("pkg/hard", H, link="pkg/__init__.py"), ti("./top.txt", data=b"top\n"),
