@@ -57,12 +57,12 @@ def add_udfenv_arg(ap):
 
 
 def check_executables(args):
-    """Make args.udfenv absolute; exit with a message unless args.python and
-    args.udfenv are executable."""
+    """Make args.udfenv absolute; exit with a message unless args.udfenv and
+    args.python (if the bench has --python) are executable."""
     args.udfenv = os.path.abspath(args.udfenv)
-    for what, path, hint in (("interpreter", args.python, "give --python"),
+    for what, path, hint in (("interpreter", getattr(args, "python", None), "give --python"),
                              ("udfenv", args.udfenv, "build it, or give --udfenv")):
-        if not os.access(path, os.X_OK):
+        if path is not None and not os.access(path, os.X_OK):
             sys.exit("bench: no %s at %s (%s)" % (what, path, hint))
 
 
@@ -128,18 +128,19 @@ def summary_table(title, rows):
 #                 "figure": udfenv's figure, "unit": UNIT,
 #                 "baseline": "what it is compared with" or null,
 #                 "baseline_figure": the baseline's figure or null,
-#                 "better": "lower" or "higher", "note": "..."}, ...]}
+#                 "note": "..."}, ...]}
 #
-# UNIT is one of RESULT_UNITS; bench/run formats the figures and states the
-# ratio in the words of the unit ("3.10x faster", "1.25x slower", "2.00x
-# less memory"). A figure that could not be measured is null.
+# UNIT is one of RESULT_UNITS, which also says whether less or more is
+# better; bench/run formats the figures and states the ratio in the words of
+# the unit ("3.10x faster", "1.25x slower", "2.00x less memory"). A figure
+# that could not be measured is null.
 
 RESULT_VERSION = 1
-RESULT_UNITS = {  # unit: (words when udfenv is better, when it is worse)
-    "s": ("faster", "slower"),
-    "rows/s": ("faster", "slower"),
-    "ns/row": ("faster", "slower"),
-    "B": ("less memory", "more memory"),
+RESULT_UNITS = {  # unit: (which is better, words when udfenv is better, when it is worse)
+    "s": ("lower", "faster", "slower"),
+    "rows/s": ("higher", "faster", "slower"),
+    "ns/row": ("lower", "faster", "slower"),
+    "B": ("lower", "less memory", "more memory"),
 }
 
 
@@ -150,15 +151,15 @@ def add_json_arg(ap):
                          "see docs/BENCHMARKS.md)")
 
 
-def result(measure, figure, unit, baseline=None, baseline_figure=None, better="lower", note=""):
+def result(measure, figure, unit, baseline=None, baseline_figure=None, note=""):
     """One figure of a bench for write_result (the fields are described above)."""
-    if unit not in RESULT_UNITS or better not in ("lower", "higher"):
-        raise ValueError("result %r: unit %r, better %r" % (measure, unit, better))
+    if unit not in RESULT_UNITS:
+        raise ValueError("result %r: unit %r" % (measure, unit))
 
     def number(x):
         return float(x) if x is not None and math.isfinite(x) else None
     return {"measure": measure, "figure": number(figure), "unit": unit, "baseline": baseline,
-            "baseline_figure": number(baseline_figure), "better": better, "note": note}
+            "baseline_figure": number(baseline_figure), "note": note}
 
 
 def write_result(path, bench, results, failures=(), params=None):

@@ -73,7 +73,7 @@ static int write_json(const char *path, size_t nrows, int random_doubles, int sa
 	        "%zu rows (CPU time)\",\n"
 	        "   \"figure\": %.3f, \"unit\": \"ns/row\", \"baseline\": null, "
 	        "\"baseline_figure\": null,\n"
-	        "   \"better\": \"lower\", \"note\": \"read %.1f, encode %.1f, decode %.1f, "
+	        "   \"note\": \"read %.1f, encode %.1f, decode %.1f, "
 	        "write %.1f; wall %.1f ns/row\"}]}\n",
 	        nrows, random_doubles ? "random 17-digit" : "2-decimal",
 	        same ? "" : "\"the output differs from the input\"", nrows,

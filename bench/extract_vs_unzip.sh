@@ -97,7 +97,7 @@ if [ -n "$json" ]; then
  "failures": [],
  "results": [{"measure": "extract a zipped venv, $entries entries (median of $runs)",
               "figure": $mx, "unit": "s", "baseline": "unzip -q", "baseline_figure": $mu,
-              "better": "lower", "note": "every policy check on, helper process"}]}
+              "note": "every policy check on, helper process"}]}
 EOF
     mv "$json.tmp" "$json"
 fi

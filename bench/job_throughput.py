@@ -133,7 +133,7 @@ def main():
             results.append(result(
                 "UDF job, %d rows, parallelism %s (median of %d)" % (a.rows, k[1:], a.repeat),
                 a.rows / statistics.median(runs[k]), "rows/s", "plain Python csv script",
-                a.rows / base, better="higher",
+                a.rows / base,
                 note="goal >= %.1fx: %s" % (goal, "met" if r >= goal else "MISSED")))
         write_result(a.json, "job_throughput", results,
                      params={"rows": a.rows, "repeat": a.repeat, "python": a.python})

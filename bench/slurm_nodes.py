@@ -32,8 +32,8 @@ import sys
 import tempfile
 import time
 
-from _common import (REPO, Bench, add_json_arg, add_udfenv_arg, built_at, finish, machine_info,
-                     result, rmtree, say, summary_table, write_result)
+from _common import (REPO, Bench, add_json_arg, add_udfenv_arg, built_at, check_executables, finish,
+                     machine_info, result, rmtree, say, summary_table, write_result)
 import slurmlocal  # on sys.path through _common
 
 JOB = os.path.join(REPO, "examples", "slurm", "job.py")
@@ -60,14 +60,27 @@ def main():
     add_udfenv_arg(ap)
     add_json_arg(ap)
     args = ap.parse_args()
-    args.udfenv = os.path.abspath(args.udfenv)
-    if not os.access(args.udfenv, os.X_OK):
-        sys.exit("bench: no udfenv at %s (build it, or give --udfenv)" % args.udfenv)
+    check_executables(args)
     started = time.perf_counter()
-    was_up = slurmlocal.is_up()
-    slurmlocal.start()
-    work = tempfile.mkdtemp(prefix="udfenv-bench-slurm-")
-    b = Bench(args, work, slurmlocal.client_env())
+    with slurmlocal.running() as cluster_env:
+        work = tempfile.mkdtemp(prefix="udfenv-bench-slurm-")
+        try:
+            b, results = measure(args, work, cluster_env)
+        finally:
+            rmtree(work)
+    write_result(args.json, "slurm_nodes", results, b.failures, params={
+        "rows": args.rows, "bound": args.bound, "runs": args.runs})
+    finish(b, started)
+
+
+def faster_text(base, t):
+    """How `t` compares with `base`: "1.62x faster" or "1.06x slower"."""
+    return "%.2fx faster" % (base / t) if t <= base else "%.2fx slower" % (t / base)
+
+
+def measure(args, work, cluster_env):
+    """Run the rounds in `work`; the Bench (its failed checks) and the results."""
+    b = Bench(args, work, cluster_env)
     machine_info("udfenv: %s (built %s)" % (args.udfenv, built_at(args.udfenv)),
                  "job: %s, %d rows, bounds %d to %d" % (JOB, args.rows, args.bound,
                                                          args.bound + args.rows - 1))
@@ -82,7 +95,7 @@ def main():
                ("slurm, 1 node", slurm + ["-D", "udfenv.slurm.nodes=1"]),
                ("slurm, 2 nodes", slurm + ["-D", "udfenv.slurm.nodes=2"])]
     times = {name: [] for name, _ in configs}
-    outputs = {}
+    local_output = []  # the first local run's output: every run's must equal it
     results = []
 
     def run(name, flags, out):
@@ -96,48 +109,43 @@ def main():
         if not b.check(p.returncode == 0, "%s: exit %d: %s" % (name, p.returncode, p.stderr[-2000:])):
             return None
         with open(out, "rb") as f:
-            outputs.setdefault(name, f.read())
+            got = f.read()
+        if not local_output:
+            local_output.append(got)
+        if not b.check(got == local_output[0], "%s: the output differs from the local one" % name):
+            return None
         return t
 
-    try:
-        # Untimed: fills every cache, so the rounds time the jobs, not the first builds.
+    # Untimed: fills every cache, so the rounds time the jobs, not the first builds.
+    for k, (name, flags) in enumerate(configs):
+        run(name, flags, os.path.join(work, "warm-%d.csv" % k))
+    for r in range(args.runs):
+        line = []
         for k, (name, flags) in enumerate(configs):
-            run(name, flags, os.path.join(work, "warm-%d.csv" % k))
-        for r in range(args.runs):
-            line = []
-            for k, (name, flags) in enumerate(configs):
-                t = run(name, flags, os.path.join(work, "out-%d-%d.csv" % (r, k)))
-                if t is not None:
-                    times[name].append(t)
-                    line.append("%s %.2f s" % (name, t))
-            say("round %d: %s" % (r + 1, ", ".join(line)))
-        for name, _ in configs[1:]:
-            b.check(outputs.get(name) == outputs.get("local"), "%s: the output differs from the local one" % name)
-        med = {name: statistics.median(v) if v else float("nan") for name, v in times.items()}
-        say()
-        say("medians of %d interleaved rounds:" % args.runs)
-        for name, _ in configs:
-            say("  %-15s %.2f s" % (name, med[name]))
-        rows = []
-        for name, _ in configs[1:]:
-            rows.append((name, "%.2f s" % med[name], "%.2f s local" % med["local"],
-                         "%.2fx faster" % (med["local"] / med[name]), "-", "(info)"))
-            results.append(result("CPU-bound UDF job, %d rows, %s (median of %d)" % (
-                args.rows, name, args.runs), med[name], "s", "udfenv local executor",
-                med["local"]))
-        results.append(result("CPU-bound UDF job, %d rows, 2 slurm nodes vs 1 (median of %d)" % (
-            args.rows, args.runs), med["slurm, 2 nodes"], "s", "slurm, 1 node (udfenv)",
-            med["slurm, 1 node"], note="both nodes share this machine's cores"))
-        rows.append(("2 nodes vs 1", "%.2f s" % med["slurm, 2 nodes"], "%.2f s on 1 node" % med["slurm, 1 node"],
-                     "%.2fx faster" % (med["slurm, 1 node"] / med["slurm, 2 nodes"]), "-", "(info)"))
-        summary_table("summary: CPU-bound UDF, %d rows" % args.rows, rows)
-    finally:
-        rmtree(work)
-        if not was_up:
-            slurmlocal.stop()
-    write_result(args.json, "slurm_nodes", results, b.failures, params={
-        "rows": args.rows, "bound": args.bound, "runs": args.runs})
-    finish(b, started)
+            t = run(name, flags, os.path.join(work, "out-%d-%d.csv" % (r, k)))
+            if t is not None:
+                times[name].append(t)
+                line.append("%s %.2f s" % (name, t))
+        say("round %d: %s" % (r + 1, ", ".join(line)))
+    med = {name: statistics.median(v) if v else float("nan") for name, v in times.items()}
+    say()
+    say("medians of %d interleaved rounds:" % args.runs)
+    for name, _ in configs:
+        say("  %-15s %.2f s" % (name, med[name]))
+    rows = []
+    for name, _ in configs[1:]:
+        rows.append((name, "%.2f s" % med[name], "%.2f s local" % med["local"],
+                     faster_text(med["local"], med[name]), "-", "(info)"))
+        results.append(result("CPU-bound UDF job, %d rows, %s (median of %d)" % (
+            args.rows, name, args.runs), med[name], "s", "udfenv local executor",
+            med["local"]))
+    results.append(result("CPU-bound UDF job, %d rows, 2 slurm nodes vs 1 (median of %d)" % (
+        args.rows, args.runs), med["slurm, 2 nodes"], "s", "slurm, 1 node (udfenv)",
+        med["slurm, 1 node"], note="both nodes share this machine's cores"))
+    rows.append(("2 nodes vs 1", "%.2f s" % med["slurm, 2 nodes"], "%.2f s on 1 node" % med["slurm, 1 node"],
+                 faster_text(med["slurm, 1 node"], med["slurm, 2 nodes"]), "-", "(info)"))
+    summary_table("summary: CPU-bound UDF, %d rows" % args.rows, rows)
+    return b, results
 
 
 if __name__ == "__main__":

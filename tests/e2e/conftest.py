@@ -90,12 +90,8 @@ def cluster():
     its client environment (SLURM_CONF). Started if it is not up, and then
     stopped at the end; a machine where it cannot start fails the tests
     that use it (they do not skip)."""
-    up = slurmlocal.is_up()
-    if not up:
-        slurmlocal.start()
-    yield slurmlocal.client_env()
-    if not up:
-        slurmlocal.stop()
+    with slurmlocal.running() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")
