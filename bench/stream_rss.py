@@ -73,9 +73,9 @@ def figures(peaks):
     """{process: peak KiB} of one run."""
     if peaks["plain"] is not None:
         return {"script": peaks["plain"]["vm_hwm_kib"]}
-    c, w = peaks["client"], [x["vm_hwm_kib"] for x in peaks["workers"]]
-    return {"udfenv run": c["parent_vm_hwm_kib"], "job program": c["vm_hwm_kib"], "worker": max(w),
-            "all": c["parent_vm_hwm_kib"] + c["vm_hwm_kib"] + sum(w)}
+    c = peaks["client"]
+    return dict(streamload.job_peaks(peaks), all=c["parent_vm_hwm_kib"] + c["vm_hwm_kib"] +
+                sum(x["vm_hwm_kib"] for x in peaks["workers"]))
 
 
 def main():

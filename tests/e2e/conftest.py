@@ -39,6 +39,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 if str(FIXTURES) not in sys.path:
     sys.path.insert(0, str(FIXTURES))
 
+import procs  # noqa: E402
 import slurmlocal  # noqa: E402
 import wheelhouse  # noqa: E402
 
@@ -92,6 +93,16 @@ def cluster():
     that use it (they do not skip)."""
     with slurmlocal.running() as env:
         yield env
+
+
+@pytest.fixture
+def spawn(udfenv_bin, udfenv_env, tmp_root):
+    """spawn(*args, env=None, quiet=False, cwd=None) -> Popen of udfenv in a
+    new session (its pid is its process group), `exec` with --tmp-root. Any
+    still running at the end is SIGKILLed with its group (procs.Spawner)."""
+    spawner = procs.Spawner(udfenv_bin, udfenv_env, tmp_root)
+    yield spawner
+    spawner.close()
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,8 @@ import pytest
 
 import procs
 import pyartifacts as pa
-from cachetree import (check_entries, drop_entries, entries_dir, listdir, published, read_json,
-                       reference_entries, tmp_builds)
+from cachetree import (check_built_once, check_entries, drop_entries, entries_dir, listdir, published,
+                       read_json, reference_entries, tmp_builds)
 from procs import alive, kill_group, processes_naming, wait_gone, wait_until
 
 ROUNDS = int(os.environ.get("UDFENV_STRESS_ROUNDS", "15"))
@@ -106,16 +106,6 @@ def reclaim_with_gc(run_udfenv, udfenv_bin, cache, tmp_root):
 def skip_unchecked_gc(udfenv_bin, what):
     pytest.skip(NO_CLI % (udfenv_bin, "%s passed; reclaiming dead processes' leftovers with "
                                       "'udfenv cache gc' was not checked" % what))
-
-
-@pytest.fixture
-def spawn(udfenv_bin, udfenv_env, tmp_root):
-    """spawn(*args, env=None, quiet=False) -> Popen of udfenv in a new
-    session (its pid is its process group), `exec` with --tmp-root. Any
-    still running at the end is SIGKILLed with its group."""
-    spawner = procs.Spawner(udfenv_bin, udfenv_env, tmp_root)
-    yield spawner
-    spawner.close()
 
 
 def finish(p, timeout=PIP_TIMEOUT):
@@ -192,31 +182,18 @@ def test_concurrent_preparations_build_each_entry_once(spawn, art, venv_zip, tmp
         assert out[5].startswith(str(entries_dir(cache).resolve())), \
             "the worker interpreter does not run from the venv's cache entry: %s" % out[5]
 
-    outcomes = {}  # key -> [outcome of each run]
     declared = [("archive", "data.zip"), ("archive", "venv.zip"), ("files", "mod.py"),
                 ("files", "pkgdir"), ("requirements", "requirements.txt")]
-    for i in range(n):
-        rep = read_json(tmp_path / ("r%02d.json" % i))
-        # What was declared, and whatever else the env is made of (the python shims).
-        named = sorted((e["kind"], e["name"]) for e in rep["entries"]
-                       if e["kind"] in ("archive", "files", "requirements"))
-        assert named == declared, rep
-        for e in rep["entries"]:
-            outcomes.setdefault(e["key"], []).append(e["outcome"])
+    reports = [read_json(tmp_path / ("r%02d.json" % i)) for i in range(n)]
+    for rep in reports:
         ph = rep["phases"]
         assert sum(ph["extract"][o] for o in ("hit", "waited", "built")) == 4, ph
         assert sum(ph["install"][o] for o in ("hit", "waited", "built")) == 1, ph
-    assert len(outcomes) == len(read_json(tmp_path / "r00.json")["entries"]), outcomes
+    # What was declared, and whatever else the env is made of (the python shims).
+    outcomes = check_built_once(cache, [(rep, declared) for rep in reports])
+    assert len(outcomes) == len(reports[0]["entries"]), outcomes
     for key, got in outcomes.items():
         assert len(got) == n, (key, got)
-        assert got.count("built") == 1, "entry %s built %d times across %d runs: %s" % (
-            key, got.count("built"), n, got)
-        assert set(got) <= {"built", "hit", "waited"}, got
-
-    assert published(cache) == sorted(outcomes), "the cache holds %s, the runs leased %s" % (
-        published(cache), sorted(outcomes))
-    for key in outcomes:
-        assert read_json(entries_dir(cache) / key / "udfenv-entry.json")["key"] == key
     assert tmp_builds(cache) == []
 
 

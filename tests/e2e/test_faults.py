@@ -440,13 +440,6 @@ KILL_ROWS = 20000
 
 
 @pytest.fixture
-def spawn(udfenv_bin, udfenv_env, tmp_root):
-    spawner = procs.Spawner(udfenv_bin, udfenv_env, tmp_root)
-    yield spawner
-    spawner.close()
-
-
-@pytest.fixture
 def kill_job(tmp_path):
     job = tmp_path / "job.py"
     job.write_text(KILL_JOB)
