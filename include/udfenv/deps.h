@@ -10,6 +10,9 @@
  * item split at its first '#' (archive target, requirements cache dir),
  * spaces around items trimmed, empty items refused. A backslash escapes the
  * next ',' '#' or '\' so paths holding them can be written (`a\,b.py`).
+ * What a list item cannot hold is refused wherever it is declared, through
+ * this API too: a path (once absolute) or archive target that starts or ends
+ * with a space or tab, a path with a control character.
  */
 #ifndef UDFENV_DEPS_H
 #define UDFENV_DEPS_H

@@ -3,6 +3,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/path.h"
+#include "util/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,13 @@ static int check_path(const char *what, const char *path)
 	if (strlen(path) >= UDFENV_MANIFEST_MAX_STRING)
 		return udfenv_error_set(UDFENV_ELIMIT, "%s '%.40s...' is too long", what, path);
 	for (const char *p = path; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			char shown[UDFENV_TEXT_SHOW_SIZE];
+			udfenv_text_show(shown, path);
 			return udfenv_error_set(UDFENV_EINVALID,
 						"%s '%s': the path contains a control character", what,
-						path);
+						shown);
+		}
 	return 0;
 }
 
@@ -93,9 +97,12 @@ int udfenv_deps_check_name(const char *what, const char *name)
 					"%s '%s' must be a plain directory name (no '/', not '.' or '..')",
 					what, name);
 	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			char shown[UDFENV_TEXT_SHOW_SIZE];
+			udfenv_text_show(shown, name);
 			return udfenv_error_set(UDFENV_EINVALID, "%s '%s' contains a control character",
-						what, name);
+						what, shown);
+		}
 	if (strchr(name, ':'))
 		return udfenv_error_set(UDFENV_EINVALID,
 					"%s '%s' contains ':', which would split PYTHONPATH: rename it",

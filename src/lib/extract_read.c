@@ -33,11 +33,11 @@ static int add_filters(struct archive *a)
 }
 
 /*
- * zip (the seekable reader wins for a file opened by name: the streaming one
- * loses modes and symlinks) and, unless `zip_only`, tar; never format_all
- * (mtree can read arbitrary local files through contents=).
+ * libarchive on r->fd, the file the layout check read (not whatever the name
+ * points at by now): zip (on a regular file the seekable reader wins; the
+ * streaming one loses modes and symlinks) and, unless `zip_only`, tar; never
+ * format_all (mtree can read arbitrary local files through contents=).
  */
-/* libarchive on r->fd: the file the layout check read, not whatever the name points at by now. */
 static int open_libarchive(xreader *r, int zip_only)
 {
 	struct archive *a = r->in = archive_read_new();
