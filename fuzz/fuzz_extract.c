@@ -18,7 +18,6 @@
 #include "fuzz_common.h"
 
 #include "lib/extract.h"
-#include "lib/extract_int.h"
 #include "util/error.h"
 #include "util/fs.h"
 

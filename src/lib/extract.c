@@ -237,13 +237,6 @@ static int run_job(xjob *j)
 	int error;
 
 	umask(022); /* the mode of parent dirs libarchive creates on its own */
-	/*
-	 * Zip times are local times: without TZ, glibc stats /etc/localtime on
-	 * every conversion, once per entry. Naming the same zone makes it read
-	 * it once. (This is the forked helper: the caller's TZ is untouched.)
-	 */
-	if (getenv("TZ") == NULL)
-		setenv("TZ", ":/etc/localtime", 1);
 	if ((error = udfenv_extract__reader_open(&j->rd, j->archive, j->label, j->lim, 0)) < 0 ||
 	    (error = open_writer(j)) < 0)
 		return error;
@@ -285,7 +278,16 @@ static void send_report(int fd, int error, const udfenv_extract_stats *stats)
 /* The helper process: never returns. */
 __attribute__((noreturn)) static void child_main(xjob *j, int report_fd)
 {
-	int error = run_job(j);
+	int error;
+
+	/*
+	 * Zip times are local times: without TZ, glibc stats /etc/localtime on
+	 * every conversion, once per entry. Naming the same zone makes it read
+	 * it once. (Here in the helper only: the caller's TZ is untouched.)
+	 */
+	if (getenv("TZ") == NULL)
+		setenv("TZ", ":/etc/localtime", 1);
+	error = run_job(j);
 
 	send_report(report_fd, error, &j->rd.stats);
 	job_dispose(j);

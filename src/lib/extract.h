@@ -57,10 +57,19 @@ void udfenv_extract__defaults(udfenv_extract_limits *lim);
  * error nothing exists at `dest` and no temp dir is left behind.
  *
  * Forks: the caller must not hold locks the helper could need (it uses
- * malloc, which glibc keeps usable after fork).
+ * malloc, which glibc keeps usable after fork). Unless in-process mode is on
+ * (udfenv_extract__set_inprocess).
  */
 int udfenv_extract__archive(const char *archive, const char *dest, const char *label,
 			    const udfenv_extract_limits *lim, udfenv_extract_stats *stats);
+
+/*
+ * With `on`, udfenv_extract__archive does the helper's work in the calling
+ * process instead of a forked helper: for the fuzz targets, whose coverage
+ * and sanitizers would not see a child. It changes the process's cwd and
+ * umask while it runs (restored after): single-threaded callers only.
+ */
+void udfenv_extract__set_inprocess(int on);
 
 /*
  * Write a deterministic pax tar of the directory `dir` to the open fd `fd`:

@@ -82,14 +82,6 @@ void udfenv_extract__policy_dispose(xpolicy *p);
  */
 int udfenv_extract__zip_layout(const xpolicy *p, int fd, uint64_t size);
 
-/*
- * With `on`, udfenv_extract__archive does the helper's work in the calling
- * process instead of a forked helper: for the fuzz targets, whose coverage
- * and sanitizers would not see a child. It changes the process's cwd and
- * umask while it runs (restored after): single-threaded callers only.
- */
-void udfenv_extract__set_inprocess(int on);
-
 /* ---- extract_read.c ---- */
 
 /*
