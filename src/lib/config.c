@@ -165,8 +165,7 @@ int udfenv_config_load(udfenv_config *cfg, const char *path)
 
 	if ((error = udfenv_fs_read_file(&text, path, CONFIG_FILE_MAX)) < 0)
 		goto done;
-	/* An empty file leaves text.ptr NULL: memchr must not see it (the loop's NULL check would go). */
-	if (text.size && memchr(text.ptr, '\0', text.size)) {
+	if (memchr(text.ptr, '\0', text.size)) {
 		error = udfenv_error_set(UDFENV_EINVALID, "config file '%s' contains a NUL byte", path);
 		goto done;
 	}

@@ -45,7 +45,7 @@ int udfenv_fs_copy_tree(const char *src, const char *dst);
 /* Write all of `len` bytes, retrying on EINTR and short writes. */
 int udfenv_fs_write_all(int fd, const void *data, size_t len);
 
-/* Read a whole file of at most `max` bytes into `out`. */
+/* Read a whole file of at most `max` bytes into `out`, a C string even when the file is empty. */
 int udfenv_fs_read_file(udfenv_buf *out, const char *path, size_t max);
 
 /* Create the new file `path` (O_EXCL) holding `data`; for private dirs, no fsync. */
