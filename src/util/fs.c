@@ -311,10 +311,12 @@ int udfenv_fs_read_file(udfenv_buf *out, const char *path, size_t max)
 	ssize_t n;
 
 	udfenv_buf_clear(out);
-	if ((error = udfenv_buf_put(out, "", 0)) < 0) /* a C string even when empty */
-		return error;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return udfenv_error_set_os(udfenv_error_from_errno(errno), "cannot open '%s'", path);
+	if ((error = udfenv_buf_put(out, "", 0)) < 0) { /* a C string even when empty */
+		close(fd);
+		return error;
+	}
 	while ((n = read(fd, block, sizeof(block))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
