@@ -695,27 +695,6 @@ def _encode_result(cols, names):
     raise Fail("internal", "the result cannot be encoded as UTF-8")
 
 
-def _die_with_executor():
-    """Have the kernel SIGKILL this worker when its executor dies. A
-    SIGKILLed executor stops nobody, and its pipe closing only ends a worker
-    that reads it: one busy or blocked in a UDF would run on as an orphan.
-    (The signal comes when the executor's thread that started the worker
-    ends; that thread runs the job until its workers are stopped.) Best
-    effort: without ctypes or prctl, the closed pipe is all there is."""
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    try:
-        import ctypes
-        pr_set_pdeathsig = 1
-        if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9, 0, 0, 0) != 0:
-            return
-    except Exception:  # no ctypes (a minimal build), no prctl: best effort
-        return
-    if os.getppid() != parent:  # the executor died before the prctl took effect
-        os._exit(1)
-
-
 def _take_protocol_fds():
     """Move the protocol to private fds; fd 1 becomes stderr, fd 0 /dev/null."""
     rfd = os.dup(0)
@@ -815,7 +794,6 @@ def main():
     """The worker's entry point: never returns; exits 0 at the end of input."""
     global RUNNING
     RUNNING = True
-    _die_with_executor()
     rfd, wfd = _take_protocol_fds()
     chan = Channel(rfd, wfd)
     try:

@@ -47,7 +47,7 @@ static int run_pip_argv(const udfenv_install_request *r, char *const *argv, cons
 	opts.stdout_fd = opts.stderr_fd = log_fd;
 	opts.forward_signals = 1;
 	opts.timeout = r->timeout;
-	opts.die_with_us = 1; /* nothing may go on writing into a dead build */
+	opts.die_with_us = UDFENV_PROC_DIE_GROUP; /* nothing may go on writing into a dead build */
 	error = udfenv_proc_run(argv, &opts, status);
 	close(log_fd);
 	close(null_fd);

@@ -112,6 +112,8 @@ int udfenv_job__worker_start(job_worker *w, unsigned nworkers, udfenv_env *env,
 	opts.keep_fds = udfenv_env_hold_fds(env, &opts.nkeep_fds);
 	opts.stdin_fd = in[0];
 	opts.stdout_fd = out[1];
+	/* A worker busy in a UDF would not see its closed pipe and run on as an orphan. */
+	opts.die_with_us = UDFENV_PROC_DIE_ALONE;
 	if ((error = udfenv_proc_spawn(&w->proc, argv, &opts)) < 0) {
 		udfenv_error_prefix("worker %u: ", w->index);
 		goto done;

@@ -31,7 +31,7 @@ struct udfenv_proc {
 };
 
 /* What the child sends back over the close-on-exec pipe when it cannot exec. */
-enum { STAGE_SETPGID = 1, STAGE_REAPER, STAGE_STDIO, STAGE_CHDIR, STAGE_EXEC };
+enum { STAGE_SETPGID = 1, STAGE_REAPER, STAGE_DEATHSIG, STAGE_STDIO, STAGE_CHDIR, STAGE_EXEC };
 
 typedef struct {
 	int stage;
@@ -115,7 +115,7 @@ static __attribute__((noreturn)) void child_fail(int report_fd, int stage)
 }
 
 /*
- * die_with_us, in the child after fork, with every signal still blocked and
+ * UDFENV_PROC_DIE_GROUP, in the child after fork, with every signal still blocked and
  * every disposition at its default: fork the program's process and stay
  * behind as the reaper. Returns in the new child only; the reaper ends with
  * the program's status, or kills the whole group once `parent` is gone.
@@ -195,8 +195,14 @@ static __attribute__((noreturn)) void child_exec(const char *file, char *const *
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL); /* EINVAL for libc-reserved ones */
 	/* After the reset: an inherited SIG_IGN for SIGCHLD would reap for us. */
-	if (opts->die_with_us)
+	if (opts->die_with_us == UDFENV_PROC_DIE_GROUP)
 		become_reaper(parent, report_fd);
+	if (opts->die_with_us == UDFENV_PROC_DIE_ALONE) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			child_fail(report_fd, STAGE_DEATHSIG);
+		if (getppid() != parent) /* it died before the prctl */
+			_exit(127);
+	}
 
 	/* A source fd sitting on another slot of 0..2 would be clobbered by dup2. */
 	for (i = 0; i < 3; i++) {
@@ -238,6 +244,8 @@ static int report_error(const child_report *r, const char *name, const char *cwd
 					   name);
 	case STAGE_REAPER:
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot start the reaper of '%s'", name);
+	case STAGE_DEATHSIG:
+		return udfenv_error_set_os(UDFENV_ERROR, "cannot have '%s' killed when we die", name);
 	case STAGE_STDIO:
 		return udfenv_error_set_os(UDFENV_ERROR, "cannot set up the standard streams of '%s'",
 					   name);
@@ -321,6 +329,9 @@ int udfenv_proc_spawn(udfenv_proc **out, char *const *argv, const udfenv_proc_op
 		opts = &defaults;
 	if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
 		return udfenv_error_set(UDFENV_EINVALID, "no program to run");
+	if (opts->die_with_us < UDFENV_PROC_DIE_NONE || opts->die_with_us > UDFENV_PROC_DIE_ALONE)
+		return udfenv_error_set(UDFENV_EINVALID, "invalid die_with_us %d for '%s'",
+					opts->die_with_us, argv[0]);
 	if (!(opts->timeout >= 0)) /* NaN too */
 		return udfenv_error_set(UDFENV_EINVALID, "invalid timeout %g s for '%s'",
 					opts->timeout, argv[0]);

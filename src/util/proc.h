@@ -24,9 +24,15 @@ typedef struct {
 	double timeout;     /* seconds; 0 = none. On expiry: SIGTERM to the group, SIGKILL 2 s later */
 	const int *keep_fds; /* more fds the child inherits (at the same numbers), despite FD_CLOEXEC */
 	size_t nkeep_fds;
-	int die_with_us;    /* the child's whole group is killed when we die, even by SIGKILL:
+	int die_with_us;    /* UDFENV_PROC_DIE_*: what is killed when we die, even by SIGKILL;
 			       see udfenv_proc_spawn */
 } udfenv_proc_opts;
+
+enum {
+	UDFENV_PROC_DIE_NONE = 0,  /* the child outlives us */
+	UDFENV_PROC_DIE_GROUP = 1, /* the child's whole group, through a reaper */
+	UDFENV_PROC_DIE_ALONE = 2  /* the program alone, with no reaper */
+};
 
 #define UDFENV_PROC_OPTS_INIT {NULL, NULL, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, UDFENV_PROC_INHERIT, 0, 0, 0, NULL, 0, 0}
 
@@ -46,13 +52,17 @@ typedef struct udfenv_proc udfenv_proc;
  * udfenv_error_from_errno gives (UDFENV_ENOTFOUND for ENOENT, UDFENV_ERROR
  * for EACCES, ...). UDFENV_EINVALID for an empty argv or a negative timeout.
  *
- * die_with_us: the group's leader is then a small reaper, forked from us,
- * that runs argv in a child of its own in the same group and ends with that
- * child's status. When the thread that spawned it dies, however it dies, the
- * kernel tells the reaper (PR_SET_PDEATHSIG) and the reaper SIGKILLs the
- * whole group: the program and everything it started that stayed in its
- * group (an installer and its build backends). Everything else is as
- * without it; udfenv_proc_pid gives the reaper's pid, which is the group id.
+ * die_with_us, UDFENV_PROC_DIE_GROUP: the group's leader is then a small
+ * reaper, forked from us, that runs argv in a child of its own in the same
+ * group and ends with that child's status. When the thread that spawned it
+ * dies, however it dies, the kernel tells the reaper (PR_SET_PDEATHSIG) and
+ * the reaper SIGKILLs the whole group: the program and everything it started
+ * that stayed in its group (an installer and its build backends). Everything
+ * else is as without it; udfenv_proc_pid gives the reaper's pid, which is the
+ * group id. UDFENV_PROC_DIE_ALONE: the kernel SIGKILLs the program itself
+ * when that thread dies (PR_SET_PDEATHSIG, kept across exec), without the
+ * cost of a reaper, but what the program starts lives on: for a program that
+ * starts nothing (a worker that may be busy when we die).
  *
  * On success `*out` is owned by the caller until udfenv_proc_wait or
  * udfenv_proc_kill frees it; exactly one of them must be called.

@@ -624,7 +624,7 @@ static void test_die_with_us_keeps_status_and_errors(void **state)
 	pid_t pid;
 	(void)state;
 
-	opts.die_with_us = 1;
+	opts.die_with_us = UDFENV_PROC_DIE_GROUP;
 	assert_int_equal(udfenv_proc_run(exit7, &opts, &status), 0);
 	assert_int_equal(status, 7);
 	assert_int_equal(udfenv_proc_run(killed, &opts, &status), 0);
@@ -641,10 +641,11 @@ static void test_die_with_us_keeps_status_and_errors(void **state)
 }
 
 /*
- * A spawner that SIGKILLs itself while its program's background child runs;
- * returns that child's pid, read from the file the program wrote.
+ * A spawner that SIGKILLs itself while its program runs, with its background
+ * child if `background`; returns the pid of that child, else of the program,
+ * read from the file the program wrote.
  */
-static pid_t spawner_killed(int die_with_us, const char *pid_path)
+static pid_t spawner_killed(int die_with_us, int background, const char *pid_path)
 {
 	pid_t spawner = fork();
 	int wstatus;
@@ -659,8 +660,9 @@ static pid_t spawner_killed(int die_with_us, const char *pid_path)
 		udfenv_proc *p;
 		int i;
 
-		snprintf(script, sizeof(script), "sleep 30 & echo $! > '%s.tmp'; mv '%s.tmp' '%s'; wait",
-			 pid_path, pid_path, pid_path);
+		snprintf(script, sizeof(script), "%s > '%s.tmp'; mv '%s.tmp' '%s'; %s",
+			 background ? "sleep 30 & echo $!" : "echo $$", pid_path, pid_path, pid_path,
+			 background ? "wait" : "exec sleep 30");
 		opts.die_with_us = die_with_us;
 		if (udfenv_proc_spawn(&p, argv, &opts) < 0)
 			_exit(1);
@@ -686,16 +688,49 @@ static void test_die_with_us_group_dies_with_spawner(void **state)
 	int i;
 	(void)state;
 
-	child = spawner_killed(0, in_tmp(&path, "orphan-pid"));
+	child = spawner_killed(UDFENV_PROC_DIE_NONE, 1, in_tmp(&path, "orphan-pid"));
 	for (i = 0; i < 20; i++)
 		usleep(10000);
 	assert_false(is_dead(child)); /* the control: an orphan survives */
 	kill(child, SIGKILL);
 	wait_until_dead(child);
 
-	child = spawner_killed(1, in_tmp(&path, "reaped-pid"));
+	child = spawner_killed(UDFENV_PROC_DIE_GROUP, 1, in_tmp(&path, "reaped-pid"));
 	wait_until_dead(child);
 	udfenv_buf_dispose(&path);
+}
+
+/* UDFENV_PROC_DIE_ALONE: the program itself dies with its spawner, no reaper in between. */
+static void test_die_alone_program_dies_with_spawner(void **state)
+{
+	udfenv_buf path = UDFENV_BUF_INIT;
+	pid_t program;
+	int i;
+	(void)state;
+
+	program = spawner_killed(UDFENV_PROC_DIE_NONE, 0, in_tmp(&path, "outliving-pid"));
+	for (i = 0; i < 20; i++)
+		usleep(10000);
+	assert_false(is_dead(program)); /* the control */
+	kill(program, SIGKILL);
+	wait_until_dead(program);
+
+	program = spawner_killed(UDFENV_PROC_DIE_ALONE, 0, in_tmp(&path, "killed-pid"));
+	wait_until_dead(program);
+	udfenv_buf_dispose(&path);
+}
+
+static void test_die_with_us_out_of_range(void **state)
+{
+	udfenv_proc_opts opts = UDFENV_PROC_OPTS_INIT;
+	char *argv[] = {"true", NULL};
+	udfenv_proc *p = NULL;
+	(void)state;
+
+	opts.die_with_us = 3;
+	assert_int_equal(udfenv_proc_spawn(&p, argv, &opts), UDFENV_EINVALID);
+	assert_null(p);
+	assert_string_equal(udfenv_error_last()->message, "invalid die_with_us 3 for 'true'");
 }
 
 /*
@@ -795,6 +830,8 @@ int main(void)
 		cmocka_unit_test(test_kill),
 		cmocka_unit_test(test_die_with_us_keeps_status_and_errors),
 		cmocka_unit_test(test_die_with_us_group_dies_with_spawner),
+		cmocka_unit_test(test_die_alone_program_dies_with_spawner),
+		cmocka_unit_test(test_die_with_us_out_of_range),
 		cmocka_unit_test(test_foreground_hands_over_terminal),
 		cmocka_unit_test(test_background_child_stops_on_terminal_read),
 	};
