@@ -78,23 +78,17 @@ static int open_writer(xjob *j)
 	if ((j->out = archive_write_disk_new()) == NULL)
 		return udfenv_error_set(UDFENV_ENOMEM, "out of memory");
 	if (archive_write_disk_set_options(j->out, XWRITE_FLAGS) != ARCHIVE_OK)
-		return udfenv_error_set(UDFENV_ERROR, "libarchive: %s",
-		                        archive_error_string(j->out));
+		return udfenv_libarchive__setup_error(j->out);
 	return 0;
 }
 
 static int write_error(xjob *j, const char *name)
 {
-	/* libarchive's "Write failed" alone hides a full disk: add the system's reason. */
-	int err = archive_errno(j->out);
+	char why[UDFENV_LIBARCHIVE_REASON_SIZE];
+	int err = udfenv_libarchive__reason(why, j->out);
 
-	if (err > 0) {
-		udfenv_extract__entry_error(&j->rd.pol, UDFENV_ERROR, name, "cannot be written: %s (%s)",
-		                            archive_error_string(j->out), strerror(err));
-		return udfenv_error_set_os_errno(err);
-	}
-	return udfenv_extract__entry_error(&j->rd.pol, UDFENV_ERROR, name, "cannot be written: %s",
-	                                   archive_error_string(j->out));
+	udfenv_extract__entry_error(&j->rd.pol, UDFENV_ERROR, name, "cannot be written: %s", why);
+	return udfenv_error_set_os_errno(err);
 }
 
 /* Copy the entry's data (the reader refuses more than the header declared). */
@@ -225,9 +219,11 @@ static int finish_symlinks(xjob *j)
 			return error;
 	}
 	if (archive_write_close(j->out) != ARCHIVE_OK) {
-		udfenv_error_set(UDFENV_ERROR, "archive '%s': cannot finish extraction: %s", j->label,
-		                 archive_error_string(j->out));
-		return udfenv_error_set_os_errno(archive_errno(j->out) > 0 ? archive_errno(j->out) : 0);
+		char why[UDFENV_LIBARCHIVE_REASON_SIZE];
+		int err = udfenv_libarchive__reason(why, j->out);
+
+		udfenv_error_set(UDFENV_ERROR, "archive '%s': cannot finish extraction: %s", j->label, why);
+		return udfenv_error_set_os_errno(err);
 	}
 	return 0;
 }

@@ -14,11 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* libarchive's code for "not a format we read" (EILSEQ on Linux; not exported). */
-#ifndef ARCHIVE_ERRNO_FILE_FORMAT
-#define ARCHIVE_ERRNO_FILE_FORMAT EILSEQ
-#endif
-
 #define XREAD_BLOCK (128 * 1024)
 
 /* Compression filters, only when linked in: never libarchive's fallback to external programs. */
@@ -28,7 +23,7 @@ static int add_filters(struct archive *a)
 	    (archive_bzlib_version() && archive_read_support_filter_bzip2(a) != ARCHIVE_OK) ||
 	    (archive_liblzma_version() && archive_read_support_filter_xz(a) != ARCHIVE_OK) ||
 	    (archive_libzstd_version() && archive_read_support_filter_zstd(a) != ARCHIVE_OK))
-		return udfenv_error_set(UDFENV_ERROR, "libarchive: %s", archive_error_string(a));
+		return udfenv_libarchive__setup_error(a);
 	return 0;
 }
 
@@ -41,6 +36,7 @@ static int add_filters(struct archive *a)
 static int open_libarchive(xreader *r, int zip_only)
 {
 	struct archive *a = r->in = archive_read_new();
+	char why[UDFENV_LIBARCHIVE_REASON_SIZE];
 	int error;
 
 	if (a == NULL)
@@ -48,7 +44,7 @@ static int open_libarchive(xreader *r, int zip_only)
 	if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
 	    (!zip_only && (archive_read_support_format_tar(a) != ARCHIVE_OK ||
 	                   archive_read_support_format_gnutar(a) != ARCHIVE_OK)))
-		return udfenv_error_set(UDFENV_ERROR, "libarchive: %s", archive_error_string(a));
+		return udfenv_libarchive__setup_error(a);
 	if (!zip_only && (error = add_filters(a)) < 0)
 		return error;
 	if (archive_read_open_fd(a, r->fd, XREAD_BLOCK) == ARCHIVE_OK)
@@ -56,8 +52,8 @@ static int open_libarchive(xreader *r, int zip_only)
 	if (archive_errno(a) == ARCHIVE_ERRNO_FILE_FORMAT)
 		return udfenv_error_set(UDFENV_EINVALID, "archive '%s' is not a %s archive",
 		                        r->pol.label, zip_only ? "zip" : "zip or tar");
-	return udfenv_error_set(UDFENV_EINVALID, "archive '%s' cannot be read: %s", r->pol.label,
-	                        archive_error_string(a));
+	udfenv_libarchive__reason(why, a);
+	return udfenv_error_set(UDFENV_EINVALID, "archive '%s' cannot be read: %s", r->pol.label, why);
 }
 
 /* r->fd is open (or -1, errno set): it must be a regular file; its size sets the ratio cap. */
@@ -151,8 +147,10 @@ int udfenv_extract__reader_open_fd(xreader *r, int fd, const char *label,
 
 static int read_error(xreader *r, const char *name)
 {
-	return udfenv_extract__entry_error(&r->pol, UDFENV_EINVALID, name, "cannot be read: %s",
-	                                   archive_error_string(r->in));
+	char why[UDFENV_LIBARCHIVE_REASON_SIZE];
+
+	udfenv_libarchive__reason(why, r->in);
+	return udfenv_extract__entry_error(&r->pol, UDFENV_EINVALID, name, "cannot be read: %s", why);
 }
 
 /* Refuse `total` bytes written if it passes the byte cap or the ratio cap. */

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 /* The soname the build was made against (CMake). */
 #ifndef UDFENV_LIBARCHIVE_SONAME
@@ -42,4 +43,32 @@ int udfenv_libarchive__load(void)
 		return udfenv_error_set(UDFENV_ERROR, "cannot load %s: %s (install libarchive13)",
 					UDFENV_LIBARCHIVE_SONAME, failure);
 	return 0;
+}
+
+int udfenv_libarchive__reason(char out[UDFENV_LIBARCHIVE_REASON_SIZE], struct archive *a)
+{
+	const char *msg = udfenv_la.archive_error_string(a);
+	int err = udfenv_la.archive_errno(a);
+	char raw[1024], shown[UDFENV_TEXT_SHOW_SIZE];
+	size_t n;
+
+	n = (size_t)snprintf(raw, sizeof(raw), "%s", msg ? msg : "unknown error");
+	for (n = n < sizeof(raw) ? n : sizeof(raw) - 1; n > 0 && raw[n - 1] == '\n'; n--)
+		raw[n - 1] = '\0';
+	udfenv_text_show(shown, raw);
+	/* Its own codes are not the system's: a bad format (EILSEQ), a misuse (EINVAL), -1. */
+	if (err <= 0 || err == ARCHIVE_ERRNO_FILE_FORMAT || err == ARCHIVE_ERRNO_PROGRAMMER) {
+		snprintf(out, UDFENV_LIBARCHIVE_REASON_SIZE, "%s", shown);
+		return 0;
+	}
+	snprintf(out, UDFENV_LIBARCHIVE_REASON_SIZE, "%s (%s)", shown, strerror(err));
+	return err;
+}
+
+int udfenv_libarchive__setup_error(struct archive *a)
+{
+	char why[UDFENV_LIBARCHIVE_REASON_SIZE];
+
+	udfenv_libarchive__reason(why, a);
+	return udfenv_error_set(UDFENV_ERROR, "libarchive: %s", why);
 }

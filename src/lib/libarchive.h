@@ -8,8 +8,19 @@
 #ifndef UDFENV_LIB_LIBARCHIVE_H
 #define UDFENV_LIB_LIBARCHIVE_H
 
+#include "util/text.h"
+
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+
+/* libarchive's own errno codes on Linux (archive_platform.h; not exported). */
+#ifndef ARCHIVE_ERRNO_FILE_FORMAT
+#define ARCHIVE_ERRNO_FILE_FORMAT EILSEQ /* not a format it reads */
+#endif
+#ifndef ARCHIVE_ERRNO_PROGRAMMER
+#define ARCHIVE_ERRNO_PROGRAMMER EINVAL /* a misuse */
+#endif
 
 #define UDFENV_LIBARCHIVE_FUNCS(X) \
 	X(archive_bzlib_version) \
@@ -74,6 +85,22 @@ extern udfenv_libarchive udfenv_la;
 
 /* Load libarchive once (thread-safe); UDFENV_ERROR naming the library if it cannot be. */
 int udfenv_libarchive__load(void);
+
+#define UDFENV_LIBARCHIVE_REASON_SIZE (UDFENV_TEXT_SHOW_SIZE + 128)
+
+/*
+ * libarchive's last message about `a`, for a one-line message ("unknown
+ * error" if it has none; a trailing newline dropped, control characters
+ * escaped), with the system's reason after it when there is one: "Write
+ * error (No space left on device)", not a bare "Write error" that hides a
+ * full disk. Returns that errno, for udfenv_error_set_os_errno; 0 when the
+ * error is libarchive's own (a bad format, a misuse), which names no
+ * system reason.
+ */
+int udfenv_libarchive__reason(char out[UDFENV_LIBARCHIVE_REASON_SIZE], struct archive *a);
+
+/* libarchive refused to set up `a` (a misuse, out of memory): UDFENV_ERROR "libarchive: <reason>". */
+int udfenv_libarchive__setup_error(struct archive *a);
 
 /* The loader itself names the real symbols. */
 #ifndef UDFENV_LIBARCHIVE_LOADER

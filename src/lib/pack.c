@@ -41,19 +41,13 @@ static const char *rel_shown(packer *p)
 	return p->shown;
 }
 
-/*
- * libarchive's message about `what` ("dir" or "dir/rel"). Its "Write error"
- * alone hides a full disk: the system's reason is added, and kept.
- */
+/* libarchive's message about `what` ("dir" or "dir/rel"), with the system's reason, kept. */
 static int lib_error(packer *p, const char *what)
 {
-	int err = archive_errno(p->a);
+	char why[UDFENV_LIBARCHIVE_REASON_SIZE];
+	int err = udfenv_libarchive__reason(why, p->a);
 
-	if (err <= 0)
-		return udfenv_error_set(UDFENV_ERROR, "cannot pack '%s': %s", what,
-		                        archive_error_string(p->a));
-	udfenv_error_set(UDFENV_ERROR, "cannot pack '%s': %s (%s)", what, archive_error_string(p->a),
-	                 strerror(err));
+	udfenv_error_set(UDFENV_ERROR, "cannot pack '%s': %s", what, why);
 	return udfenv_error_set_os_errno(err);
 }
 

@@ -8,6 +8,9 @@
 
 #include "testutil.h"
 #include "lib/extract.h"
+/* The test calls libarchive directly: the loader's view, without the calls through the table. */
+#define UDFENV_LIBARCHIVE_LOADER
+#include "lib/libarchive.h"
 #include "util/text.h"
 
 #include <archive.h>
@@ -1338,11 +1341,39 @@ static void test_text_show(void **state)
 	assert_string_equal(out + (UDFENV_TEXT_SHOW_MAX - 1) * 4, "\xf0\x9f\x90\x8d...");
 }
 
+/* libarchive's reason, one line, with the system's reason only when there is one. */
+static void test_libarchive_reason(void **state)
+{
+	struct archive *a;
+	char why[UDFENV_LIBARCHIVE_REASON_SIZE];
+	(void)state;
+
+	assert_int_equal(udfenv_libarchive__load(), 0);
+	assert_non_null(a = archive_write_new());
+	assert_int_equal(udfenv_libarchive__reason(why, a), 0);
+	assert_string_equal(why, "unknown error");
+	archive_set_error(a, ENOSPC, "Write error");
+	assert_int_equal(udfenv_libarchive__reason(why, a), ENOSPC);
+	assert_string_equal(why, "Write error (No space left on device)");
+	/* Its own codes name no system reason (EILSEQ would say "multibyte character"). */
+	archive_set_error(a, ARCHIVE_ERRNO_FILE_FORMAT, "Unrecognized archive format\n");
+	assert_int_equal(udfenv_libarchive__reason(why, a), 0);
+	assert_string_equal(why, "Unrecognized archive format");
+	archive_set_error(a, ARCHIVE_ERRNO_PROGRAMMER, "Internal error");
+	assert_int_equal(udfenv_libarchive__reason(why, a), 0);
+	assert_string_equal(why, "Internal error");
+	archive_set_error(a, -1, "two\nlines\x01");
+	assert_int_equal(udfenv_libarchive__reason(why, a), 0);
+	assert_string_equal(why, "two\\x0alines\\x01");
+	archive_write_free(a);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_venv_zip),
+	    T(test_libarchive_reason),
 	    T(test_tar_gz_named_zip),
 	    T(test_tar_zstd_and_hardlink),
 	    T(test_symlink_chains_inside),
