@@ -53,10 +53,12 @@ done:
 }
 
 /* Empty the directory open at `fd` (which this function closes). */
+/* Empty the directory `path`, open at `fd` (closed here). */
 static int rmtree_at(int fd, const char *path)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *de;
+	udfenv_buf sub_path = UDFENV_BUF_INIT;
 	int error = 0;
 
 	if (d == NULL) {
@@ -80,7 +82,11 @@ static int rmtree_at(int fd, const char *path)
 			error = udfenv_error_set_os(UDFENV_ERROR, "cannot open '%s/%s'", path, n);
 			break;
 		}
-		if ((error = rmtree_at(sub, path)) < 0)
+		if ((error = udfenv_path_join(&sub_path, path, n)) < 0) {
+			close(sub);
+			break;
+		}
+		if ((error = rmtree_at(sub, sub_path.ptr)) < 0)
 			break;
 		if (unlinkat(dirfd(d), n, AT_REMOVEDIR) < 0 && errno != ENOENT) {
 			error = udfenv_error_set_os(UDFENV_ERROR, "cannot remove '%s/%s'", path, n);
@@ -88,6 +94,7 @@ static int rmtree_at(int fd, const char *path)
 		}
 	}
 	closedir(d);
+	udfenv_buf_dispose(&sub_path);
 	return error;
 }
 

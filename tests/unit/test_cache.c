@@ -10,6 +10,7 @@
 #include "lib/cache_int.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -531,6 +532,45 @@ static void test_printable_names(void **state)
 	}
 }
 
+/* unlinkat(2) as the library calls it (this executable's comes first): EROFS for one name. */
+static const char *refused_name;
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+	static int (*real_unlinkat)(int, const char *, int);
+
+	if (real_unlinkat == NULL)
+		*(void **)&real_unlinkat = dlsym(RTLD_NEXT, "unlinkat");
+	if (refused_name && strcmp(path, refused_name) == 0) {
+		errno = EROFS;
+		return -1;
+	}
+	return real_unlinkat(dirfd, path, flags);
+}
+
+/* An error deep in the tree names the whole path of what could not go. */
+static void test_fs_rmtree_names_the_nested_path(void **state)
+{
+	udfenv_buf dir = UDFENV_BUF_INIT, deep = UDFENV_BUF_INIT, want = UDFENV_BUF_INIT;
+	(void)state;
+
+	assert_int_equal(udfenv_buf_printf(&dir, "%s/fs-%d", tmpdir.ptr, counter++), 0);
+	assert_int_equal(udfenv_buf_printf(&deep, "%s/a/b", dir.ptr), 0);
+	assert_int_equal(udfenv_fs_mkdir_p(deep.ptr, 0700), 0);
+	assert_int_equal(udfenv_buf_puts(&deep, "/stuck"), 0);
+	assert_int_equal(udfenv_fs_write_new(deep.ptr, "x", 1, 0600), 0);
+	refused_name = "stuck";
+	assert_int_equal(udfenv_fs_rmtree(dir.ptr), UDFENV_ERROR);
+	refused_name = NULL;
+	assert_int_equal(udfenv_buf_printf(&want, "cannot remove '%s': Read-only file system", deep.ptr), 0);
+	assert_string_equal(udfenv_error_last()->message, want.ptr);
+	assert_int_equal(udfenv_fs_rmtree(dir.ptr), 0);
+	assert_int_equal(access(dir.ptr, F_OK), -1);
+	udfenv_buf_dispose(&dir);
+	udfenv_buf_dispose(&deep);
+	udfenv_buf_dispose(&want);
+}
+
 static void test_fs_copy_and_replace(void **state)
 {
 	udfenv_buf src = UDFENV_BUF_INIT, dst = UDFENV_BUF_INIT, got = UDFENV_BUF_INIT,
@@ -588,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_error_keeps_the_os_errno),
 		cmocka_unit_test(test_printable_names),
 		cmocka_unit_test(test_fs_copy_and_replace),
+		cmocka_unit_test(test_fs_rmtree_names_the_nested_path),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
