@@ -171,6 +171,25 @@ static int include_rel(udfenv_buf *rel, const char *req, const char *top_dir, co
 	return error;
 }
 
+/* Copy each file of `files` to its path in `rels` under a new temp dir, `bundle`. */
+static int make_bundle(udfenv_buf *bundle, const udfenv_strvec *files, const udfenv_strvec *rels)
+{
+	udfenv_buf dst = UDFENV_BUF_INIT, dir = UDFENV_BUF_INIT;
+	const char *base = getenv("TMPDIR");
+	int error = udfenv_fs_mkdtemp(bundle, base && *base ? base : "/tmp", "udfenv-requirements-");
+
+	for (size_t i = 0; i < files->count && error == 0; i++) {
+		udfenv_buf_clear(&dst);
+		if ((error = udfenv_path_join(&dst, bundle->ptr, rels->items[i])) == 0 &&
+		    (error = udfenv_path_dirname(&dir, dst.ptr)) == 0 &&
+		    (error = udfenv_fs_mkdir_p(dir.ptr, 0755)) == 0)
+			error = udfenv_fs_copy_file(files->items[i], dst.ptr, 0644);
+	}
+	udfenv_buf_dispose(&dst);
+	udfenv_buf_dispose(&dir);
+	return error;
+}
+
 /*
  * The requirements file travels alone, as a file artifact, unless it
  * includes others (-r, -c): then as a dir artifact named after the file, a
@@ -181,9 +200,9 @@ static int include_rel(udfenv_buf *rel, const char *req, const char *top_dir, co
 static int stage_requirements(stager *s, const char *req, udfenv_artifact *a)
 {
 	udfenv_reqfile rf = UDFENV_REQFILE_INIT;
-	udfenv_buf bundle = UDFENV_BUF_INIT, rel = UDFENV_BUF_INIT, dst = UDFENV_BUF_INIT,
-		   name = UDFENV_BUF_INIT, top = UDFENV_BUF_INIT;
-	const char *base = getenv("TMPDIR");
+	udfenv_buf bundle = UDFENV_BUF_INIT, rel = UDFENV_BUF_INIT, dir = UDFENV_BUF_INIT,
+		   name = UDFENV_BUF_INIT;
+	udfenv_strvec rels = UDFENV_STRVEC_INIT;
 	char *real = NULL;
 	int error;
 
@@ -194,46 +213,41 @@ static int stage_requirements(stager *s, const char *req, udfenv_artifact *a)
 		return stage_one(s, req, UDFENV_KIND_FILE, NULL, a);
 	}
 	/* Includes are found from the file's directory as named, not through a symlink to the file. */
-	if ((error = udfenv_path_absolute(&dst, req)) < 0 || (error = udfenv_path_dirname(&top, dst.ptr)) < 0)
+	if ((error = udfenv_path_absolute(&rel, req)) < 0 || (error = udfenv_path_dirname(&dir, rel.ptr)) < 0)
 		goto done;
-	if ((real = realpath(top.ptr, NULL)) == NULL) {
+	if ((real = realpath(dir.ptr, NULL)) == NULL) {
 		error = udfenv_error_set_os(UDFENV_ERROR, "cannot read the directory of the requirements "
 							  "file '%s'", req);
 		goto done;
 	}
-	if ((error = udfenv_path_basename(&name, req)) < 0 ||
-	    (error = udfenv_fs_mkdtemp(&bundle, base && *base ? base : "/tmp", "udfenv-requirements-")) < 0)
+	/* Where each file goes in the bundle; an include outside that directory is refused. */
+	if ((error = udfenv_path_basename(&name, req)) < 0 || (error = udfenv_strvec_push(&rels, name.ptr)) < 0)
 		goto done;
-	for (size_t i = 0; i < rf.files.count && error == 0; i++) {
-		const char *from = rf.files.items[i];
-		udfenv_buf_clear(&dst);
-		if (i == 0)
-			error = udfenv_path_join(&dst, bundle.ptr, name.ptr);
-		else if ((error = include_rel(&rel, req, real, from)) == 0)
-			error = udfenv_path_join(&dst, bundle.ptr, rel.ptr);
-		if (error == 0 && (error = udfenv_path_dirname(&top, dst.ptr)) == 0 &&
-		    (error = udfenv_fs_mkdir_p(top.ptr, 0755)) == 0)
-			error = udfenv_fs_copy_file(from, dst.ptr, 0644);
+	for (size_t i = 1; i < rf.files.count; i++) {
+		if ((error = include_rel(&rel, req, real, rf.files.items[i])) < 0 ||
+		    (error = udfenv_strvec_push(&rels, rel.ptr)) < 0)
+			goto done;
 	}
 	/* The bundle is a temp dir of ours: a failure names the file it was made for. */
-	if (error == 0 && (error = stage_one(s, bundle.ptr, UDFENV_KIND_DIR, NULL, a)) < 0)
+	if ((error = make_bundle(&bundle, &rf.files, &rels)) < 0 ||
+	    (error = stage_one(s, bundle.ptr, UDFENV_KIND_DIR, NULL, a)) < 0) {
 		udfenv_error_prefix("requirements file '%s' and its includes: ", req);
-	if (error == 0) {
-		free(a->name);
-		a->name = udfenv_buf_detach(&name);
-		udfenv_log(UDFENV_LOG_DEBUG, "requirements file '%s' travels with %zu include(s)", req,
-			   rf.files.count - 1);
+		goto done;
 	}
+	free(a->name);
+	a->name = udfenv_buf_detach(&name);
+	udfenv_log(UDFENV_LOG_DEBUG, "requirements file '%s' travels with %zu include(s)", req,
+		   rf.files.count - 1);
 done:
 	if (bundle.size)
 		udfenv_fs_rmtree_quiet(bundle.ptr);
 	free(real);
 	udfenv_reqfile_dispose(&rf);
+	udfenv_strvec_dispose(&rels);
 	udfenv_buf_dispose(&bundle);
 	udfenv_buf_dispose(&rel);
-	udfenv_buf_dispose(&dst);
+	udfenv_buf_dispose(&dir);
 	udfenv_buf_dispose(&name);
-	udfenv_buf_dispose(&top);
 	return error;
 }
 
