@@ -99,9 +99,9 @@ char *fuzz_strndup(const uint8_t *data, size_t size)
 	return s;
 }
 
-void fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max)
+size_t fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max)
 {
-	size_t n = 0, at = 0;
+	size_t n = 0, at = 0, have;
 
 	while (n < max) {
 		const uint8_t *end = n + 1 < max && at < size ? memchr(data + at, sep, size - at) : NULL;
@@ -114,11 +114,12 @@ void fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t
 		if (end == NULL)
 			break;
 	}
-	while (n < max) {
+	for (have = n; n < max; n++) {
 		if (lens)
 			lens[n] = 0;
-		parts[n++] = fuzz_strndup(NULL, 0);
+		parts[n] = fuzz_strndup(NULL, 0);
 	}
+	return have;
 }
 
 void fuzz_parts_free(char **parts, size_t max)

@@ -38,9 +38,10 @@ char *fuzz_strndup(const uint8_t *data, size_t size);
  * Split the input at each `sep` into at most `max` parts, each a
  * NUL-terminated malloc'd copy, its length in `lens` (when not NULL); the
  * last part takes the rest, separators included. Parts not present are "".
- * Free with fuzz_parts_free.
+ * Returns how many parts the input has: one more than its separators, at
+ * most `max`. Free with fuzz_parts_free.
  */
-void fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max);
+size_t fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max);
 void fuzz_parts_free(char **parts, size_t max);
 
 /* Abort with a message naming the check when `cond` is false. */

@@ -100,13 +100,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	udfenv_deps *deps = NULL;
 	FILE *out = stdout, *err = stderr;
 	cli_deps d;
-	int argc = 1, r = 0, error;
+	int argc, r = 0, error;
 
-	fuzz_split(data, size, '\0', parts, lens, MAX_PARTS);
-	fuzz_write_file(path, parts[0], lens[0]);
 	/* argv[0] is the command; the arguments are the parts after the config's. */
-	for (size_t i = 0; i < size && argc < MAX_PARTS; i++)
-		argc += data[i] == '\0';
+	argc = (int)fuzz_split(data, size, '\0', parts, lens, MAX_PARTS);
+	fuzz_write_file(path, parts[0], lens[0]);
 	free(parts[0]);
 	parts[0] = fuzz_strndup((const uint8_t *)"stage", 5);
 	FUZZ_CHECK(cli_deps_init(&d, "stage", argc, "%s") == 0, "%s", "out of memory");
