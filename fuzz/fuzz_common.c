@@ -130,6 +130,11 @@ void fuzz_parts_free(char **parts, size_t max)
 	}
 }
 
+int fuzz_same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 void fuzz_check_error(int error, const char *call)
 {
 	const udfenv_error *e = udfenv_error_last();

@@ -44,6 +44,9 @@ char *fuzz_strndup(const uint8_t *data, size_t size);
 size_t fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max);
 void fuzz_parts_free(char **parts, size_t max);
 
+/* Whether `a` and `b` are both NULL or equal strings. */
+int fuzz_same_str(const char *a, const char *b);
+
 /* Abort with a message naming the check when `cond` is false. */
 #define FUZZ_CHECK(cond, ...)                                                                      \
 	do {                                                                                       \
