@@ -130,6 +130,19 @@ void fuzz_parts_free(char **parts, size_t max)
 	}
 }
 
+char *fuzz_wheel_label(const uint8_t **data, size_t *size)
+{
+	static const char fallback[] = "demo-1.0-py3-none-any.whl";
+	const uint8_t *d = *data, *nl = memchr(d, '\n', *size < 256 ? *size : 256);
+	size_t len = nl ? (size_t)(nl - d) : 0;
+
+	if (len <= 4 || memcmp(nl - 4, ".whl", 4) != 0 || memchr(d, '/', len) || memchr(d, '\0', len))
+		return fuzz_strndup((const uint8_t *)fallback, sizeof(fallback) - 1);
+	*data = nl + 1;
+	*size -= len + 1;
+	return fuzz_strndup(d, len);
+}
+
 int fuzz_same_str(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);

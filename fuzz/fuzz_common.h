@@ -44,6 +44,15 @@ char *fuzz_strndup(const uint8_t *data, size_t size);
 size_t fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max);
 void fuzz_parts_free(char **parts, size_t max);
 
+/*
+ * The file name of the wheel an input holds (fuzz_wheel.c,
+ * fuzz_wheel_install.c): its first line when that ends in ".whl" within
+ * the first 256 bytes and holds no '/' or NUL, `*data` and `*size` then
+ * moved past it; else "demo-1.0-py3-none-any.whl". Returns a malloc'd
+ * copy either way (free it).
+ */
+char *fuzz_wheel_label(const uint8_t **data, size_t *size);
+
 /* Whether `a` and `b` are both NULL or equal strings. */
 int fuzz_same_str(const char *a, const char *b);
 

@@ -21,7 +21,6 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 
 static const char *input, *prefix, *outside, *sentinel;
@@ -68,18 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const sent[] = {"sentinel", NULL};
 	static const char *const nothing[] = {NULL};
 	const udfenv_wheel_scheme scheme = {purelib, platlib, scripts, prefix, headers, "/opt/py/bin/python3.11"};
-	const uint8_t *nl = memchr(data, '\n', size < 256 ? size : 256);
-	udfenv_wheel_install req = {input, "demo-1.0-py3-none-any.whl", NULL, 1};
-	char *label = NULL;
+	char *label = fuzz_wheel_label(&data, &size);
+	udfenv_wheel_install req = {input, label, NULL, 1};
 	struct stat st;
 	int error;
 
-	if (nl && nl - data > 4 && memcmp(nl - 4, ".whl", 4) == 0 && !memchr(data, '/', (size_t)(nl - data)) &&
-	    !memchr(data, '\0', (size_t)(nl - data))) {
-		req.label = label = fuzz_strndup(data, (size_t)(nl - data));
-		size -= (size_t)(nl + 1 - data);
-		data = nl + 1;
-	}
 	fuzz_write_file(input, data, size);
 	error = udfenv_wheel__install(&req, &scheme);
 	fuzz_check_error(error, "udfenv_wheel__install");
