@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static udfenv_buf scratch = UDFENV_BUF_INIT;
 static pid_t scratch_owner;
+static char sentinel_dir[PATH_MAX], sentinel_file[PATH_MAX];
+static ino_t sentinel_ino;
 static int verbose = -1; /* $UDFENV_FUZZ_VERBOSE: print what each checked call returned */
 
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
@@ -67,15 +70,23 @@ const char *fuzz_init(const char *target)
 	return scratch.ptr;
 }
 
+/* The path `name` inside the scratch dir, written to `out` (PATH_MAX bytes). */
+static const char *scratch_path(char *out, const char *name)
+{
+	int n;
+
+	FUZZ_CHECK(scratch.size, "no scratch dir for '%s' (fuzz_init first)", name);
+	n = snprintf(out, PATH_MAX, "%s/%s", scratch.ptr, name);
+	FUZZ_CHECK(n > 0 && n < PATH_MAX, "path of '%s'", name);
+	return out;
+}
+
 const char *fuzz_path(unsigned slot, const char *name)
 {
 	static char paths[8][PATH_MAX];
-	int n;
 
-	FUZZ_CHECK(slot < 8 && scratch.size, "slot %u", slot);
-	n = snprintf(paths[slot], PATH_MAX, "%s/%s", scratch.ptr, name);
-	FUZZ_CHECK(n > 0 && n < PATH_MAX, "path of '%s'", name);
-	return paths[slot];
+	FUZZ_CHECK(slot < 8, "slot %u", slot);
+	return scratch_path(paths[slot], name);
 }
 
 void fuzz_write_file(const char *path, const void *data, size_t size)
@@ -181,4 +192,29 @@ void fuzz_only_these(const char *dir, const char *const *allowed)
 		FUZZ_CHECK(allowed[i] != NULL, "'%s' appeared in '%s'", de->d_name, dir);
 	}
 	closedir(d);
+}
+
+ino_t fuzz_sentinel_make(void)
+{
+	struct stat st;
+
+	scratch_path(sentinel_dir, "outside");
+	scratch_path(sentinel_file, "outside/sentinel");
+	FUZZ_CHECK(mkdir(sentinel_dir, 0755) == 0, "cannot make '%s': %s", sentinel_dir, strerror(errno));
+	fuzz_write_file(sentinel_file, "s", 1);
+	FUZZ_CHECK(stat(sentinel_file, &st) == 0, "cannot stat '%s': %s", sentinel_file, strerror(errno));
+	sentinel_ino = st.st_ino;
+	return sentinel_ino;
+}
+
+void fuzz_sentinel_check(const char *const *top)
+{
+	static const char *const just_sentinel[] = {"sentinel", NULL};
+	struct stat st;
+
+	fuzz_only_these(scratch.ptr, top);
+	fuzz_only_these(sentinel_dir, just_sentinel);
+	FUZZ_CHECK(lstat(sentinel_file, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == sentinel_ino &&
+			   st.st_nlink == 1 && st.st_size == 1,
+		   "%s", "the sentinel file changed or got a hard link");
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -76,5 +77,21 @@ void fuzz_check_error(int error, const char *call);
 
 /* Abort unless every entry of `dir` is named in `allowed` (NULL-terminated); a missing dir has none. */
 void fuzz_only_these(const char *dir, const char *const *allowed);
+
+
+/*
+ * A sentinel beside what a target writes: the dir outside/ of the scratch
+ * dir, holding the 1-byte file outside/sentinel that nothing may change or
+ * link to. fuzz_sentinel_make creates them (once, after fuzz_init) and
+ * returns the file's inode number, which no entry a target made may have.
+ */
+ino_t fuzz_sentinel_make(void);
+
+/*
+ * Abort unless the scratch dir holds only the entries named in `top`
+ * (NULL-terminated, "outside" among them), and outside/ only its sentinel
+ * file, unchanged and without a hard link.
+ */
+void fuzz_sentinel_check(const char *const *top);
 
 #endif
