@@ -2,10 +2,11 @@
  * What the fuzz targets share: the libFuzzer entry points, a private
  * scratch dir per process, input split into parts, and checks that abort.
  *
- * Each fuzz_<target>.c defines LLVMFuzzerTestOneInput (and may define
- * LLVMFuzzerInitialize); it is linked either with libFuzzer (clang,
- * UDFENV_FUZZ=ON) or with replay.c, which runs a corpus once (CTest).
- * Targets never print but when a check fails, and leave nothing behind.
+ * Each fuzz_<target>.c defines LLVMFuzzerInitialize (fuzz_init, then the
+ * target's set-up) and LLVMFuzzerTestOneInput; it is linked either with
+ * libFuzzer (clang, UDFENV_FUZZ=ON) or with replay.c, which runs a corpus
+ * once (CTest). Targets never print but when a check fails, and leave
+ * nothing behind.
  */
 #ifndef UDFENV_FUZZ_COMMON_H
 #define UDFENV_FUZZ_COMMON_H
@@ -18,10 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /*
- * Set up once per process (every target calls it first): TZ=UTC, a log
- * callback that formats every line and drops it (so log formatting runs on
- * the fuzzed text), and a private scratch dir named after `target`
- * (under $UDFENV_FUZZ_TMPDIR, else $TMPDIR, else /tmp), removed at exit.
+ * Set up once per process (each LLVMFuzzerInitialize calls it first):
+ * TZ=UTC, a log callback that formats every line and drops it (so log
+ * formatting runs on the fuzzed text), and a private scratch dir named
+ * after `target` (under $UDFENV_FUZZ_TMPDIR, else $TMPDIR, else /tmp),
+ * removed at exit.
  * Returns the scratch dir's path.
  */
 const char *fuzz_init(const char *target);

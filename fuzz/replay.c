@@ -18,9 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Targets that need no set-up define no LLVMFuzzerInitialize. */
-__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 static int run_file(const char *path)
 {
 	udfenv_buf text = UDFENV_BUF_INIT;
@@ -89,8 +86,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
 		return 2;
 	}
-	if (LLVMFuzzerInitialize)
-		LLVMFuzzerInitialize(&argc, &argv);
+	LLVMFuzzerInitialize(&argc, &argv);
 	for (int i = 1; i < argc; i++) {
 		int r;
 		if (stat(argv[i], &st) < 0) {
