@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static udfenv_buf scratch = UDFENV_BUF_INIT;
 static pid_t scratch_owner;
+static char sentinel_dir[PATH_MAX], sentinel_file[PATH_MAX];
+static ino_t sentinel_ino;
 static int verbose = -1; /* $UDFENV_FUZZ_VERBOSE: print what each checked call returned */
 
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
@@ -67,15 +70,23 @@ const char *fuzz_init(const char *target)
 	return scratch.ptr;
 }
 
+/* The path `name` inside the scratch dir, written to `out` (PATH_MAX bytes). */
+static const char *scratch_path(char *out, const char *name)
+{
+	int n;
+
+	FUZZ_CHECK(scratch.size, "no scratch dir for '%s' (fuzz_init first)", name);
+	n = snprintf(out, PATH_MAX, "%s/%s", scratch.ptr, name);
+	FUZZ_CHECK(n > 0 && n < PATH_MAX, "path of '%s'", name);
+	return out;
+}
+
 const char *fuzz_path(unsigned slot, const char *name)
 {
 	static char paths[8][PATH_MAX];
-	int n;
 
-	FUZZ_CHECK(slot < 8 && scratch.size, "slot %u", slot);
-	n = snprintf(paths[slot], PATH_MAX, "%s/%s", scratch.ptr, name);
-	FUZZ_CHECK(n > 0 && n < PATH_MAX, "path of '%s'", name);
-	return paths[slot];
+	FUZZ_CHECK(slot < 8, "slot %u", slot);
+	return scratch_path(paths[slot], name);
 }
 
 void fuzz_write_file(const char *path, const void *data, size_t size)
@@ -99,9 +110,9 @@ char *fuzz_strndup(const uint8_t *data, size_t size)
 	return s;
 }
 
-void fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max)
+size_t fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t *lens, size_t max)
 {
-	size_t n = 0, at = 0;
+	size_t n = 0, at = 0, have;
 
 	while (n < max) {
 		const uint8_t *end = n + 1 < max && at < size ? memchr(data + at, sep, size - at) : NULL;
@@ -114,11 +125,12 @@ void fuzz_split(const uint8_t *data, size_t size, char sep, char **parts, size_t
 		if (end == NULL)
 			break;
 	}
-	while (n < max) {
+	for (have = n; n < max; n++) {
 		if (lens)
 			lens[n] = 0;
-		parts[n++] = fuzz_strndup(NULL, 0);
+		parts[n] = fuzz_strndup(NULL, 0);
 	}
+	return have;
 }
 
 void fuzz_parts_free(char **parts, size_t max)
@@ -127,6 +139,24 @@ void fuzz_parts_free(char **parts, size_t max)
 		free(parts[i]);
 		parts[i] = NULL;
 	}
+}
+
+char *fuzz_wheel_label(const uint8_t **data, size_t *size)
+{
+	static const char fallback[] = "demo-1.0-py3-none-any.whl";
+	const uint8_t *d = *data, *nl = memchr(d, '\n', *size < 256 ? *size : 256);
+	size_t len = nl ? (size_t)(nl - d) : 0;
+
+	if (len <= 4 || memcmp(nl - 4, ".whl", 4) != 0 || memchr(d, '/', len) || memchr(d, '\0', len))
+		return fuzz_strndup((const uint8_t *)fallback, sizeof(fallback) - 1);
+	*data = nl + 1;
+	*size -= len + 1;
+	return fuzz_strndup(d, len);
+}
+
+int fuzz_same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
 void fuzz_check_error(int error, const char *call)
@@ -162,4 +192,29 @@ void fuzz_only_these(const char *dir, const char *const *allowed)
 		FUZZ_CHECK(allowed[i] != NULL, "'%s' appeared in '%s'", de->d_name, dir);
 	}
 	closedir(d);
+}
+
+ino_t fuzz_sentinel_make(void)
+{
+	struct stat st;
+
+	scratch_path(sentinel_dir, "outside");
+	scratch_path(sentinel_file, "outside/sentinel");
+	FUZZ_CHECK(mkdir(sentinel_dir, 0755) == 0, "cannot make '%s': %s", sentinel_dir, strerror(errno));
+	fuzz_write_file(sentinel_file, "s", 1);
+	FUZZ_CHECK(stat(sentinel_file, &st) == 0, "cannot stat '%s': %s", sentinel_file, strerror(errno));
+	sentinel_ino = st.st_ino;
+	return sentinel_ino;
+}
+
+void fuzz_sentinel_check(const char *const *top)
+{
+	static const char *const just_sentinel[] = {"sentinel", NULL};
+	struct stat st;
+
+	fuzz_only_these(scratch.ptr, top);
+	fuzz_only_these(sentinel_dir, just_sentinel);
+	FUZZ_CHECK(lstat(sentinel_file, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == sentinel_ino &&
+			   st.st_nlink == 1 && st.st_size == 1,
+		   "%s", "the sentinel file changed or got a hard link");
 }

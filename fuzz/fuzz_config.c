@@ -19,7 +19,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define MAX_PARTS 64
 
@@ -33,11 +32,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	devnull = fopen("/dev/null", "w");
 	FUZZ_CHECK(devnull != NULL, "%s", "cannot open /dev/null");
 	return 0;
-}
-
-static int same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
 /* `deps` through udfenv_deps_to_config and back. */
@@ -56,21 +50,23 @@ static void round_trip(const udfenv_deps *deps)
 	FUZZ_CHECK(udfenv_deps_file_count(back) == udfenv_deps_file_count(deps), "%zu files, then %zu",
 		   udfenv_deps_file_count(deps), udfenv_deps_file_count(back));
 	for (size_t i = 0; i < udfenv_deps_file_count(deps); i++)
-		FUZZ_CHECK(same_str(udfenv_deps_file(deps, i), udfenv_deps_file(back, i)), "file '%s', then '%s'",
+		FUZZ_CHECK(fuzz_same_str(udfenv_deps_file(deps, i), udfenv_deps_file(back, i)), "file '%s', then '%s'",
 			   udfenv_deps_file(deps, i), udfenv_deps_file(back, i));
 	FUZZ_CHECK(udfenv_deps_archive_count(back) == udfenv_deps_archive_count(deps), "%zu archives, then %zu",
 		   udfenv_deps_archive_count(deps), udfenv_deps_archive_count(back));
 	for (size_t i = 0; i < udfenv_deps_archive_count(deps); i++) {
 		const char *a1 = udfenv_deps_archive(deps, i, &t1), *a2 = udfenv_deps_archive(back, i, &t2);
-		FUZZ_CHECK(same_str(a1, a2) && same_str(t1, t2), "archive '%s#%s', then '%s#%s'", a1, t1, a2, t2);
+		FUZZ_CHECK(fuzz_same_str(a1, a2) && fuzz_same_str(t1, t2), "archive '%s#%s', then '%s#%s'", a1, t1,
+			   a2, t2);
 	}
 	t1 = udfenv_deps_requirements(deps, &c1);
 	t2 = udfenv_deps_requirements(back, &c2);
-	FUZZ_CHECK(same_str(t1, t2) && same_str(c1, c2), "requirements '%s#%s', then '%s#%s'", t1, c1, t2, c2);
-	FUZZ_CHECK(same_str(udfenv_deps_executable(deps), udfenv_deps_executable(back)), "%s", "executable");
-	FUZZ_CHECK(same_str(udfenv_deps_client_executable(deps), udfenv_deps_client_executable(back)), "%s",
+	FUZZ_CHECK(fuzz_same_str(t1, t2) && fuzz_same_str(c1, c2), "requirements '%s#%s', then '%s#%s'", t1, c1,
+		   t2, c2);
+	FUZZ_CHECK(fuzz_same_str(udfenv_deps_executable(deps), udfenv_deps_executable(back)), "%s", "executable");
+	FUZZ_CHECK(fuzz_same_str(udfenv_deps_client_executable(deps), udfenv_deps_client_executable(back)), "%s",
 		   "client executable");
-	FUZZ_CHECK(same_str(udfenv_deps_pythonpath(deps), udfenv_deps_pythonpath(back)), "%s", "pythonpath");
+	FUZZ_CHECK(fuzz_same_str(udfenv_deps_pythonpath(deps), udfenv_deps_pythonpath(back)), "%s", "pythonpath");
 	udfenv_config_free(cfg);
 	udfenv_deps_free(back);
 }
@@ -100,13 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	udfenv_deps *deps = NULL;
 	FILE *out = stdout, *err = stderr;
 	cli_deps d;
-	int argc = 1, r = 0, error;
+	int argc, r = 0, error;
 
-	fuzz_split(data, size, '\0', parts, lens, MAX_PARTS);
-	fuzz_write_file(path, parts[0], lens[0]);
 	/* argv[0] is the command; the arguments are the parts after the config's. */
-	for (size_t i = 0; i < size && argc < MAX_PARTS; i++)
-		argc += data[i] == '\0';
+	argc = (int)fuzz_split(data, size, '\0', parts, lens, MAX_PARTS);
+	fuzz_write_file(path, parts[0], lens[0]);
 	free(parts[0]);
 	parts[0] = fuzz_strndup((const uint8_t *)"stage", 5);
 	FUZZ_CHECK(cli_deps_init(&d, "stage", argc, "%s") == 0, "%s", "out of memory");

@@ -64,15 +64,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	udfenv_config *cfg = NULL;
 	json_t *st = NULL;
 	char *parts[2], *plan_text = NULL;
-	size_t lens[2];
+	size_t lens[2], nparts;
 	uint64_t rows = 0;
 	unsigned workers;
 	size_t bundle;
 	int error;
 
-	fuzz_split(data, size, '\0', parts, lens, 2);
+	nparts = fuzz_split(data, size, '\0', parts, lens, 2);
 	fuzz_write_file(job_json, parts[0], lens[0]);
-	if (memchr(data, '\0', size))
+	if (nparts == 2)
 		fuzz_write_file(status_json, parts[1], lens[1]);
 	else
 		unlink(status_json);

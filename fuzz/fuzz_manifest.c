@@ -21,11 +21,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static int same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 static void same_artifact(const udfenv_artifact *a, const udfenv_artifact *b, const char *what)
 {
 	FUZZ_CHECK((a == NULL) == (b == NULL), "%s: present once only", what);
@@ -33,8 +28,8 @@ static void same_artifact(const udfenv_artifact *a, const udfenv_artifact *b, co
 		return;
 	FUZZ_CHECK(memcmp(a->digest, b->digest, sizeof(a->digest)) == 0, "%s: digest", what);
 	FUZZ_CHECK(a->size == b->size && a->kind == b->kind, "%s: size or kind", what);
-	FUZZ_CHECK(same_str(a->name, b->name) && same_str(a->target, b->target), "%s: name '%s' vs '%s'", what,
-		   a->name, b->name);
+	FUZZ_CHECK(fuzz_same_str(a->name, b->name) && fuzz_same_str(a->target, b->target),
+		   "%s: name '%s' vs '%s'", what, a->name, b->name);
 	FUZZ_CHECK(a->source == NULL && b->source == NULL, "%s: a loaded artifact has a source", what);
 }
 
@@ -47,8 +42,9 @@ static void same_manifest(const udfenv_manifest *a, const udfenv_manifest *b)
 		same_artifact(&a->archives[i], &b->archives[i], "archives");
 	same_artifact(a->requirements, b->requirements, "requirements");
 	same_artifact(a->cache_dir, b->cache_dir, "cache_dir");
-	FUZZ_CHECK(same_str(a->executable, b->executable) && same_str(a->client_executable, b->client_executable) &&
-			   same_str(a->pythonpath, b->pythonpath),
+	FUZZ_CHECK(fuzz_same_str(a->executable, b->executable) &&
+			   fuzz_same_str(a->client_executable, b->client_executable) &&
+			   fuzz_same_str(a->pythonpath, b->pythonpath),
 		   "%s", "python");
 }
 

@@ -17,6 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_init("pep440");
+	return 0;
+}
+
 static int sign(int x)
 {
 	return (x > 0) - (x < 0);
@@ -128,7 +136,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *parts[4];
 	int have_a, have_b;
 
-	fuzz_init("pep440");
 	fuzz_split(data, size, '\n', parts, NULL, 4);
 	have_a = version(&a, parts[0]);
 	have_b = version(&b, parts[1]);

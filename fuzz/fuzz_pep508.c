@@ -21,6 +21,14 @@ static const udfenv_marker_env linux_env = {
 	"cpython", "3.11.4",
 };
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_init("pep508");
+	return 0;
+}
+
 static void eval(const udfenv_marker *m, const char *value, const udfenv_strvec *extras)
 {
 	const udfenv_marker_env every = {value, value, value, value, value, value,
@@ -78,7 +86,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *parts[3];
 	int error;
 
-	fuzz_init("pep508");
 	fuzz_split(data, size, '\n', parts, NULL, 3);
 	requirement(parts[0], parts[2]);
 	error = udfenv_marker_parse(&m, parts[1]);

@@ -64,21 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *path = fuzz_path(0, "input.bin");
 	udfenv_wheel_metadata m = UDFENV_WHEEL_METADATA_INIT;
-	const uint8_t *nl = memchr(data, '\n', size < 256 ? size : 256);
-	char *label = NULL;
+	char *label = fuzz_wheel_label(&data, &size);
 	int error;
 
-	if (nl && nl - data > 4 && memcmp(nl - 4, ".whl", 4) == 0 && !memchr(data, '/', (size_t)(nl - data)) &&
-	    !memchr(data, '\0', (size_t)(nl - data))) {
-		label = fuzz_strndup(data, (size_t)(nl - data));
-		size -= (size_t)(nl + 1 - data);
-		data = nl + 1;
-	}
 	fuzz_write_file(path, data, size);
-	error = udfenv_wheel__read_metadata(&m, path, label ? label : "demo-1.0-py3-none-any.whl");
+	error = udfenv_wheel__read_metadata(&m, path, label);
 	fuzz_check_error(error, "udfenv_wheel__read_metadata");
 	if (error == 0)
-		use_metadata(&m, label ? label : "demo-1.0-py3-none-any.whl");
+		use_metadata(&m, label);
 	else
 		FUZZ_CHECK(m.name == NULL && m.dist_info == NULL && m.requires_dist.count == 0, "%s",
 			   "a failed read left metadata");

@@ -21,33 +21,25 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 
-static const char *input, *prefix, *outside, *sentinel;
+static const char *input, *prefix;
 static char purelib[4096], platlib[4096], scripts[4096], headers[4096];
 static ino_t sentinel_ino;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct stat st;
-
 	(void)argc;
 	(void)argv;
 	fuzz_init("wheel_install");
 	umask(022);
 	input = fuzz_path(0, "input.bin");
 	prefix = fuzz_path(1, "prefix");
-	outside = fuzz_path(2, "outside");
-	sentinel = fuzz_path(3, "outside/sentinel");
 	snprintf(purelib, sizeof(purelib), "%s/lib/python3.11/site-packages", prefix);
 	snprintf(platlib, sizeof(platlib), "%s/lib64/python3.11/site-packages", prefix);
 	snprintf(scripts, sizeof(scripts), "%s/bin", prefix);
 	snprintf(headers, sizeof(headers), "%s/include/python3.11/demo", prefix);
-	FUZZ_CHECK(mkdir(outside, 0755) == 0, "%s", "scratch dirs");
-	fuzz_write_file(sentinel, "s", 1);
-	FUZZ_CHECK(stat(sentinel, &st) == 0, "%s", "sentinel");
-	sentinel_ino = st.st_ino;
+	sentinel_ino = fuzz_sentinel_make();
 	return 0;
 }
 
@@ -65,28 +57,16 @@ static int check_entry(const char *path, const struct stat *st, int type, struct
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const top[] = {"input.bin", "prefix", "outside", NULL};
-	static const char *const sent[] = {"sentinel", NULL};
 	static const char *const nothing[] = {NULL};
 	const udfenv_wheel_scheme scheme = {purelib, platlib, scripts, prefix, headers, "/opt/py/bin/python3.11"};
-	const uint8_t *nl = memchr(data, '\n', size < 256 ? size : 256);
-	udfenv_wheel_install req = {input, "demo-1.0-py3-none-any.whl", NULL, 1};
-	char *label = NULL;
-	struct stat st;
+	char *label = fuzz_wheel_label(&data, &size);
+	udfenv_wheel_install req = {input, label, NULL, 1};
 	int error;
 
-	if (nl && nl - data > 4 && memcmp(nl - 4, ".whl", 4) == 0 && !memchr(data, '/', (size_t)(nl - data)) &&
-	    !memchr(data, '\0', (size_t)(nl - data))) {
-		req.label = label = fuzz_strndup(data, (size_t)(nl - data));
-		size -= (size_t)(nl + 1 - data);
-		data = nl + 1;
-	}
 	fuzz_write_file(input, data, size);
 	error = udfenv_wheel__install(&req, &scheme);
 	fuzz_check_error(error, "udfenv_wheel__install");
-	fuzz_only_these(fuzz_path(4, ""), top);
-	fuzz_only_these(outside, sent);
-	FUZZ_CHECK(lstat(sentinel, &st) == 0 && st.st_ino == sentinel_ino && st.st_nlink == 1 && st.st_size == 1,
-		   "%s", "the sentinel file changed or got a hard link");
+	fuzz_sentinel_check(top);
 	if (error < 0)
 		fuzz_only_these(prefix, nothing);
 	else

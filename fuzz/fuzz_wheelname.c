@@ -19,6 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_init("wheelname");
+	return 0;
+}
+
 static void check_name(const char *filename)
 {
 	udfenv_wheelname wn = UDFENV_WHEELNAME_INIT, again = UDFENV_WHEELNAME_INIT;
@@ -103,7 +111,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *parts[2];
 
-	fuzz_init("wheelname");
 	fuzz_split(data, size, '\n', parts, NULL, 2);
 	check_name(parts[0]);
 	check_text(parts[1]);

@@ -9,8 +9,6 @@ format is described at the top of its fuzz/fuzz_<target>.c.
 
     python3 fuzz/make_seeds.py [CORPUS_DIR]     (default: fuzz/corpus)
 """
-import base64
-import hashlib
 import io
 import json
 import os
@@ -18,6 +16,9 @@ import struct
 import sys
 import tarfile
 import zipfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
+from pyartifacts import record_hash  # noqa: E402
 
 MTIME = 1700000000
 HEX = "0123456789abcdef" * 4  # 64 hex digits
@@ -318,8 +319,7 @@ def wheel_seeds():
 
 
 def record_row(name, data):
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}\n"
+    return f"{name},{record_hash(data)},{len(data)}\n"
 
 
 def installable(files, di="demo-1.0.dist-info", tamper=None):

@@ -7,6 +7,10 @@
  */
 #include "fuzz_common.h"
 
+#include "udfenv/common.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,52 +18,27 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Targets that need no set-up define no LLVMFuzzerInitialize. */
-__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 static int run_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *data = NULL;
-	size_t size = 0, cap = 0, n;
+	udfenv_buf text = UDFENV_BUF_INIT;
+	uint8_t *exact;
+	size_t size;
 
-	if (f == NULL) {
-		fprintf(stderr, "replay: cannot open '%s': %s\n", path, strerror(errno));
+	if (udfenv_fs_read_file(&text, path, SIZE_MAX) < 0) {
+		fprintf(stderr, "replay: %s\n", udfenv_error_last()->message);
+		udfenv_buf_dispose(&text);
 		return -1;
 	}
-	for (;;) {
-		if (size == cap) {
-			uint8_t *grown = realloc(data, cap ? cap * 2 : 4096);
-			if (grown == NULL) {
-				fprintf(stderr, "replay: out of memory reading '%s'\n", path);
-				free(data);
-				fclose(f);
-				return -1;
-			}
-			data = grown;
-			cap = cap ? cap * 2 : 4096;
-		}
-		if ((n = fread(data + size, 1, cap - size, f)) == 0)
-			break;
-		size += n;
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "replay: cannot read '%s'\n", path);
-		free(data);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
 	fprintf(stderr, "replay: %s\n", path);
 	/* An exact-size copy, so reads past the input's end are caught as with libFuzzer. */
-	uint8_t *exact = malloc(size ? size : 1);
+	size = text.size;
+	if ((exact = malloc(size ? size : 1)) != NULL)
+		memcpy(exact, text.ptr, size);
+	udfenv_buf_dispose(&text);
 	if (exact == NULL) {
-		free(data);
+		fprintf(stderr, "replay: out of memory reading '%s'\n", path);
 		return -1;
 	}
-	if (size)
-		memcpy(exact, data, size);
-	free(data);
 	LLVMFuzzerTestOneInput(exact, size);
 	free(exact);
 	return 0;
@@ -74,44 +53,27 @@ static int run_dir(const char *dir, unsigned *count)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
+	udfenv_strvec names = UDFENV_STRVEC_INIT;
 	int failed = 0;
 
 	if (d == NULL) {
 		fprintf(stderr, "replay: cannot open '%s': %s\n", dir, strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			char **grown = realloc(names, (cap ? cap * 2 : 64) * sizeof(*names));
-			if (grown == NULL) {
-				failed = -1;
-				break;
-			}
-			names = grown;
-			cap = cap ? cap * 2 : 64;
-		}
-		if ((names[n] = malloc(strlen(dir) + strlen(de->d_name) + 2)) == NULL) {
-			failed = -1;
-			break;
-		}
-		sprintf(names[n++], "%s/%s", dir, de->d_name);
-	}
+	while (failed == 0 && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			failed = udfenv_strvec_pushf(&names, "%s/%s", dir, de->d_name);
 	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), by_name);
-	for (size_t i = 0; i < n; i++) {
+	if (names.count)
+		qsort(names.items, names.count, sizeof(*names.items), by_name);
+	for (size_t i = 0; failed == 0 && i < names.count; i++) {
 		struct stat st;
-		if (failed == 0 && stat(names[i], &st) == 0 && S_ISREG(st.st_mode)) {
-			failed = run_file(names[i]);
+		if (stat(names.items[i], &st) == 0 && S_ISREG(st.st_mode)) {
+			failed = run_file(names.items[i]);
 			(*count)++;
 		}
-		free(names[i]);
 	}
-	free(names);
+	udfenv_strvec_dispose(&names);
 	return failed;
 }
 
@@ -124,8 +86,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
 		return 2;
 	}
-	if (LLVMFuzzerInitialize)
-		LLVMFuzzerInitialize(&argc, &argv);
+	LLVMFuzzerInitialize(&argc, &argv);
 	for (int i = 1; i < argc; i++) {
 		int r;
 		if (stat(argv[i], &st) < 0) {
