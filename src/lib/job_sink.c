@@ -151,8 +151,8 @@ static int is_temp_of(const char *name, const char *base)
 }
 
 /*
- * Remove the temporary outputs for our destination that no live job holds
- * (the caller holds the directory's lock: none is being made meanwhile).
+ * Remove the temporary outputs of ours for our destination that no live job
+ * holds (the caller holds the directory's lock: none is being made meanwhile).
  * Best effort: what cannot be checked or removed is left, and logged.
  */
 static void reclaim_dead(job_sink *s, int dfd)
@@ -174,8 +174,11 @@ static void reclaim_dead(job_sink *s, int dfd)
 		if (!is_temp_of(de->d_name, base) ||
 		    (fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
 			continue;
-		/* Only a lock we get says its job is gone (one we cannot take, as on NFS, says nothing). */
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0) {
+		/*
+		 * Only a lock we get says its job is gone (one we cannot take, as
+		 * on NFS, says nothing); and only our own is ours to remove.
+		 */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid()) {
 			udfenv_buf_clear(&path);
 			if (udfenv_path_join(&path, s->dir.ptr, de->d_name) == 0) {
 				udfenv_log(UDFENV_LOG_INFO, "removing the temporary output of a job that died: '%s'",

@@ -7,6 +7,7 @@ prepared.
 """
 
 import csv
+import fcntl
 import json
 import os
 import pty
@@ -99,6 +100,29 @@ def test_udf_from_the_job_script(run_job, tmp_path, numbers_csv, parallelism):
     assert names.count("__udfenv_main__") == parallelism, names
     # No temp output left beside the result.
     assert not [n for n in listing(tmp_path) if n.startswith(".")], listing(tmp_path)
+
+
+def test_a_dead_jobs_temporary_output_is_removed_by_the_next_job(run_job, tmp_path, numbers_csv):
+    """Beside the destination, a temporary output nobody holds a lock on was
+    left by a dead job: the next job writing there removes it (a file or a
+    dir). One that a live job holds, one of another user's and names that
+    only look alike stay."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    dead_file, dead_dir = out_dir / ".out.csv.udfenv-AAAAAA", out_dir / ".out.csv.udfenv-BBBBBB"
+    held, others = out_dir / ".out.csv.udfenv-CCCCCC", out_dir / ".out.csv.udfenv-DDDDDD"
+    alike = [out_dir / n for n in (".out.csv.udfenv-EEEEEEE", ".other.csv.udfenv-FFFFFF", "out.csv.udfenv-GGGGGG")]
+    for p in [dead_file, held, others] + alike:
+        p.write_text("x")
+    (dead_dir / "sub").mkdir(parents=True)
+    (dead_dir / "sub" / "part-0.csv").write_text("x")
+    os.chown(str(others), 4321, 4321)
+    with open(str(held)) as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        proc = run_job(SCRIPT_UDF, args=(numbers_csv, out_dir / "out.csv", 1))
+    assert proc.returncode == 0, str(proc)
+    assert listing(out_dir) == sorted(["out.csv", held.name, others.name] + [p.name for p in alike])
+    assert len(read_csv(out_dir / "out.csv")) == 1001
 
 
 def test_udf_from_a_shipped_module(run_job, tmp_path, numbers_csv):
