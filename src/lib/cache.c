@@ -246,7 +246,6 @@ int udfenv_cache__lock(udfenv_cache *c, const char *name, int op, const volatile
 	}
 }
 
-/* The marker of entry `key`, parsed; NULL when there is none (or it is unreadable). */
 /* The small file `rel` under the root; 0 (and no error kept) when it is missing or too big. */
 static int read_small(udfenv_cache *c, const char *rel, udfenv_buf *out, size_t max)
 {
@@ -259,6 +258,7 @@ static int read_small(udfenv_cache *c, const char *rel, udfenv_buf *out, size_t 
 	return ok;
 }
 
+/* The marker of entry `key`, parsed; NULL when there is none (or it is unreadable). */
 json_t *udfenv_cache__marker(udfenv_cache *c, const char *key)
 {
 	char rel[NAME_MAX + 64];
@@ -364,7 +364,7 @@ static int explain_build_failure(udfenv_cache *c, const udfenv_cache_request *r,
 	 * a failure known only by its words (pip's output, say).
 	 */
 	int full = err == ENOSPC || err == EDQUOT ||
-		   (fstatvfs(tmpfd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20));
+		   (tmpfd >= 0 && fstatvfs(tmpfd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20));
 
 	if (!full || (copy = strdup(msg)) == NULL)
 		return error;
@@ -581,10 +581,10 @@ void udfenv_cache__release(udfenv_cache_lease *l)
 	udfenv_buf_dispose(&l->data);
 }
 
-/* <kind>/<h>, h = sha256 of `path` (its lock: locks/<kind>-<h>.memo). */
 /* A remembered record's cap (an interpreter's details with its ~1000 wheel tags: ~40 KiB). */
 #define REMEMBER_MAX (1u << 20)
 
+/* <kind>/<h>, h = sha256 of `path` (its lock: locks/<kind>-<h>.memo). */
 static void record_name(const char *kind, const char *path, char *out, size_t size)
 {
 	char h[UDFENV_SHA256_HEX];
