@@ -36,7 +36,7 @@ from _common import (Bench, add_json_arg, add_udfenv_arg, built_at, check_execut
                      result, rmtree, say, summary_table, write_result)
 import streamload  # on sys.path through _common
 
-MIB = 1024.0
+KIB_PER_MIB = 1024.0  # the peaks are read in KiB
 # The bound tests/e2e/test_load.py holds each process of the job to.
 GOAL_MIB = 96
 
@@ -78,17 +78,28 @@ def figures(peaks):
                 sum(x["vm_hwm_kib"] for x in peaks["workers"]))
 
 
+def levels_arg(text):
+    """--parallelism: positive integers, comma-separated."""
+    try:
+        levels = [int(x) for x in text.split(",")]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("%r is not a list of positive integers, like 1,2" % text)
+    return levels
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bytes", type=int, default=1 << 30, help="input size (default 1 GiB)")
-    ap.add_argument("--parallelism", default="1,2", help="udfenv configurations (default 1,2)")
+    ap.add_argument("--parallelism", default="1,2", type=levels_arg,
+                    help="udfenv configurations, comma-separated (default 1,2)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--python", default="/usr/bin/python3", help="client, worker and baseline interpreter")
     add_udfenv_arg(ap)
     add_json_arg(ap)
     args = ap.parse_args()
     check_executables(args)
-    levels = [int(x) for x in args.parallelism.split(",")]
     started = time.perf_counter()
     work = tempfile.mkdtemp(prefix="udfenv-bench-stream-")
     b = Bench(args, work, {"UDFENV_CACHE_DIR": os.path.join(work, "cache")})
@@ -104,7 +115,7 @@ def main():
                 f.write(text)
         out = os.path.join(work, "out.csv")
         configs = [("plain", [args.python, "plain.py", inp["path"], out])]
-        for p in levels:
+        for p in args.parallelism:
             configs.append(("udfenv p%d" % p, [args.udfenv, "run", "-pyclientexec", args.python, "-pyexec",
                                                args.python, "-py", "job.py", inp["path"], out, str(p)]))
         runs = {name: [] for name, _ in configs}
@@ -115,7 +126,7 @@ def main():
                     continue
                 runs[name].append(res)
                 say("round %d %-11s %7.1f s  %s" % (r + 1, name, res[0], ", ".join(
-                    "%s %.1f MiB" % (k, v / MIB) for k, v in figures(res[1]).items())))
+                    "%s %.1f MiB" % (k, v / KIB_PER_MIB) for k, v in figures(res[1]).items())))
         left = os.listdir(b.tmp_root)
         b.check(not left, "udfenv left private dirs behind in its temp root: %s" % left)
         if not runs["plain"]:
@@ -139,32 +150,35 @@ def main():
             total = peak.get("all", peak.get("script"))
             say("%-11s %9.2f %12.0f %9.1f %12s %12s %12s %10.1f M %6.2fx %6.2fx" % (
                 name, s, inp["rows"] / s, inp["bytes"] / s / 1e6,
-                *["%.1f M" % (peak[k] / MIB) if k in peak else "-"
+                *["%.1f M" % (peak[k] / KIB_PER_MIB) if k in peak else "-"
                   for k in ("udfenv run", "job program", "worker")],
-                total / MIB, base_s / s, total / base_kib))
+                total / KIB_PER_MIB, base_s / s, total / base_kib))
             if name != "plain":
                 rows.append(("%s throughput" % name, "%.0f rows/s" % (inp["rows"] / s),
                              "%.0f rows/s" % (inp["rows"] / base_s), "%.2fx" % (base_s / s), "-", "(info)"))
-                rows.append(("%s peak RSS, all processes" % name, "%.1f MiB" % (total / MIB),
-                             "%.1f MiB" % (base_kib / MIB), "%.2fx" % (total / base_kib), "-", "(info)"))
+                rows.append(("%s peak RSS, all processes" % name, "%.1f MiB" % (total / KIB_PER_MIB),
+                             "%.1f MiB" % (base_kib / KIB_PER_MIB), "%.2fx" % (total / base_kib), "-", "(info)"))
                 most = max(v for k, v in peak.items() if k != "all")
-                rows.append(("%s peak RSS, largest process" % name, "%.1f MiB" % (most / MIB),
-                             "%.1f MiB" % (base_kib / MIB), "%.2fx" % (most / base_kib),
-                             "< %d MiB" % GOAL_MIB, "met" if most < GOAL_MIB * MIB else "MISSED"))
+                verdict = "met" if most < GOAL_MIB * KIB_PER_MIB else "MISSED"
+                rows.append(("%s peak RSS, largest process" % name, "%.1f MiB" % (most / KIB_PER_MIB),
+                             "%.1f MiB" % (base_kib / KIB_PER_MIB), "%.2fx" % (most / base_kib),
+                             "< %d MiB" % GOAL_MIB, verdict))
+                n = len(runs[name])
                 results += [
-                    result("%s, %d rows: throughput" % (name, inp["rows"]), inp["rows"] / s, "rows/s",
-                           "plain Python csv script", inp["rows"] / base_s),
-                    result("%s: peak RSS, all processes" % name, total * 1024, "B",
+                    result("%s, %d rows: throughput (median of %d)" % (name, inp["rows"], n),
+                           inp["rows"] / s, "rows/s", "plain Python csv script", inp["rows"] / base_s),
+                    result("%s: peak RSS, all processes (max of %d)" % (name, n), total * 1024, "B",
                            "plain Python csv script", base_kib * 1024),
-                    result("%s: peak RSS, largest process" % name, most * 1024, "B",
+                    result("%s: peak RSS, largest process (max of %d)" % (name, n), most * 1024, "B",
                            "plain Python csv script", base_kib * 1024,
-                           note="goal < %d MiB: %s" % (GOAL_MIB, "met" if most < GOAL_MIB * MIB else "MISSED")),
+                           note="goal < %d MiB: %s" % (GOAL_MIB, verdict)),
                 ]
-        summary_table("summary: %d bytes, %d rows, median of %d" % (inp["bytes"], inp["rows"], args.repeat),
+        summary_table("summary: %d bytes, %d rows, median of %d rounds (peaks: the largest)" % (
+                          inp["bytes"], inp["rows"], args.repeat),
                       rows)
         write_result(args.json, "stream_rss", results, b.failures,
                      params={"bytes": inp["bytes"], "rows": inp["rows"], "repeat": args.repeat,
-                             "parallelism": args.parallelism, "python": args.python})
+                             "parallelism": ",".join(map(str, args.parallelism)), "python": args.python})
     finally:
         rmtree(work)
     finish(b, started)
