@@ -464,16 +464,6 @@ def check_job_output(out, ctx=""):
         ctx + "wrong output"
 
 
-def wait_no_processes_in(tmp_root, ctx, timeout=10):
-    """Every process of a job (workers run in private dirs under the temp
-    root) ends within `timeout` s."""
-    deadline = time.time() + timeout
-    while procs.processes_in(tmp_root) and time.time() < deadline:
-        time.sleep(0.02)
-    left = procs.processes_in(tmp_root)
-    assert not left, ctx + "still running %d s later: %s" % (timeout, left)
-
-
 def gc_reclaims_private_dirs(run_udfenv, tmp_root, ctx=""):
     """What dead drivers left under the temp root (their workers' private
     dirs) goes with `udfenv cache gc` (docs/cache.md)."""
@@ -518,8 +508,8 @@ def test_sigkill_of_the_job_driver_at_random_points(run_udfenv, spawn, tmp_path,
             # Done (or at least published: the output is atomic) before the kill.
             check_job_output(out, ctx)
             os.unlink(str(out))
-        # Its workers die with it, even those busy in a UDF.
-        wait_no_processes_in(tmp_root, ctx)
+        # Its workers (in private dirs under the temp root) die with it, even those busy in a UDF.
+        procs.wait_gone(tmp_root, 10, find=procs.processes_in, ctx=ctx)
 
         res = run_udfenv("run", "-py", job, src, out, cwd=tmp_path)
         assert res.returncode == 0, ctx + "the next run: " + str(res)
@@ -546,7 +536,7 @@ def test_workers_busy_in_a_udf_die_with_a_killed_driver(run_udfenv, spawn, tmp_p
     res = procs.finish(p, 30)
     assert res.returncode == 128 + signal.SIGKILL, str(res)
     # Not when their UDF gives up (a minute): now.
-    wait_no_processes_in(tmp_root, "after the driver's SIGKILL: ")
+    procs.wait_gone(tmp_root, 10, find=procs.processes_in, ctx="after the driver's SIGKILL: ")
     assert listdir(outdir) in ([], [n for n in listdir(outdir) if n.startswith(".out.csv.udfenv-")])
     res = run_udfenv("run", "-py", job, src, outdir / "out.csv", cwd=tmp_path)
     assert res.returncode == 0, str(res)
@@ -582,7 +572,7 @@ def test_a_worker_killed_mid_batch_fails_the_job_promptly(run_udfenv, spawn, tmp
     assert "(pid %d)" % victim in line and "signal 9" in line and "worker" in line, \
         "the error does not name the killed worker (pid %d): %s" % (victim, line)
     assert not procs.alive(other), "the other worker (pid %d) still runs" % other
-    wait_no_processes_in(tmp_root, "after the job failed: ")
+    procs.wait_gone(tmp_root, 10, find=procs.processes_in, ctx="after the job failed: ")
     assert listdir(outdir) == [], "output left: %s" % listdir(outdir)
     assert listdir(tmp_root) == [], "private dirs left: %s" % listdir(tmp_root)
 
