@@ -29,7 +29,6 @@ shown on failure); and a worker is SIGKILLed in the middle of a batch.
 """
 
 import csv
-import hashlib
 import os
 import random
 import re
@@ -42,6 +41,7 @@ import pytest
 import faultshim as fs
 import procs
 import pyartifacts as pa
+import streamload
 from cachetree import check_entries, drop_entries, listdir, read_json, reference_entries, tmp_builds
 from conftest import ERROR_PREFIX, check_error
 
@@ -298,14 +298,9 @@ def test_fault_while_staging(run_udfenv, tmp_path, shim, art, store, op, err):
         assert read_json(out / "manifest.json") == ref_manifest, ctx + "another manifest"
         assert listdir(out / "store") == ref_store, ctx + "another store"
         for blob in ref_store:
-            assert fs_sha256(out / "store" / blob) == blob, ctx + "blob %s holds other bytes" % blob
+            assert streamload.sha256_file(out / "store" / blob) == blob, ctx + "blob %s holds other bytes" % blob
 
     inject(shim, run, op, err, reset, failed, succeeded, str(out))
-
-
-def fs_sha256(path):
-    with open(str(path), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 # --------------------------------------------------------------------------
