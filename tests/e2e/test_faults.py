@@ -42,7 +42,8 @@ import faultshim as fs
 import procs
 import pyartifacts as pa
 import streamload
-from cachetree import check_entries, drop_entries, listdir, read_json, reference_entries, tmp_builds
+from cachetree import (MARKER, check_entries, drop_entries, entries_dir, listdir, read_json, reference_entries,
+                       tmp_builds)
 from conftest import ERROR_PREFIX, check_error
 
 POINTS = int(os.environ.get("UDFENV_FAULT_POINTS", "3"))
@@ -150,7 +151,7 @@ def reqs(art):
 # 1. building cache entries: an archive extracted, wheels installed natively
 
 
-def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, expected, labels=()):
+def cache_scenario(run_udfenv, tmp_root, tmp_path, deps, command, expected, labels=()):
     """run(env), reset, failed, succeeded and the filter of a cache build:
     `udfenv exec` of `deps` running `command`, whose output is `expected`.
     An error names the cache, the entry built, or one of `labels` (how the
@@ -164,7 +165,7 @@ def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, ex
     first = run(None)
     assert first.returncode == 0 and first.stdout == expected, str(first)
     reference = reference_entries(cache)
-    names = {k: read_json(cache / "v1" / "entries" / k / "udfenv-entry.json")["name"] for k in reference}
+    names = {k: read_json(entries_dir(cache) / k / MARKER)["name"] for k in reference}
 
     def failed(proc, call, ctx):
         line = error_line(proc, ctx, 125)
@@ -193,7 +194,7 @@ def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, ex
 @pytest.mark.parametrize("op", OPS)
 def test_fault_while_extracting_an_archive(run_udfenv, udfenv_bin, tmp_root, tmp_path, shim, art, op, err):
     run, reset, failed, succeeded, path = cache_scenario(
-        run_udfenv, udfenv_bin, tmp_root, tmp_path, ["-pyarch", "%s#data" % (art / "data.zip")],
+        run_udfenv, tmp_root, tmp_path, ["-pyarch", "%s#data" % (art / "data.zip")],
         ["cat", "data/d/e/y.txt", "data/d/link", "data/top.txt"], "hello y\nhello x\ntop\n")
     inject(shim, run, op, err, reset, failed, succeeded, path, exe=udfenv_bin)
 
@@ -207,7 +208,7 @@ def test_fault_while_installing_wheels(run_udfenv, udfenv_bin, tmp_root, tmp_pat
                                        op, err):
     # The real interpreter, not a pyenv shim: probed once, then remembered.
     run, reset, failed, succeeded, path = cache_scenario(
-        run_udfenv, udfenv_bin, tmp_root, tmp_path, ["-pyexec", default_python.path, "-pyreq", reqs(art)],
+        run_udfenv, tmp_root, tmp_path, ["-pyexec", default_python.path, "-pyreq", reqs(art)],
         ["python", "-c", INSTALL_PROBE], "alpha-1.0 beta-2.0 True True\n", labels=["archive 'wheels'"])
     inject(shim, run, op, err, reset, failed, succeeded, path, exe=udfenv_bin)
 
@@ -221,7 +222,7 @@ def test_fault_while_installing_wheels(run_udfenv, udfenv_bin, tmp_root, tmp_pat
 def test_fault_while_copying_archives_for_a_worker(run_udfenv, udfenv_bin, tmp_root, tmp_path, shim, art, op,
                                                   err):
     run, reset, failed_build, succeeded, _ = cache_scenario(
-        run_udfenv, udfenv_bin, tmp_root, tmp_path,
+        run_udfenv, tmp_root, tmp_path,
         ["--copy-archives", "-pyarch", "%s#data" % (art / "data.zip")],
         ["cat", "data/d/e/y.txt", "data/d/link"], "hello y\nhello x\n")
     cache = tmp_path / "cache"
