@@ -29,7 +29,6 @@ shown on failure); and a worker is SIGKILLed in the middle of a batch.
 """
 
 import csv
-import hashlib
 import os
 import random
 import re
@@ -42,7 +41,9 @@ import pytest
 import faultshim as fs
 import procs
 import pyartifacts as pa
-from cachetree import check_entries, drop_entries, listdir, read_json, reference_entries, tmp_builds
+import streamload
+from cachetree import (MARKER, check_entries, drop_entries, entries_dir, listdir, read_json, reference_entries,
+                       tmp_builds)
 from conftest import ERROR_PREFIX, check_error
 
 POINTS = int(os.environ.get("UDFENV_FAULT_POINTS", "3"))
@@ -150,7 +151,7 @@ def reqs(art):
 # 1. building cache entries: an archive extracted, wheels installed natively
 
 
-def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, expected, labels=()):
+def cache_scenario(run_udfenv, tmp_root, tmp_path, deps, command, expected, labels=()):
     """run(env), reset, failed, succeeded and the filter of a cache build:
     `udfenv exec` of `deps` running `command`, whose output is `expected`.
     An error names the cache, the entry built, or one of `labels` (how the
@@ -164,7 +165,7 @@ def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, ex
     first = run(None)
     assert first.returncode == 0 and first.stdout == expected, str(first)
     reference = reference_entries(cache)
-    names = {k: read_json(cache / "v1" / "entries" / k / "udfenv-entry.json")["name"] for k in reference}
+    names = {k: read_json(entries_dir(cache) / k / MARKER)["name"] for k in reference}
 
     def failed(proc, call, ctx):
         line = error_line(proc, ctx, 125)
@@ -193,7 +194,7 @@ def cache_scenario(run_udfenv, udfenv_bin, tmp_root, tmp_path, deps, command, ex
 @pytest.mark.parametrize("op", OPS)
 def test_fault_while_extracting_an_archive(run_udfenv, udfenv_bin, tmp_root, tmp_path, shim, art, op, err):
     run, reset, failed, succeeded, path = cache_scenario(
-        run_udfenv, udfenv_bin, tmp_root, tmp_path, ["-pyarch", "%s#data" % (art / "data.zip")],
+        run_udfenv, tmp_root, tmp_path, ["-pyarch", "%s#data" % (art / "data.zip")],
         ["cat", "data/d/e/y.txt", "data/d/link", "data/top.txt"], "hello y\nhello x\ntop\n")
     inject(shim, run, op, err, reset, failed, succeeded, path, exe=udfenv_bin)
 
@@ -207,7 +208,7 @@ def test_fault_while_installing_wheels(run_udfenv, udfenv_bin, tmp_root, tmp_pat
                                        op, err):
     # The real interpreter, not a pyenv shim: probed once, then remembered.
     run, reset, failed, succeeded, path = cache_scenario(
-        run_udfenv, udfenv_bin, tmp_root, tmp_path, ["-pyexec", default_python.path, "-pyreq", reqs(art)],
+        run_udfenv, tmp_root, tmp_path, ["-pyexec", default_python.path, "-pyreq", reqs(art)],
         ["python", "-c", INSTALL_PROBE], "alpha-1.0 beta-2.0 True True\n", labels=["archive 'wheels'"])
     inject(shim, run, op, err, reset, failed, succeeded, path, exe=udfenv_bin)
 
@@ -221,7 +222,7 @@ def test_fault_while_installing_wheels(run_udfenv, udfenv_bin, tmp_root, tmp_pat
 def test_fault_while_copying_archives_for_a_worker(run_udfenv, udfenv_bin, tmp_root, tmp_path, shim, art, op,
                                                   err):
     run, reset, failed_build, succeeded, _ = cache_scenario(
-        run_udfenv, udfenv_bin, tmp_root, tmp_path,
+        run_udfenv, tmp_root, tmp_path,
         ["--copy-archives", "-pyarch", "%s#data" % (art / "data.zip")],
         ["cat", "data/d/e/y.txt", "data/d/link"], "hello y\nhello x\n")
     cache = tmp_path / "cache"
@@ -298,14 +299,9 @@ def test_fault_while_staging(run_udfenv, tmp_path, shim, art, store, op, err):
         assert read_json(out / "manifest.json") == ref_manifest, ctx + "another manifest"
         assert listdir(out / "store") == ref_store, ctx + "another store"
         for blob in ref_store:
-            assert fs_sha256(out / "store" / blob) == blob, ctx + "blob %s holds other bytes" % blob
+            assert streamload.sha256_file(out / "store" / blob) == blob, ctx + "blob %s holds other bytes" % blob
 
     inject(shim, run, op, err, reset, failed, succeeded, str(out))
-
-
-def fs_sha256(path):
-    with open(str(path), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 # --------------------------------------------------------------------------
@@ -464,16 +460,6 @@ def check_job_output(out, ctx=""):
         ctx + "wrong output"
 
 
-def wait_no_processes_in(tmp_root, ctx, timeout=10):
-    """Every process of a job (workers run in private dirs under the temp
-    root) ends within `timeout` s."""
-    deadline = time.time() + timeout
-    while procs.processes_in(tmp_root) and time.time() < deadline:
-        time.sleep(0.02)
-    left = procs.processes_in(tmp_root)
-    assert not left, ctx + "still running %d s later: %s" % (timeout, left)
-
-
 def gc_reclaims_private_dirs(run_udfenv, tmp_root, ctx=""):
     """What dead drivers left under the temp root (their workers' private
     dirs) goes with `udfenv cache gc` (docs/cache.md)."""
@@ -518,8 +504,8 @@ def test_sigkill_of_the_job_driver_at_random_points(run_udfenv, spawn, tmp_path,
             # Done (or at least published: the output is atomic) before the kill.
             check_job_output(out, ctx)
             os.unlink(str(out))
-        # Its workers die with it, even those busy in a UDF.
-        wait_no_processes_in(tmp_root, ctx)
+        # Its workers (in private dirs under the temp root) die with it, even those busy in a UDF.
+        procs.wait_gone(tmp_root, 10, find=procs.processes_in, ctx=ctx)
 
         res = run_udfenv("run", "-py", job, src, out, cwd=tmp_path)
         assert res.returncode == 0, ctx + "the next run: " + str(res)
@@ -546,7 +532,7 @@ def test_workers_busy_in_a_udf_die_with_a_killed_driver(run_udfenv, spawn, tmp_p
     res = procs.finish(p, 30)
     assert res.returncode == 128 + signal.SIGKILL, str(res)
     # Not when their UDF gives up (a minute): now.
-    wait_no_processes_in(tmp_root, "after the driver's SIGKILL: ")
+    procs.wait_gone(tmp_root, 10, find=procs.processes_in, ctx="after the driver's SIGKILL: ")
     assert listdir(outdir) in ([], [n for n in listdir(outdir) if n.startswith(".out.csv.udfenv-")])
     res = run_udfenv("run", "-py", job, src, outdir / "out.csv", cwd=tmp_path)
     assert res.returncode == 0, str(res)
@@ -582,7 +568,7 @@ def test_a_worker_killed_mid_batch_fails_the_job_promptly(run_udfenv, spawn, tmp
     assert "(pid %d)" % victim in line and "signal 9" in line and "worker" in line, \
         "the error does not name the killed worker (pid %d): %s" % (victim, line)
     assert not procs.alive(other), "the other worker (pid %d) still runs" % other
-    wait_no_processes_in(tmp_root, "after the job failed: ")
+    procs.wait_gone(tmp_root, 10, find=procs.processes_in, ctx="after the job failed: ")
     assert listdir(outdir) == [], "output left: %s" % listdir(outdir)
     assert listdir(tmp_root) == [], "private dirs left: %s" % listdir(tmp_root)
 
