@@ -27,7 +27,6 @@ import collections
 import glob
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -73,16 +72,6 @@ def _hermetic_env(extra=None):
         defaults["ASAN_OPTIONS"] = "detect_leaks=0"
     defaults.update(extra or {})
     return wheelhouse.hermetic_env(defaults)
-
-
-class UdfenvResult(subprocess.CompletedProcess):
-    """A CompletedProcess whose str() is the whole story (command, exit
-    status, stdout, stderr): use `assert ..., str(proc)`, since pytest
-    shortens a non-string assertion message to a few hundred characters."""
-
-    def __str__(self):
-        return "$ %s\nexit status %s\n--- stdout ---\n%s--- stderr ---\n%s--- end ---" % (
-            " ".join(shlex.quote(a) for a in self.args), self.returncode, self.stdout, self.stderr)
 
 
 @pytest.fixture(scope="session")
@@ -156,7 +145,7 @@ def run_udfenv(udfenv_bin, tmp_root, udfenv_env):
         except subprocess.TimeoutExpired as e:
             pytest.fail("udfenv %s timed out after %ss\nstdout: %s\nstderr: %s" % (
                 " ".join(argv), timeout, e.stdout, e.stderr))
-        return UdfenvResult(res.args, res.returncode, res.stdout, res.stderr)
+        return procs.Result(res.args, res.returncode, res.stdout, res.stderr)
     return run
 
 
