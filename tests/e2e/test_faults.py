@@ -304,6 +304,27 @@ def test_fault_while_staging(run_udfenv, tmp_path, shim, art, store, op, err):
     inject(shim, run, op, err, reset, failed, succeeded, str(out))
 
 
+@pytest.mark.parametrize("op", ["mkdir", "create", "write"])
+def test_fault_while_bundling_a_requirements_file_names_it(run_udfenv, tmp_path, shim, art, op):
+    """Each call making the bundle of a requirements file and its includes
+    (a temp dir of ours) fails in turn: the error names the requirements file."""
+    req, out = art / "requirements.txt", tmp_path / "out"
+    proc = run_udfenv("stage", "-pyreq", req, "--out", out, env=shim.env(op, "none", path="udfenv-requirements-"))
+    assert proc.returncode == 0, str(proc)
+    shutil.rmtree(str(out))
+    count = len(shim.calls())
+    assert count > 0, "no %s call in the bundle was counted" % op
+    for n in range(1, count + 1):
+        proc = run_udfenv("stage", "-pyreq", req, "--out", out,
+                          env=shim.env(op, "ENOSPC", nth=n, path="udfenv-requirements-"))
+        ctx = "%s call %d of %d in the bundle: " % (op, n, count)
+        line = error_line(proc, ctx, 1)
+        assert_names(line, ctx, REASONS["ENOSPC"], req)
+        assert "requirements file '%s'" % req in line, ctx + line
+        assert any(c.failed for c in shim.calls()), ctx + "no call failed"
+        assert not out.exists(), ctx + "the dir this run created was left"
+
+
 # --------------------------------------------------------------------------
 # 4. writing a job's output
 
