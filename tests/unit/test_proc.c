@@ -680,44 +680,44 @@ static pid_t spawner_killed(int die_with_us, int background, const char *pid_pat
 	return child;
 }
 
-/* SIGKILL of the spawner ends the program's whole group with die_with_us, and only with it. */
-static void test_die_with_us_group_dies_with_spawner(void **state)
+/*
+ * SIGKILL of the spawner: the program (or, if `background`, its background
+ * child) outlives it without die_with_us, the control, and dies with it
+ * with `mode`.
+ */
+static void check_dies_with_spawner(int mode, int background)
 {
 	udfenv_buf path = UDFENV_BUF_INIT;
-	pid_t child;
+	char name[64];
+	pid_t pid;
 	int i;
-	(void)state;
 
-	child = spawner_killed(UDFENV_PROC_DIE_NONE, 1, in_tmp(&path, "orphan-pid"));
+	snprintf(name, sizeof(name), "outliving-%d-%d", mode, background);
+	pid = spawner_killed(UDFENV_PROC_DIE_NONE, background, in_tmp(&path, name));
 	for (i = 0; i < 20; i++)
 		usleep(10000);
-	assert_false(is_dead(child)); /* the control: an orphan survives */
-	kill(child, SIGKILL);
-	wait_until_dead(child);
+	assert_false(is_dead(pid)); /* the control: an orphan survives */
+	kill(pid, SIGKILL);
+	wait_until_dead(pid);
 
-	child = spawner_killed(UDFENV_PROC_DIE_GROUP, 1, in_tmp(&path, "reaped-pid"));
-	wait_until_dead(child);
+	snprintf(name, sizeof(name), "dying-%d-%d", mode, background);
+	pid = spawner_killed(mode, background, in_tmp(&path, name));
+	wait_until_dead(pid);
 	udfenv_buf_dispose(&path);
 }
 
-/* UDFENV_PROC_DIE_ALONE: the program itself dies with its spawner, no reaper in between. */
+/* UDFENV_PROC_DIE_GROUP: the program's whole group, its background child included. */
+static void test_die_with_us_group_dies_with_spawner(void **state)
+{
+	(void)state;
+	check_dies_with_spawner(UDFENV_PROC_DIE_GROUP, 1);
+}
+
+/* UDFENV_PROC_DIE_ALONE: the program itself, no reaper in between. */
 static void test_die_alone_program_dies_with_spawner(void **state)
 {
-	udfenv_buf path = UDFENV_BUF_INIT;
-	pid_t program;
-	int i;
 	(void)state;
-
-	program = spawner_killed(UDFENV_PROC_DIE_NONE, 0, in_tmp(&path, "outliving-pid"));
-	for (i = 0; i < 20; i++)
-		usleep(10000);
-	assert_false(is_dead(program)); /* the control */
-	kill(program, SIGKILL);
-	wait_until_dead(program);
-
-	program = spawner_killed(UDFENV_PROC_DIE_ALONE, 0, in_tmp(&path, "killed-pid"));
-	wait_until_dead(program);
-	udfenv_buf_dispose(&path);
+	check_dies_with_spawner(UDFENV_PROC_DIE_ALONE, 0);
 }
 
 static void test_die_with_us_out_of_range(void **state)
