@@ -52,8 +52,8 @@ int udfenv_libarchive__reason(char out[UDFENV_LIBARCHIVE_REASON_SIZE], struct ar
 	char raw[1024], shown[UDFENV_TEXT_SHOW_SIZE];
 	size_t n;
 
-	n = (size_t)snprintf(raw, sizeof(raw), "%s", msg ? msg : "unknown error");
-	for (n = n < sizeof(raw) ? n : sizeof(raw) - 1; n > 0 && raw[n - 1] == '\n'; n--)
+	snprintf(raw, sizeof(raw), "%s", msg ? msg : "unknown error");
+	for (n = strlen(raw); n > 0 && raw[n - 1] == '\n'; n--)
 		raw[n - 1] = '\0';
 	udfenv_text_show(shown, raw);
 	/* Its own codes are not the system's: a bad format (EILSEQ), a misuse (EINVAL), -1. */

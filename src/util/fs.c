@@ -52,8 +52,7 @@ done:
 	return error;
 }
 
-/* Empty the directory open at `fd` (which this function closes). */
-/* Empty the directory `path`, open at `fd` (closed here). */
+/* Empty the directory `path`, open at `fd` (which this function closes). */
 static int rmtree_at(int fd, const char *path)
 {
 	DIR *d = fdopendir(fd);

@@ -115,9 +115,9 @@ static __attribute__((noreturn)) void child_fail(int report_fd, int stage)
 }
 
 /*
- * UDFENV_PROC_DIE_GROUP, in the child after fork, with every signal still blocked and
- * every disposition at its default: fork the program's process and stay
- * behind as the reaper. Returns in the new child only; the reaper ends with
+ * UDFENV_PROC_DIE_GROUP, in the child after fork, with every signal still
+ * blocked and every disposition at its default: fork the program's process
+ * and stay behind as the reaper. Returns in the new child only; the reaper ends with
  * the program's status, or kills the whole group once `parent` is gone.
  */
 static void become_reaper(pid_t parent, int report_fd)

@@ -50,7 +50,8 @@ typedef struct udfenv_proc udfenv_proc;
  * not found in PATH", or "cannot run 'X': <strerror>", or "cannot enter
  * directory 'D' to run 'X': <strerror>", with the code
  * udfenv_error_from_errno gives (UDFENV_ENOTFOUND for ENOENT, UDFENV_ERROR
- * for EACCES, ...). UDFENV_EINVALID for an empty argv or a negative timeout.
+ * for EACCES, ...). UDFENV_EINVALID for an empty argv, a negative timeout or
+ * an unknown die_with_us.
  *
  * die_with_us, UDFENV_PROC_DIE_GROUP: the group's leader is then a small
  * reaper, forked from us, that runs argv in a child of its own in the same
