@@ -131,9 +131,12 @@ int udfenv_fs_mkdtemp(udfenv_buf *out, const char *parent, const char *prefix)
 	udfenv_buf_clear(out);
 	if ((error = udfenv_buf_printf(out, "%s/%sXXXXXX", parent, prefix)) < 0)
 		return error;
-	if (mkdtemp(out->ptr) == NULL)
-		return udfenv_error_set_os(udfenv_error_from_errno(errno),
-					   "cannot create a temporary directory in '%s'", parent);
+	if (mkdtemp(out->ptr) == NULL) {
+		error = udfenv_error_set_os(udfenv_error_from_errno(errno),
+					    "cannot create a temporary directory in '%s'", parent);
+		udfenv_buf_clear(out); /* the name mkdtemp last tried is not ours */
+		return error;
+	}
 	return 0;
 }
 

@@ -22,7 +22,7 @@ int udfenv_fs_rmtree(const char *path);
  */
 void udfenv_fs_rmtree_quiet(const char *path);
 
-/* Create a fresh private (0700) directory `parent`/`prefix`XXXXXX; its path in `out`. */
+/* Create a fresh private (0700) directory `parent`/`prefix`XXXXXX; its path in `out` (empty on failure). */
 int udfenv_fs_mkdtemp(udfenv_buf *out, const char *parent, const char *prefix);
 
 /*
