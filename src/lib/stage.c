@@ -73,6 +73,18 @@ done:
 	return error;
 }
 
+/* Make the store's new file `fd` read-only and close it; `error`, or the first failure here. */
+static int seal(stager *s, int fd, int error)
+{
+	int failed = fchmod(fd, 0444) < 0;
+
+	if (close(fd) < 0)
+		failed = 1;
+	if (failed && error == 0)
+		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
+	return error;
+}
+
 /* Copy the regular file `src` into a temp file of the store, hashing on the way. */
 static int copy_hashing(stager *s, const char *src, udfenv_buf *tmp, udfenv_artifact *a)
 {
@@ -86,8 +98,7 @@ static int copy_hashing(stager *s, const char *src, udfenv_buf *tmp, udfenv_arti
 		error = udfenv_sha256_fd(in, src, out, tmp->ptr, a->digest, &a->size);
 	if (in >= 0)
 		close(in);
-	if (((fchmod(out, 0444) < 0) | (close(out) < 0)) && error == 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
+	error = seal(s, out, error);
 	return error;
 }
 
@@ -99,8 +110,7 @@ static int pack_hashing(stager *s, const char *src, udfenv_buf *tmp, udfenv_arti
 	if ((error = udfenv_fs_mkstemp(tmp, s->store, &out)) < 0)
 		return error;
 	error = udfenv_pack__dir(src, out);
-	if (((fchmod(out, 0444) < 0) | (close(out) < 0)) && error == 0)
-		error = udfenv_error_set_os(UDFENV_ERROR, "cannot write to the store '%s'", s->store);
+	error = seal(s, out, error);
 	if (error == 0)
 		error = udfenv_sha256_file(tmp->ptr, a->digest, &a->size);
 	return error;

@@ -25,7 +25,8 @@ void udfenv_error_clear(void)
 	last_os_errno = 0;
 }
 
-static int error_vset(int code, const char *suffix, const char *fmt, va_list ap)
+static __attribute__((format(printf, 3, 0))) int error_vset(int code, const char *suffix, const char *fmt,
+								 va_list ap)
 {
 	int n = vsnprintf(error_message, sizeof(error_message), fmt, ap);
 	if (n < 0)
