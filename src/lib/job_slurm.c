@@ -89,10 +89,16 @@ static int shell_quote(udfenv_buf *out, const char *text)
 	return error ? error : udfenv_buf_putc(out, '\'');
 }
 
-/* <dir>/job.sh: the batch script, one step of `udfenv task` per task. */
+/*
+ * <dir>/job.sh: the batch script, one step of `udfenv task` per task, as
+ * verbose as we are (what the tasks log reaches our stderr: relay_output).
+ */
 static int write_script(sjob *s, udfenv_buf *path)
 {
 	const char *cmd = config(s, "udfenv.slurm.command");
+	const char *verbose = udfenv_log_enabled(UDFENV_LOG_DEBUG) ? " -vv"
+			      : udfenv_log_enabled(UDFENV_LOG_INFO) ? " -v"
+								    : "";
 	udfenv_buf text = UDFENV_BUF_INIT;
 	int error;
 
@@ -101,7 +107,7 @@ static int write_script(sjob *s, udfenv_buf *path)
 					    "exec srun --kill-on-bad-exit=1 ")) < 0 ||
 	    (error = shell_quote(&text, cmd ? cmd : "udfenv")) < 0 ||
 	    (error = udfenv_buf_puts(&text, " task --job ")) < 0 || (error = shell_quote(&text, s->dir.ptr)) < 0 ||
-	    (error = udfenv_buf_putc(&text, '\n')) < 0 || (error = udfenv_path_join(path, s->dir.ptr, "job.sh")) < 0)
+	    (error = udfenv_buf_puts(&text, verbose)) < 0 || (error = udfenv_buf_putc(&text, '\n')) < 0 || (error = udfenv_path_join(path, s->dir.ptr, "job.sh")) < 0)
 		goto done;
 	error = udfenv_fs_write_atomic(path->ptr, text.ptr, text.size, 0755);
 done:

@@ -347,6 +347,21 @@ def test_the_time_limit_reaches_the_job(slurm, cluster, tmp_path):
     assert (tmp_path / "out.csv").read_text() == "id,v\n" + "".join("%d,00:07:00\n" % i for i in range(4))
 
 
+def test_the_tasks_are_as_verbose_as_the_client(slurm, cluster, tmp_path):
+    """-v reaches each task: its worker command lines come back on stderr,
+    as a local job's do; without -v the tasks log nothing."""
+    job = tmp_path / "job.py"
+    job.write_text(udf_job("def f(i):\n    return i + 1\n"))
+    src = write_csv(tmp_path / "in.csv", 10)
+    quiet = slurm(job, args=[src, tmp_path / "quiet.csv"])
+    assert quiet.returncode == 0, str(quiet)
+    assert "udfenv._worker" not in quiet.stderr, str(quiet)
+    loud = slurm(job, "-v", args=[src, tmp_path / "loud.csv"])
+    assert loud.returncode == 0, str(loud)
+    assert "worker 0:" in loud.stderr and "udfenv._worker" in loud.stderr, str(loud)
+    assert (tmp_path / "loud.csv").read_text() == (tmp_path / "quiet.csv").read_text()
+
+
 def test_an_unknown_target_is_a_usage_error(run_udfenv, tmp_path):
     job = tmp_path / "job.py"
     job.write_text(FAILING_JOB)
