@@ -2,6 +2,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/text.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -47,14 +48,16 @@ void udfenv_config_free(udfenv_config *cfg)
 static int check_key(const char *key)
 {
 	size_t i, len = strlen(key);
+	char shown[UDFENV_TEXT_SHOW_SIZE];
 
+	udfenv_text_show(shown, key);
 	if (len == 0 || len > CONFIG_KEY_MAX)
-		return udfenv_error_set(UDFENV_EINVALID, "config key '%.64s' is empty or too long", key);
+		return udfenv_error_set(UDFENV_EINVALID, "config key '%s' is empty or too long", shown);
 	for (i = 0; i < len; i++)
 		if (!(isalnum((unsigned char)key[i]) || strchr("._-", key[i])))
 			return udfenv_error_set(UDFENV_EINVALID,
 						"config key '%s' has a character other than "
-						"letters, digits, '.', '_' and '-'", key);
+						"letters, digits, '.', '_' and '-'", shown);
 	const char *const *known = strncmp(key, "python.", 7) == 0   ? python_keys
 				   : strncmp(key, "udfenv.", 7) == 0 ? udfenv_keys
 								     : NULL;
@@ -195,8 +198,11 @@ int udfenv_config_define(udfenv_config *cfg, const char *key_value)
 	const char *eq = strchr(key_value, '=');
 	int error;
 
-	if (eq == NULL)
-		return udfenv_error_set(UDFENV_EINVALID, "-D '%s': expected key=value", key_value);
+	if (eq == NULL) {
+		char shown[UDFENV_TEXT_SHOW_SIZE];
+		udfenv_text_show(shown, key_value);
+		return udfenv_error_set(UDFENV_EINVALID, "-D '%s': expected key=value", shown);
+	}
 	if ((error = udfenv_buf_put(&key, key_value, (size_t)(eq - key_value))) == 0)
 		error = udfenv_config_set(cfg, udfenv_buf_cstr(&key), eq + 1);
 	udfenv_buf_dispose(&key);

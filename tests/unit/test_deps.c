@@ -163,6 +163,10 @@ static void test_config_keys(void **state)
 	assert_int_equal(udfenv_config_new(&cfg), 0);
 	tu_assert_error(udfenv_config_set(cfg, "python.fiels", "x"), UDFENV_EINVALID, "unknown config key 'python.fiels'");
 	tu_assert_error(udfenv_config_set(cfg, "a b", "x"), UDFENV_EINVALID, "config key 'a b'");
+	/* the key and the -D text are shown on one line, escaped */
+	tu_assert_error(udfenv_config_set(cfg, "a\nb", "x"), UDFENV_EINVALID, "config key 'a\\x0ab' has");
+	tu_assert_error(udfenv_config_define(cfg, "a\x1b[2Jb"), UDFENV_EINVALID,
+	                "-D 'a\\x1b[2Jb': expected key=value");
 	assert_int_equal(udfenv_config_set(cfg, "parallelism.default", "4"), 0);
 	assert_int_equal(udfenv_config_define(cfg, "parallelism.default=8"), 0);
 	assert_string_equal(udfenv_config_get(cfg, "parallelism.default"), "8");
