@@ -27,11 +27,20 @@ import collections
 import glob
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# The Ctrl-C tests stand for a user at a terminal, whose programs start with
+# SIGINT at its default. A suite started as a shell's background job (`cmd &`
+# without job control) inherits SIGINT ignored, and every child would keep
+# it ignored; Python's own handler is reset by exec, so children start with
+# the default again. (test_jobs checks the ignored case on purpose.)
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
