@@ -45,19 +45,24 @@ void udfenv_config_free(udfenv_config *cfg)
 	free(cfg);
 }
 
-static int check_key(const char *key)
+/* UDFENV_EINVALID "config key '<key, shown escaped>' <problem>". */
+static int bad_key(const char *key, const char *problem)
 {
-	size_t i, len = strlen(key);
 	char shown[UDFENV_TEXT_SHOW_SIZE];
 
 	udfenv_text_show(shown, key);
+	return udfenv_error_set(UDFENV_EINVALID, "config key '%s' %s", shown, problem);
+}
+
+static int check_key(const char *key)
+{
+	size_t i, len = strlen(key);
+
 	if (len == 0 || len > CONFIG_KEY_MAX)
-		return udfenv_error_set(UDFENV_EINVALID, "config key '%s' is empty or too long", shown);
+		return bad_key(key, "is empty or too long");
 	for (i = 0; i < len; i++)
 		if (!(isalnum((unsigned char)key[i]) || strchr("._-", key[i])))
-			return udfenv_error_set(UDFENV_EINVALID,
-						"config key '%s' has a character other than "
-						"letters, digits, '.', '_' and '-'", shown);
+			return bad_key(key, "has a character other than letters, digits, '.', '_' and '-'");
 	const char *const *known = strncmp(key, "python.", 7) == 0   ? python_keys
 				   : strncmp(key, "udfenv.", 7) == 0 ? udfenv_keys
 								     : NULL;
