@@ -107,7 +107,8 @@ static int write_script(sjob *s, udfenv_buf *path)
 					    "exec srun --kill-on-bad-exit=1 ")) < 0 ||
 	    (error = shell_quote(&text, cmd ? cmd : "udfenv")) < 0 ||
 	    (error = udfenv_buf_puts(&text, " task --job ")) < 0 || (error = shell_quote(&text, s->dir.ptr)) < 0 ||
-	    (error = udfenv_buf_puts(&text, verbose)) < 0 || (error = udfenv_buf_putc(&text, '\n')) < 0 || (error = udfenv_path_join(path, s->dir.ptr, "job.sh")) < 0)
+	    (error = udfenv_buf_printf(&text, "%s\n", verbose)) < 0 ||
+	    (error = udfenv_path_join(path, s->dir.ptr, "job.sh")) < 0)
 		goto done;
 	error = udfenv_fs_write_atomic(path->ptr, text.ptr, text.size, 0755);
 done:
