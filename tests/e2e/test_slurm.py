@@ -19,7 +19,7 @@ import pytest
 
 import pyartifacts as pa
 import slurmlocal
-from procs import alive
+from procs import alive, processes_naming
 
 NODES = ("udfenv-n1", "udfenv-n2")
 JOB_TIMEOUT = 300
@@ -63,8 +63,7 @@ def assert_no_job_left(slurm, cluster):
     while squeue_udfenv(cluster) and time.time() < deadline:
         time.sleep(0.5)
     assert squeue_udfenv(cluster) == "", "a udfenv job is still queued or running"
-    assert subprocess.run(["pgrep", "-f", "udfenv task --job %s" % jobs],
-                          stdout=subprocess.PIPE).returncode == 1, "a udfenv task still runs"
+    assert not processes_naming(jobs), "a udfenv task still runs: %s" % processes_naming(jobs)
 
 
 # --------------------------------------------------------------------------
