@@ -80,7 +80,6 @@ void fuzz_check_error(int error, const char *call);
 /* Abort unless every entry of `dir` is named in `allowed` (NULL-terminated); a missing dir has none. */
 void fuzz_only_these(const char *dir, const char *const *allowed);
 
-
 /*
  * A sentinel beside what a target writes: the dir outside/ of the scratch
  * dir, holding the 1-byte file outside/sentinel that nothing may change or
